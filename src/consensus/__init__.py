@@ -1,0 +1,44 @@
+"""consensus: audit and aggregate human labels.
+
+The public API is imported lazily so ``import consensus`` stays fast and
+compiles nothing; kernels compile on first use and are cached on disk.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from consensus._version import __version__
+
+if TYPE_CHECKING:
+    from consensus.data import Judgments
+    from consensus.errors import ConsensusError, InputError, ParameterError
+    from consensus.io.judgments import read_judgments
+    from consensus.models import DawidSkene, MajorityVote
+
+_LAZY = {
+    "Judgments": "consensus.data",
+    "ConsensusError": "consensus.errors",
+    "InputError": "consensus.errors",
+    "ParameterError": "consensus.errors",
+    "read_judgments": "consensus.io.judgments",
+    "DawidSkene": "consensus.models",
+    "MajorityVote": "consensus.models",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'consensus' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,219 @@
+"""The judgments data model: integer-coded long-form arrays plus code books.
+
+Everything downstream of the loaders works on a :class:`Judgments`: three
+``int32`` code arrays of equal length ``n_judgments`` (item, worker, label),
+sorted by item and then worker, with the code books that map codes back to
+the original ids and class names. A label code of ``-1`` is an abstention
+("n/a", "can't tell"): it is kept and counted, and skipped by every model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import polars as pl
+
+NA_CODE = -1
+
+
+class Judgments:
+    """A validated, integer-coded set of judgments.
+
+    Parameters
+    ----------
+    item, worker, label : ndarray of int32, shape (n_judgments,)
+        Codes, sorted by ``item`` then ``worker``. ``label == -1`` marks an
+        abstention. Item codes index ``item_ids``, worker codes ``worker_ids``,
+        label codes ``classes``.
+    item_ids, worker_ids : polars.Series
+        Original ids, one per code, in code order (ids exactly as given).
+    classes : sequence of str
+        Class names, one per label code.
+    duration : ndarray of float64, shape (n_judgments,), optional
+        Seconds spent on each judgment; NaN where unknown.
+    submitted : ndarray of float64, shape (n_judgments,), optional
+        Submission time in seconds since the Unix epoch; NaN where unknown.
+    gold : ndarray of int32, shape (n_items,), optional
+        Gold class code per item, ``-1`` where the item has no gold answer.
+    input_row : ndarray of int64, shape (n_judgments,), optional
+        0-based position of each judgment in the concatenated input.
+    n_input_rows : int, optional
+        Rows read from the input (used + quarantined). Defaults to ``n_judgments``.
+    quarantine : polars.DataFrame, optional
+        Input rows that were not used, one per row, with a ``reason`` column.
+    gold_quarantine : polars.DataFrame, optional
+        Gold rows that were not used, with a ``reason`` column.
+    source : str
+        Where the judgments came from (file names or ``"<frame>"``).
+    """
+
+    def __init__(
+        self,
+        item: np.ndarray,
+        worker: np.ndarray,
+        label: np.ndarray,
+        item_ids: pl.Series,
+        worker_ids: pl.Series,
+        classes: Sequence[str],
+        *,
+        duration: np.ndarray | None = None,
+        submitted: np.ndarray | None = None,
+        gold: np.ndarray | None = None,
+        input_row: np.ndarray | None = None,
+        n_input_rows: int | None = None,
+        quarantine: pl.DataFrame | None = None,
+        gold_quarantine: pl.DataFrame | None = None,
+        source: str = "<arrays>",
+    ) -> None:
+        self.item = np.ascontiguousarray(item, dtype=np.int32)
+        self.worker = np.ascontiguousarray(worker, dtype=np.int32)
+        self.label = np.ascontiguousarray(label, dtype=np.int32)
+        self.item_ids = item_ids
+        self.worker_ids = worker_ids
+        self.classes = [str(c) for c in classes]
+        self.duration = duration
+        self.submitted = submitted
+        self.gold = gold
+        self.input_row = input_row
+        self.n_input_rows = len(self.item) if n_input_rows is None else int(n_input_rows)
+        self.quarantine = quarantine
+        self.gold_quarantine = gold_quarantine
+        self.source = source
+        #: Rows read from gold input (file and in-file gold column), used + quarantined.
+        self.n_gold_rows = 0 if gold is None else int((np.asarray(gold) >= 0).sum())
+        self.item_offsets = _offsets(self.item, self.n_items)
+
+    @classmethod
+    def from_codes(
+        cls,
+        item: np.ndarray,
+        worker: np.ndarray,
+        label: np.ndarray,
+        *,
+        n_classes: int | None = None,
+        gold: np.ndarray | None = None,
+        duration: np.ndarray | None = None,
+    ) -> Judgments:
+        """Build from integer codes (any order); ids become the codes themselves.
+
+        Used by benchmarks and tests that generate data directly as arrays.
+        ``item`` and ``worker`` codes should be contiguous from 0; missing
+        codes become items/workers without judgments.
+        """
+        import polars as pl
+
+        item = np.asarray(item)
+        worker = np.asarray(worker)
+        label = np.asarray(label)
+        order = np.lexsort((worker, item))
+        n_items = int(item.max()) + 1 if item.size else 0
+        n_workers = int(worker.max()) + 1 if worker.size else 0
+        if n_classes is None:
+            n_classes = int(label.max()) + 1 if label.size else 0
+        return cls(
+            item[order],
+            worker[order],
+            label[order],
+            pl.Series("item", np.arange(n_items, dtype=np.int64)),
+            pl.Series("worker", np.arange(n_workers, dtype=np.int64)),
+            [str(k) for k in range(n_classes)],
+            gold=None if gold is None else np.asarray(gold, dtype=np.int32),
+            duration=None if duration is None else np.asarray(duration, dtype=np.float64)[order],
+            input_row=order.astype(np.int64),
+        )
+
+    # sizes -----------------------------------------------------------------
+    @property
+    def n_judgments(self) -> int:
+        return int(self.item.size)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    @property
+    def n_workers(self) -> int:
+        return len(self.worker_ids)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def n_quarantined(self) -> int:
+        return 0 if self.quarantine is None else self.quarantine.height
+
+    # derived arrays ----------------------------------------------------------
+    @cached_property
+    def worker_order(self) -> np.ndarray:
+        """Judgment indices grouped by worker, shape (n_judgments,), stable within a worker."""
+        return np.argsort(self.worker, kind="stable").astype(np.int64)
+
+    @cached_property
+    def worker_offsets(self) -> np.ndarray:
+        """CSR offsets into :attr:`worker_order`, shape (n_workers + 1,), int64."""
+        return _offsets(self.worker[self.worker_order], self.n_workers)
+
+    @cached_property
+    def item_by_worker(self) -> np.ndarray:
+        """Item codes in :attr:`worker_order`, shape (n_judgments,), int32."""
+        return np.ascontiguousarray(self.item[self.worker_order])
+
+    @cached_property
+    def label_by_worker(self) -> np.ndarray:
+        """Label codes in :attr:`worker_order`, shape (n_judgments,), int32."""
+        return np.ascontiguousarray(self.label[self.worker_order])
+
+    @cached_property
+    def n_labels_per_item(self) -> np.ndarray:
+        """Class (non-abstention) judgments per item, shape (n_items,), int64."""
+        return np.bincount(self.item[self.label >= 0], minlength=self.n_items)
+
+    @cached_property
+    def n_na_per_item(self) -> np.ndarray:
+        """Abstentions per item, shape (n_items,), int64."""
+        return np.bincount(self.item[self.label < 0], minlength=self.n_items)
+
+    @cached_property
+    def n_judgments_per_worker(self) -> np.ndarray:
+        """All judgments (abstentions included) per worker, shape (n_workers,), int64."""
+        return np.bincount(self.worker, minlength=self.n_workers)
+
+    @cached_property
+    def n_na_per_worker(self) -> np.ndarray:
+        """Abstentions per worker, shape (n_workers,), int64."""
+        return np.bincount(self.worker[self.label < 0], minlength=self.n_workers)
+
+    def accounting_line(self) -> str:
+        """The row-accounting sentence the CLI prints."""
+        return (
+            f"input rows {self.n_input_rows} = used {self.n_judgments} "
+            f"+ quarantined {self.n_quarantined}"
+        )
+
+    def gold_accounting_line(self) -> str | None:
+        """The gold row-accounting sentence, or None when no gold was given."""
+        if self.gold is None:
+            return None
+        n_quarantined = 0 if self.gold_quarantine is None else self.gold_quarantine.height
+        n_used = self.n_gold_rows - n_quarantined
+        return f"gold rows {self.n_gold_rows} = used {n_used} + quarantined {n_quarantined}"
+
+    def __repr__(self) -> str:
+        return (
+            f"Judgments({self.n_judgments} judgments, {self.n_items} items, "
+            f"{self.n_workers} workers, {self.n_classes} classes, source={self.source!r})"
+        )
+
+
+def _offsets(sorted_codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """CSR offsets of a sorted code array: shape (n_groups + 1,), int64."""
+    offsets = np.zeros(n_groups + 1, dtype=np.int64)
+    if sorted_codes.size:
+        np.cumsum(np.bincount(sorted_codes, minlength=n_groups), out=offsets[1:])
+    return offsets

@@ -1,0 +1,417 @@
+"""Turn a raw delivery into a validated :class:`~consensus.data.Judgments`.
+
+Row accounting is exact: every input row is either used (a judgment, possibly
+an abstention) or quarantined with a reason, and
+``n_input_rows == n_judgments + n_quarantined``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import polars as pl
+
+from consensus.data import Judgments
+from consensus.errors import InputError, ParameterError
+from consensus.io.columns import ColumnMap, one_hot_columns
+from consensus.io.readers import ROW_COL, SOURCE_COL, Source, describe_source, read_table
+
+#: Answers that mean "can't tell"; compared after stripping and lower-casing.
+DEFAULT_NA_LABELS: tuple[str, ...] = ("", "n/a", "na", "cant_tell", "can't tell", "cannot tell")
+
+DUPLICATE_POLICIES = ("first", "last", "error")
+
+_QUARANTINE_SCHEMA = {
+    "source": pl.String, "row": pl.Int64, "item": pl.String, "worker": pl.String,
+    "label": pl.String, "reason": pl.String,
+}
+_GOLD_QUARANTINE_SCHEMA = {
+    "source": pl.String, "row": pl.Int64, "item": pl.String, "label": pl.String, "reason": pl.String,
+}
+_MTURK_TIME = re.compile(r"^(\w{3} \w{3} +\d{1,2} \d{2}:\d{2}:\d{2}) [A-Z]{2,5} (\d{4})$")
+
+
+def read_judgments(
+    source: Source,
+    *,
+    item_col: str | None = None,
+    worker_col: str | None = None,
+    label_col: str | None = None,
+    duration_col: str | None = None,
+    start_col: str | None = None,
+    submit_col: str | None = None,
+    gold_col: str | None = None,
+    gold: Source | None = None,
+    gold_item_col: str | None = None,
+    gold_label_col: str | None = None,
+    na_labels: Iterable[str] | None = DEFAULT_NA_LABELS,
+    classes: Sequence[str] | None = None,
+    duplicates: str = "first",
+) -> Judgments:
+    """Read, validate and integer-code a delivery.
+
+    Parameters
+    ----------
+    source : path, glob, list of paths, polars or pandas DataFrame
+        One row per judgment. See :func:`consensus.io.readers.read_table`.
+    item_col, worker_col, label_col : str, optional
+        Column names; detected from common export formats when omitted.
+        ``label_col`` may name an MTurk one-hot group (``Answer.q``).
+    duration_col : str, optional
+        Seconds per judgment. When absent, ``submit - start`` is used if both
+        timestamp columns are present.
+    start_col, submit_col : str, optional
+        Start and submission timestamps (ISO 8601, MTurk's
+        ``Wed Jun 19 14:00:32 PDT 2019``, or epoch seconds).
+    gold_col : str, optional
+        In-file gold answers (Toloka ``GOLDEN:*``); empty on non-gold rows.
+    gold : path or frame, optional
+        A separate gold file with an item and a label column.
+    gold_item_col, gold_label_col : str, optional
+        Column names in the gold file; detected when omitted.
+    na_labels : iterable of str, optional
+        Answers that mean "can't tell" (case-insensitive, whitespace stripped).
+        They are kept as abstentions (label code -1), never as a class.
+    classes : sequence of str, optional
+        The declared class list, in the order outputs should use. Labels
+        outside it are quarantined. When omitted, the classes are the labels
+        seen, sorted numerically when all are numbers.
+    duplicates : {"first", "last", "error"}
+        What to do with repeated (item, worker) judgments: keep the first or
+        the last and quarantine the others, or raise.
+
+    Returns
+    -------
+    Judgments
+
+    Raises
+    ------
+    InputError
+        A file is missing or empty, a required column is missing, no row is
+        usable, duplicates are found with ``duplicates="error"``, or the gold
+        file names classes the delivery does not have.
+    """
+    if duplicates not in DUPLICATE_POLICIES:
+        raise ParameterError(
+            f"The 'duplicates' parameter of read_judgments must be one of {DUPLICATE_POLICIES}. "
+            f"Got {duplicates!r} instead."
+        )
+    name = describe_source(source)
+    raw = read_table(source)
+    cmap = ColumnMap(item_col, worker_col, label_col, duration_col, start_col,
+                     submit_col, gold_col).resolved(raw.columns, name)
+    na_set = sorted({str(v).strip().lower() for v in (na_labels or ())})
+    declared = [str(c) for c in classes] if classes is not None else None
+    if declared is not None and len(set(declared)) != len(declared):
+        raise ParameterError("The 'classes' parameter of read_judgments must not repeat a class.")
+
+    frame = _select_roles(raw, cmap)
+    frame = frame.with_columns(_reason_expr(cmap, na_set, declared).alias("reason"))
+    frame = _mark_duplicates(frame, duplicates, name)
+
+    quarantined = frame.filter(pl.col("reason").is_not_null())
+    used = frame.filter(pl.col("reason").is_null())
+    if used.height == 0:
+        reasons = quarantined.get_column("reason").unique(maintain_order=True).head(3).to_list()
+        raise InputError(
+            f"no usable judgments: all {frame.height} rows were quarantined ({'; '.join(reasons)})",
+            source=name,
+        )
+    used = used.with_columns(
+        pl.when(pl.col("label").is_null() | pl.col("label").str.to_lowercase().is_in(na_set))
+        .then(None).otherwise(pl.col("label")).alias("label")
+    )
+    class_names = _class_list(used.get_column("label"), declared)
+    if not class_names:
+        raise InputError(
+            "every judgment is an abstention (n/a); there is no class to aggregate", source=name
+        )
+    judgments = _encode(used, class_names, cmap, name, raw.height, _quarantine_table(quarantined))
+
+    gold_frames = []
+    if cmap.gold is not None:
+        gold_frames.append(
+            frame.select(pl.col(SOURCE_COL), pl.col(ROW_COL), pl.col("item").cast(pl.String),
+                         pl.col("gold").alias("label"))
+            .filter(pl.col("label").is_not_null() & (pl.col("label") != ""))
+        )
+    if gold is not None:
+        gold_frames.append(_read_gold_table(gold, gold_item_col, gold_label_col))
+    if gold_frames:
+        _attach_gold(judgments, pl.concat(gold_frames, how="vertical_relaxed"), na_set)
+    return judgments
+
+
+# -- columns ------------------------------------------------------------------------------
+
+def _select_roles(raw: pl.DataFrame, cmap: ColumnMap) -> pl.DataFrame:
+    exprs = [
+        pl.col(cmap.item).alias("item"),
+        pl.col(cmap.worker).alias("worker"),
+        _label_expr(raw.columns, cmap.label).alias("label"),  # type: ignore[arg-type]
+        pl.col(SOURCE_COL),
+        pl.col(ROW_COL),
+    ]
+    for role in ("duration", "started", "submitted"):
+        column = getattr(cmap, role)
+        if column is not None:
+            exprs.append(pl.col(column).alias(f"{role}_raw"))
+    if cmap.gold is not None:
+        exprs.append(pl.col(cmap.gold).cast(pl.String).str.strip_chars().alias("gold"))
+    frame = raw.select(exprs)
+    if cmap.duration is not None:
+        frame = frame.with_columns(_as_seconds(frame.schema["duration_raw"], "duration_raw").alias("duration"))
+    elif cmap.started is not None and cmap.submitted is not None:
+        frame = frame.with_columns(
+            (_as_epoch(frame.schema["submitted_raw"], "submitted_raw")
+             - _as_epoch(frame.schema["started_raw"], "started_raw")).alias("duration")
+        )
+    if cmap.submitted is not None:
+        frame = frame.with_columns(_as_epoch(frame.schema["submitted_raw"], "submitted_raw").alias("submitted"))
+    return frame.with_row_index("__pos")
+
+
+def _label_expr(columns: list[str], label: str) -> pl.Expr:
+    group = one_hot_columns(columns, label)
+    if not group:
+        return pl.col(label).cast(pl.String).str.strip_chars()
+    # One-hot radio group: the option whose column is true; null when none or several are.
+    truthy = [pl.col(c).cast(pl.String).str.strip_chars().str.to_lowercase().is_in(["true", "1", "yes", "on"])
+              for c in group]
+    n_true = pl.sum_horizontal([t.cast(pl.Int32) for t in truthy])
+    chosen = pl.coalesce([pl.when(t).then(pl.lit(c[len(label) + 1:])) for t, c in zip(truthy, group)])
+    return pl.when(n_true == 1).then(chosen).when(n_true > 1).then(pl.lit("\x00several")).otherwise(None)
+
+
+def _as_seconds(dtype: pl.DataType, column: str) -> pl.Expr:
+    if dtype.is_numeric():
+        return pl.col(column).cast(pl.Float64)
+    if dtype == pl.Duration:
+        return pl.col(column).dt.total_microseconds().cast(pl.Float64) / 1e6
+    return pl.col(column).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+
+
+def _as_epoch(dtype: pl.DataType, column: str) -> pl.Expr:
+    """Seconds since the Unix epoch (Float64), null when unparseable."""
+    if dtype.is_numeric():
+        return pl.col(column).cast(pl.Float64)
+    if isinstance(dtype, pl.Datetime):
+        return pl.col(column).dt.epoch("us").cast(pl.Float64) / 1e6
+    text = pl.col(column).cast(pl.String).str.strip_chars()
+    iso = text.str.to_datetime(strict=False, time_unit="us")
+    iso_tz = text.str.to_datetime(format="%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us")
+    mturk = text.str.replace(_MTURK_TIME.pattern, "${1} ${2}").str.to_datetime(
+        format="%a %b %d %H:%M:%S %Y", strict=False, time_unit="us")
+    epoch = text.cast(pl.Float64, strict=False)
+    return pl.coalesce(
+        iso_tz.dt.epoch("us").cast(pl.Float64) / 1e6,
+        iso.dt.epoch("us").cast(pl.Float64) / 1e6,
+        mturk.dt.epoch("us").cast(pl.Float64) / 1e6,
+        epoch,
+    )
+
+
+# -- validation ---------------------------------------------------------------------------
+
+def _is_missing_id(column: str) -> pl.Expr:
+    as_text = pl.col(column).cast(pl.String)
+    return as_text.is_null() | (as_text.str.strip_chars() == "")
+
+
+def _reason_expr(cmap: ColumnMap, na_set: list[str], declared: list[str] | None) -> pl.Expr:
+    label = pl.col("label")
+    is_na = label.is_null() | label.str.to_lowercase().is_in(na_set)
+    chain = (
+        pl.when(_is_missing_id("item")).then(pl.lit(f"missing item id (column {cmap.item!r})"))
+        .when(_is_missing_id("worker")).then(pl.lit(f"missing worker id (column {cmap.worker!r})"))
+        .when(label == "\x00several").then(pl.lit(f"several options chosen in the {cmap.label!r} group"))
+        .when(label.is_null() & pl.lit("" not in na_set))
+        .then(pl.lit(f"missing label (column {cmap.label!r}) and empty answers are not n/a"))
+    )
+    if declared is not None:
+        chain = chain.when(is_na.not_() & label.is_in(declared).not_()).then(
+            pl.format("label '{}' is not a declared class (column {})", label, pl.lit(repr(cmap.label)))
+        )
+    if cmap.duration is not None:
+        raw = pl.col("duration_raw").cast(pl.String).str.strip_chars()
+        chain = chain.when(pl.col("duration").is_null() & raw.is_not_null() & (raw != "")).then(
+            pl.format("duration '{}' is not a number (column {})", raw, pl.lit(repr(cmap.duration)))
+        ).when(pl.col("duration") < 0).then(
+            pl.format("negative duration {} (column {})", raw, pl.lit(repr(cmap.duration)))
+        ).when(pl.col("duration").is_nan() | pl.col("duration").is_infinite()).then(
+            pl.format("duration '{}' is not finite (column {})", raw, pl.lit(repr(cmap.duration)))
+        )
+    for role in ("started", "submitted"):
+        column = getattr(cmap, role)
+        if column is None:
+            continue
+        raw = pl.col(f"{role}_raw").cast(pl.String).str.strip_chars()
+        parsed = pl.col("submitted") if role == "submitted" else _as_epoch(pl.String(), f"{role}_raw")
+        chain = chain.when(parsed.is_null() & raw.is_not_null() & (raw != "")).then(
+            pl.format("timestamp '{}' cannot be parsed (column {})", raw, pl.lit(repr(column)))
+        )
+    if cmap.duration is None and cmap.started is not None and cmap.submitted is not None:
+        chain = chain.when(pl.col("duration") < 0).then(
+            pl.lit(f"submitted before started (columns {cmap.started!r}, {cmap.submitted!r})")
+        )
+    return chain.otherwise(pl.lit(None, dtype=pl.String))
+
+
+def _mark_duplicates(frame: pl.DataFrame, policy: str, name: str) -> pl.DataFrame:
+    ok = pl.col("reason").is_null()
+    keys = [pl.col("item"), pl.col("worker")]
+    # position of the kept row of each (item, worker) group, among usable rows only
+    pos = pl.when(ok).then(pl.col("__pos"))
+    kept = (pos.min() if policy != "last" else pos.max()).over(keys)
+    frame = frame.with_columns(kept.alias("__kept"))
+    is_dup = ok & (pl.col("__pos") != pl.col("__kept"))
+    n_dup = frame.select(is_dup.sum()).item()
+    if n_dup == 0:
+        return frame.drop("__kept")
+    if policy == "error":
+        rows = frame.filter(is_dup).get_column(ROW_COL).head(5).to_list()
+        raise InputError(
+            f"{n_dup} duplicate (item, worker) judgments; keep one with duplicates='first' or "
+            "'last' (--duplicates first|last)",
+            source=name, rows=rows,
+        )
+    kept_row = frame.select(pl.col("__pos"), pl.col(SOURCE_COL).alias("__ks"), pl.col(ROW_COL).alias("__kr"))
+    frame = frame.join(kept_row, left_on="__kept", right_on="__pos", how="left", maintain_order="left")
+    return frame.with_columns(
+        pl.when(is_dup).then(
+            pl.format("duplicate judgment of the same (item, worker); kept {} row {}", pl.col("__ks"), pl.col("__kr"))
+        ).otherwise(pl.col("reason")).alias("reason")
+    ).drop("__kept", "__ks", "__kr")
+
+
+def _quarantine_table(quarantined: pl.DataFrame) -> pl.DataFrame:
+    return quarantined.select(
+        pl.col(SOURCE_COL).alias("source"),
+        pl.col(ROW_COL).alias("row"),
+        pl.col("item").cast(pl.String),
+        pl.col("worker").cast(pl.String),
+        pl.col("label").cast(pl.String),
+        pl.col("reason"),
+    ).cast(_QUARANTINE_SCHEMA)  # type: ignore[arg-type]
+
+
+# -- encoding -----------------------------------------------------------------------------
+
+def _class_list(labels: pl.Series, declared: list[str] | None) -> list[str]:
+    if declared is not None:
+        return declared
+    seen = labels.drop_nulls().unique().to_list()
+    return natural_sort(seen)
+
+
+def natural_sort(values: list[str]) -> list[str]:
+    """Sort numerically when every value parses as a number, else as text."""
+    try:
+        return sorted(values, key=lambda v: (float(v), v))
+    except ValueError:
+        return sorted(values)
+
+
+def _codes(values: pl.Series, ids: pl.Series) -> np.ndarray:
+    table = pl.DataFrame({"v": ids, "code": pl.int_range(len(ids), dtype=pl.Int32, eager=True)})
+    joined = pl.DataFrame({"v": values}).join(table, on="v", how="left", maintain_order="left")
+    return joined.get_column("code").to_numpy()
+
+
+def _encode(used: pl.DataFrame, class_names: list[str], cmap: ColumnMap, name: str,
+            n_input_rows: int, quarantine: pl.DataFrame) -> Judgments:
+    item_ids = used.get_column("item").unique().sort().alias("item")
+    worker_ids = used.get_column("worker").unique().sort().alias("worker")
+    coded = used.with_columns(
+        pl.Series("item_code", _codes(used.get_column("item"), item_ids)),
+        pl.Series("worker_code", _codes(used.get_column("worker"), worker_ids)),
+        pl.col("label").replace_strict(class_names, list(range(len(class_names))),
+                                       default=-1, return_dtype=pl.Int32).alias("label_code"),
+    ).sort(["item_code", "worker_code"])
+    duration = coded.get_column("duration").to_numpy().astype(np.float64) if "duration" in coded.columns else None
+    submitted = coded.get_column("submitted").to_numpy().astype(np.float64) if "submitted" in coded.columns else None
+    return Judgments(
+        coded.get_column("item_code").to_numpy(),
+        coded.get_column("worker_code").to_numpy(),
+        coded.get_column("label_code").to_numpy(),
+        item_ids,
+        worker_ids,
+        class_names,
+        duration=None if duration is None else np.nan_to_num(duration, nan=np.nan),
+        submitted=submitted,
+        input_row=coded.get_column("__pos").cast(pl.Int64).to_numpy(),
+        n_input_rows=n_input_rows,
+        quarantine=quarantine,
+        source=name,
+    )
+
+
+# -- gold ---------------------------------------------------------------------------------
+
+def _read_gold_table(gold: Source, item_col: str | None, label_col: str | None) -> pl.DataFrame:
+    name = describe_source(gold)
+    raw = read_table(gold)
+    if label_col is None:
+        lowered = {c.lower(): c for c in raw.columns}
+        for candidate in ("label", "gold", "gold_label", "true_label", "truth", "answer", "class"):
+            if candidate in lowered:
+                label_col = lowered[candidate]
+                break
+    cmap = ColumnMap(item=item_col, worker="__source", label=label_col).resolved(raw.columns, name)
+    return raw.select(
+        pl.col(SOURCE_COL), pl.col(ROW_COL),
+        pl.col(cmap.item).cast(pl.String).alias("item"),
+        pl.col(cmap.label).cast(pl.String).str.strip_chars().alias("label"),  # type: ignore[arg-type]
+    )
+
+
+def _attach_gold(judgments: Judgments, gold: pl.DataFrame, na_set: list[str]) -> None:
+    """Validate gold rows, set ``judgments.gold`` and ``judgments.gold_quarantine``."""
+    item_index = pl.DataFrame({
+        "item": judgments.item_ids.cast(pl.String),
+        "item_code": pl.int_range(judgments.n_items, dtype=pl.Int32, eager=True),
+    })
+    gold = gold.with_row_index("__pos").join(item_index, on="item", how="left", maintain_order="left")
+    label = pl.col("label")
+    is_na = label.is_null() | label.str.to_lowercase().is_in(na_set)
+    gold = gold.with_columns(
+        pl.when(pl.col("item").is_null() | (pl.col("item").str.strip_chars() == "")).then(pl.lit("missing item id"))
+        .when(is_na).then(pl.lit("gold label is empty or n/a"))
+        .when(pl.col("item_code").is_null()).then(pl.lit("item is not in the delivery"))
+        .otherwise(pl.lit(None, dtype=pl.String)).alias("reason")
+    )
+    usable = gold.filter(pl.col("reason").is_null())
+    unknown = usable.filter(label.is_in(judgments.classes).not_())
+    if unknown.height:
+        first = unknown.row(0, named=True)
+        raise InputError(
+            f"gold label {first['label']!r} is not a class of the delivery {judgments.classes}; "
+            "declare every class with --classes (classes= in Python) if it is a class no annotator chose",
+            source=first[SOURCE_COL], column="label", rows=unknown.get_column(ROW_COL).head(5).to_list(),
+        )
+    conflicts = usable.group_by("item").agg(pl.col("label").n_unique().alias("n")).filter(pl.col("n") > 1)
+    if conflicts.height:
+        bad = usable.filter(pl.col("item").is_in(conflicts.get_column("item").implode()))
+        first = bad.row(0, named=True)
+        raise InputError(
+            f"item {first['item']!r} has conflicting gold labels "
+            f"{sorted(set(bad.filter(pl.col('item') == first['item']).get_column('label').to_list()))}",
+            source=first[SOURCE_COL], rows=bad.get_column(ROW_COL).head(5).to_list(),
+        )
+    gold = gold.with_columns(
+        pl.when(pl.col("reason").is_null() & (pl.col("__pos") != pl.when(pl.col("reason").is_null())
+                                               .then(pl.col("__pos")).min().over("item")))
+        .then(pl.lit("repeats an earlier gold row for this item")).otherwise(pl.col("reason")).alias("reason")
+    )
+    kept = gold.filter(pl.col("reason").is_null())
+    codes = np.full(judgments.n_items, -1, dtype=np.int32)
+    label_codes = kept.get_column("label").replace_strict(
+        judgments.classes, list(range(judgments.n_classes)), return_dtype=pl.Int32).to_numpy()
+    codes[kept.get_column("item_code").to_numpy()] = label_codes
+    judgments.gold = codes
+    judgments.n_gold_rows = gold.height
+    judgments.gold_quarantine = gold.filter(pl.col("reason").is_not_null()).select(
+        pl.col(SOURCE_COL).alias("source"), pl.col(ROW_COL).alias("row"), "item", "label", "reason"
+    ).cast(_GOLD_QUARANTINE_SCHEMA)  # type: ignore[arg-type]

@@ -1,0 +1,162 @@
+"""What every aggregation estimator shares: input coercion and output tables."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from consensus.data import Judgments
+from consensus.errors import ParameterError
+from consensus.io.judgments import _attach_gold, _read_gold_table, read_judgments
+from consensus.io.readers import Source
+
+STATUS_OK = "ok"
+STATUS_MOSTLY_NA = "mostly_na"
+
+
+def as_judgments(data: Judgments | Source, gold: Source | None = None) -> Judgments:
+    """Coerce a path, glob, frame or :class:`Judgments` (plus optional gold) to Judgments.
+
+    A :class:`Judgments` passed with ``gold`` is copied, never modified.
+    """
+    if isinstance(data, Judgments):
+        if gold is None:
+            return data
+        judgments = copy.copy(data)
+        _attach_gold(judgments, _read_gold_table(gold, None, None), [])
+        return judgments
+    return read_judgments(data, gold=gold)
+
+
+class Aggregator:
+    """Base class: ``fit`` sets ``probas_`` and ``labels_``; the rest is shared.
+
+    Fitted attributes
+    -----------------
+    judgments_ : Judgments
+        The data the model was fitted on.
+    classes_ : list of str
+        Class names, in the order of the columns of ``probas_``.
+    probas_ : ndarray of float64, shape (n_items, n_classes)
+        Probability of every class per item (rows sum to one; all-NaN rows for
+        items without any class judgment).
+    labels_ : ndarray of int32, shape (n_items,)
+        Chosen class code per item, ``-1`` where there is none.
+    confusion_ : ndarray of float64, shape (n_workers, n_classes, n_classes)
+        ``confusion_[w, true, given]``: probability that worker ``w`` answers
+        ``given`` when the truth is ``true``.
+    worker_accuracy_ : ndarray of float64, shape (n_workers,)
+        Estimated share of each worker's class judgments that are right.
+    """
+
+    _name = "Aggregator"
+
+    def fit(self, data: Judgments | Source, gold: Source | None = None) -> Aggregator:
+        """Fit on ``data`` (path, glob, polars/pandas frame or Judgments); return self."""
+        judgments = as_judgments(data, gold)
+        self.judgments_ = judgments
+        self.classes_ = list(judgments.classes)
+        self._fit(judgments)
+        return self
+
+    def _fit(self, judgments: Judgments) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def fit_predict(self, data: Judgments | Source, gold: Source | None = None) -> pl.DataFrame:
+        """Fit and return one row per item: ``item``, ``label``."""
+        return self.fit(data, gold).item_table().select("item", "label")
+
+    def fit_predict_proba(self, data: Judgments | Source, gold: Source | None = None) -> pl.DataFrame:
+        """Fit and return one row per item: ``item`` and ``p_<class>`` for every class."""
+        table = self.fit(data, gold).item_table()
+        return table.select("item", *[c for c in table.columns if c.startswith("p_")])
+
+    # -- output tables -------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "probas_"):
+            raise ParameterError(f"This {self._name} is not fitted yet; call fit(data) first.")
+
+    def item_table(self) -> pl.DataFrame:
+        """One row per item.
+
+        Columns: ``item`` (original id), ``label`` (class name, null when the
+        item is mostly n/a), ``confidence`` (probability of ``label``),
+        ``n_labels`` (class judgments), ``n_na`` (abstentions), ``status``
+        (``ok`` or ``mostly_na``: more abstentions than class answers), ``gold``
+        when gold was given, extra model columns, and ``p_<class>``.
+        """
+        self._check_fitted()
+        judgments = self.judgments_
+        n_labels = judgments.n_labels_per_item
+        n_na = judgments.n_na_per_item
+        mostly_na = n_na > n_labels
+        labels = np.where(mostly_na, -1, self.labels_)
+        confidence = np.full(judgments.n_items, np.nan)
+        has_label = labels >= 0
+        confidence[has_label] = self.probas_[np.flatnonzero(has_label), labels[has_label]]
+        classes = pl.Series(self.classes_, dtype=pl.String)
+        columns: dict[str, Any] = {
+            "item": judgments.item_ids,
+            "label": _names(classes, labels),
+            "confidence": pl.Series(confidence).fill_nan(None),
+            "n_labels": pl.Series(n_labels, dtype=pl.Int64),
+            "n_na": pl.Series(n_na, dtype=pl.Int64),
+            "status": pl.Series(np.where(mostly_na, STATUS_MOSTLY_NA, STATUS_OK), dtype=pl.String),
+        }
+        if judgments.gold is not None:
+            columns["gold"] = _names(classes, judgments.gold)
+        columns.update(self._extra_item_columns())
+        for k, name in enumerate(self.classes_):
+            columns[f"p_{name}"] = pl.Series(self.probas_[:, k]).fill_nan(None)
+        return pl.DataFrame(columns)
+
+    def _extra_item_columns(self) -> dict[str, pl.Series]:
+        return {}
+
+    def worker_table(self) -> pl.DataFrame:
+        """One row per worker.
+
+        Columns: ``worker``, ``n_judgments`` (abstentions included), ``n_na``,
+        ``accuracy`` (estimated share of class answers that are right) and
+        ``conf_<true>_<given>`` (the confusion matrix, rows summing to one).
+        """
+        self._check_fitted()
+        judgments = self.judgments_
+        columns: dict[str, Any] = {
+            "worker": judgments.worker_ids,
+            "n_judgments": pl.Series(judgments.n_judgments_per_worker, dtype=pl.Int64),
+            "n_na": pl.Series(judgments.n_na_per_worker, dtype=pl.Int64),
+            "accuracy": pl.Series(self.worker_accuracy_).fill_nan(None),
+        }
+        for t, true_name in enumerate(self.classes_):
+            for g, given_name in enumerate(self.classes_):
+                columns[f"conf_{true_name}_{given_name}"] = pl.Series(self.confusion_[:, t, g]).fill_nan(None)
+        return pl.DataFrame(columns)
+
+    def confusion_table(self) -> pl.DataFrame:
+        """The confusion matrices in long form: ``worker``, ``true``, ``given``, ``probability``."""
+        self._check_fitted()
+        n_workers, n_classes, _ = self.confusion_.shape
+        worker_index = np.repeat(np.arange(n_workers), n_classes * n_classes)
+        true_index = np.tile(np.repeat(np.arange(n_classes), n_classes), n_workers)
+        given_index = np.tile(np.arange(n_classes), n_workers * n_classes)
+        classes = pl.Series(self.classes_, dtype=pl.String)
+        return pl.DataFrame({
+            "worker": self.judgments_.worker_ids.gather(worker_index),
+            "true": classes.gather(true_index),
+            "given": classes.gather(given_index),
+            "probability": pl.Series(self.confusion_.reshape(-1)).fill_nan(None),
+        })
+
+
+def _names(classes: pl.Series, codes: np.ndarray) -> pl.Series:
+    """Class names for codes; null where the code is negative."""
+    codes = np.asarray(codes)
+    names = classes.gather(np.where(codes >= 0, codes, 0).astype(np.int64))
+    missing = np.flatnonzero(codes < 0)
+    if missing.size:
+        names = names.scatter(missing, None)
+    return names

@@ -1,0 +1,187 @@
+"""Dawid-Skene: one full confusion matrix per annotator, fitted by EM."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from consensus.data import Judgments
+from consensus.errors import ParameterError, check_param
+from consensus.kernels import dawid_skene as ds
+from consensus.kernels import vote
+from consensus.models.base import Aggregator
+from consensus.models.majority_vote import TIE_POLICIES
+
+
+class DawidSkene(Aggregator):
+    r"""Dawid-Skene truth inference by (MAP) expectation-maximisation.
+
+    Each item ``i`` has an unknown true class :math:`z_i \sim \pi`; worker
+    ``w`` answers class ``l`` with probability :math:`\theta_w[z_i, l]` (a full
+    confusion matrix per worker). EM alternates the posterior of every
+    :math:`z_i` (E-step) with the priors and confusion matrices (M-step),
+    in log space. Dirichlet pseudo-counts keep every probability positive, so
+    rare answers never give :math:`\log 0`; the objective maximised, and
+    recorded in ``log_likelihood_history_``, is the penalised log-likelihood
+
+    .. math:: \sum_i \log p(\text{labels}_i \mid \theta, \pi)
+              + \alpha \sum_{w,t,l} \log \theta_w[t,l] + \beta \sum_k \log \pi_k,
+
+    which EM never decreases. Initialisation is the majority-vote share of
+    each class. Gold items are clamped to their gold class throughout
+    (semi-supervised EM).
+
+    A. P. Dawid and A. M. Skene (1979). Maximum likelihood estimation of
+    observer error-rates using the EM algorithm. Applied Statistics 28(1),
+    20-28. https://doi.org/10.2307/2346806
+
+    Parameters
+    ----------
+    max_iter : int, default 100
+        Maximum number of EM iterations (one M-step and one E-step each).
+    tol : float, default 1e-7
+        Stop when an iteration improves the objective by less than
+        ``tol * |objective|`` (relative change).
+    alpha : float, default 1.0
+        Pseudo-count added to every cell of every confusion matrix (>= 0).
+    beta : float, default 1.0
+        Pseudo-count added to every class prior (>= 0).
+    worker_priors : mapping of worker id to (K, K) array, optional
+        Known confusion matrices (rows = true class, columns = given; rows sum
+        to one) for workers whose quality is known, e.g. from an earlier batch.
+    prior_strength : float, default 10.0
+        How many judgments per true class each ``worker_priors`` matrix is worth.
+    tie_break : {"random", "first"}, default "random"
+        How to pick the label when classes have exactly equal posteriors.
+    random_state : int, default 0
+        Seed of the tie-break.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from consensus import DawidSkene
+    >>> df = pl.DataFrame({
+    ...     "item":   ["a", "a", "a", "b", "b", "b", "c", "c", "c"],
+    ...     "worker": ["x", "y", "z", "x", "y", "z", "x", "y", "z"],
+    ...     "label":  ["1", "1", "0", "0", "0", "0", "1", "1", "1"]})
+    >>> DawidSkene().fit_predict(df)["label"].to_list()
+    ['1', '0', '1']
+    """
+
+    _name = "DawidSkene"
+
+    def __init__(
+        self,
+        *,
+        max_iter: int = 100,
+        tol: float = 1e-7,
+        alpha: float = 1.0,
+        beta: float = 1.0,
+        worker_priors: Mapping[Any, Any] | None = None,
+        prior_strength: float = 10.0,
+        tie_break: str = "random",
+        random_state: int = 0,
+    ) -> None:
+        self.max_iter = max_iter
+        self.tol = tol
+        self.alpha = alpha
+        self.beta = beta
+        self.worker_priors = worker_priors
+        self.prior_strength = prior_strength
+        self.tie_break = tie_break
+        self.random_state = random_state
+
+    def _check_params(self) -> None:
+        name = self._name
+        check_param(name, "max_iter", self.max_iter,
+                    isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 1,
+                    "an int in the range [1, inf)")
+        for param in ("tol", "alpha", "beta", "prior_strength"):
+            value = getattr(self, param)
+            check_param(name, param, value,
+                        isinstance(value, (int, float, np.floating)) and np.isfinite(value) and value >= 0,
+                        "a float in the range [0.0, inf)")
+        check_param(name, "tie_break", self.tie_break, self.tie_break in TIE_POLICIES,
+                    f"one of {sorted(TIE_POLICIES)}")
+        check_param(name, "random_state", self.random_state,
+                    isinstance(self.random_state, (int, np.integer)) and self.random_state >= 0,
+                    "a non-negative int")
+
+    def _prior_tables(self, judgments: Judgments) -> tuple[np.ndarray, np.ndarray]:
+        n_classes = judgments.n_classes
+        prior_index = np.full(judgments.n_workers, -1, dtype=np.int32)
+        if not self.worker_priors:
+            return prior_index, np.zeros((1, n_classes, n_classes))
+        ids = judgments.worker_ids.cast(str).to_list()
+        position = {worker_id: code for code, worker_id in enumerate(ids)}
+        tables = []
+        for worker_id, matrix in self.worker_priors.items():
+            code = position.get(str(worker_id))
+            if code is None:
+                continue  # a known worker who is not in this delivery
+            matrix = np.asarray(matrix, dtype=np.float64)
+            if matrix.shape != (n_classes, n_classes) or (matrix < 0).any() \
+                    or not np.allclose(matrix.sum(axis=1), 1.0, atol=1e-6):
+                raise ParameterError(
+                    f"The 'worker_priors' entry for worker {worker_id!r} of DawidSkene must be a "
+                    f"({n_classes}, {n_classes}) matrix of probabilities with rows summing to 1 "
+                    f"(rows = true class, columns = given, classes {judgments.classes}). "
+                    f"Got shape {matrix.shape} instead."
+                )
+            prior_index[code] = len(tables)
+            tables.append(self.prior_strength * matrix.T)  # kernel layout [given, true]
+        if not tables:
+            return prior_index, np.zeros((1, n_classes, n_classes))
+        return prior_index, np.ascontiguousarray(np.stack(tables))
+
+    def _fit(self, judgments: Judgments) -> None:
+        self._check_params()
+        gold = judgments.gold if judgments.gold is not None else np.full(judgments.n_items, -1, np.int32)
+        gold = np.ascontiguousarray(gold, dtype=np.int32)
+        prior_index, prior_counts = self._prior_tables(judgments)
+        alpha, beta = float(self.alpha), float(self.beta)
+
+        posterior = initial_posterior(judgments, gold)
+        history: list[float] = []
+        converged = False
+        for _ in range(int(self.max_iter)):
+            log_emission = ds.m_step_emission(
+                judgments.worker_offsets, judgments.item_by_worker, judgments.label_by_worker,
+                posterior, alpha, prior_index, prior_counts)
+            log_prior = ds.class_log_prior(posterior, beta)
+            posterior, item_loglik = ds.e_step(
+                judgments.item_offsets, judgments.worker, judgments.label, log_emission, log_prior, gold)
+            objective = float(item_loglik.sum()) + ds.log_prior_penalty(
+                log_emission, alpha, prior_index, prior_counts, log_prior, beta)
+            history.append(objective)
+            if len(history) > 1 and history[-1] - history[-2] <= self.tol * abs(history[-2]):
+                converged = True
+                break
+
+        labels, n_tied = vote.pick_labels(posterior, TIE_POLICIES[self.tie_break], int(self.random_state))
+        self.probas_ = posterior
+        self.labels_ = labels
+        self.n_tied_ = n_tied
+        self.priors_ = np.exp(log_prior)
+        self.confusion_ = np.exp(log_emission).transpose(0, 2, 1).copy()
+        self.log_likelihood_history_ = history
+        self.n_iter_ = len(history)
+        self.converged_ = converged
+        self.worker_accuracy_ = ds.worker_expected_accuracy(
+            judgments.worker_offsets, judgments.item_by_worker, judgments.label_by_worker, posterior)
+
+
+def initial_posterior(judgments: Judgments, gold: np.ndarray) -> np.ndarray:
+    """Majority-vote shares per item (uniform where no class answer), gold clamped.
+
+    Returns float64 ``(n_items, n_classes)`` with rows summing to one.
+    """
+    counts = vote.vote_counts(judgments.item_offsets, judgments.label, judgments.n_classes)
+    totals = counts.sum(axis=1, keepdims=True)
+    posterior = np.where(totals > 0, counts / np.maximum(totals, 1.0), 1.0 / judgments.n_classes)
+    known = np.flatnonzero(gold >= 0)
+    posterior[known] = 0.0
+    posterior[known, gold[known]] = 1.0
+    return np.ascontiguousarray(posterior)

@@ -1,0 +1,88 @@
+"""Majority vote with an explicit, seeded tie policy."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from consensus.data import Judgments
+from consensus.errors import check_param
+from consensus.kernels import vote
+from consensus.models.base import Aggregator
+
+TIE_POLICIES = {"random": vote.TIE_RANDOM, "first": vote.TIE_FIRST}
+
+
+def empirical_confusion(judgments: Judgments, labels: np.ndarray) -> np.ndarray:
+    """Row-normalised counts of (reference label, given label) per worker.
+
+    Returns float64 ``(n_workers, K, K)`` indexed ``[w, reference, given]``;
+    rows with no judgments are NaN.
+    """
+    n_classes = judgments.n_classes
+    reference = labels[judgments.item]
+    keep = (reference >= 0) & (judgments.label >= 0)
+    flat = (judgments.worker[keep].astype(np.int64) * n_classes + reference[keep]) * n_classes \
+        + judgments.label[keep]
+    counts = np.bincount(flat, minlength=judgments.n_workers * n_classes * n_classes)
+    counts = counts.reshape(judgments.n_workers, n_classes, n_classes).astype(np.float64)
+    totals = counts.sum(axis=2, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return counts / totals
+
+
+class MajorityVote(Aggregator):
+    """Majority vote: each item gets its most frequent class answer.
+
+    ``probas_`` are the vote shares; ties are broken by ``tie_break`` and
+    reported in ``n_tied_`` (and the ``tied`` column of :meth:`item_table`).
+    Abstentions ("n/a") do not vote.
+
+    Parameters
+    ----------
+    tie_break : {"random", "first"}, default "random"
+        ``"random"`` picks uniformly among the tied classes with a generator
+        seeded by ``random_state`` and the item, so the choice does not depend
+        on thread count or row order; ``"first"`` picks the first class in
+        class order.
+    random_state : int, default 0
+        Seed of the tie-break.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from consensus import MajorityVote
+    >>> df = pl.DataFrame({"item": ["a", "a", "a", "b"], "worker": ["x", "y", "z", "x"],
+    ...                    "label": ["cat", "cat", "dog", "dog"]})
+    >>> MajorityVote().fit_predict(df).to_dicts()
+    [{'item': 'a', 'label': 'cat'}, {'item': 'b', 'label': 'dog'}]
+    """
+
+    _name = "MajorityVote"
+
+    def __init__(self, *, tie_break: str = "random", random_state: int = 0) -> None:
+        self.tie_break = tie_break
+        self.random_state = random_state
+
+    def _fit(self, judgments: Judgments) -> None:
+        check_param(self._name, "tie_break", self.tie_break, self.tie_break in TIE_POLICIES,
+                    f"one of {sorted(TIE_POLICIES)}")
+        check_param(self._name, "random_state", self.random_state,
+                    isinstance(self.random_state, (int, np.integer)) and self.random_state >= 0,
+                    "a non-negative int")
+        counts = vote.vote_counts(judgments.item_offsets, judgments.label, judgments.n_classes)
+        labels, n_tied = vote.pick_labels(counts, TIE_POLICIES[self.tie_break], int(self.random_state))
+        totals = counts.sum(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.probas_ = counts / totals
+        self.labels_ = labels
+        self.n_tied_ = n_tied
+        self.confusion_ = empirical_confusion(judgments, labels)
+        correct = (judgments.label >= 0) & (judgments.label == labels[judgments.item])
+        answered = np.bincount(judgments.worker[judgments.label >= 0], minlength=judgments.n_workers)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.worker_accuracy_ = np.bincount(
+                judgments.worker[correct], minlength=judgments.n_workers) / answered
+
+    def _extra_item_columns(self) -> dict[str, pl.Series]:
+        return {"tied": pl.Series(self.n_tied_ > 1)}
