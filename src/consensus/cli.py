@@ -109,6 +109,7 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
         model = MajorityVote(tie_break=args.tie_break, random_state=args.seed)
     else:
         model = DawidSkene(max_iter=args.max_iter, tol=args.tol, alpha=args.alpha, beta=args.beta,
+                           prior_accuracy=args.prior_accuracy, prior_strength=args.prior_strength,
                            tie_break=args.tie_break, random_state=args.seed)
     model.fit(judgments)
     if args.method == "ds":
@@ -155,9 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--max-iter", type=int, default=100, help="EM iterations at most (default 100)")
     model.add_argument("--tol", type=float, default=1e-7,
                        help="stop when the relative log-likelihood gain is below this (default 1e-7)")
-    model.add_argument("--alpha", type=float, default=1.0,
-                       help="Dirichlet pseudo-count per confusion cell (default 1)")
+    model.add_argument("--alpha", type=float, default=0.01,
+                       help="Dirichlet pseudo-count per confusion cell (default 0.01)")
     model.add_argument("--beta", type=float, default=1.0, help="Dirichlet pseudo-count per class prior (default 1)")
+    model.add_argument("--prior-accuracy", type=float, default=0.8,
+                       help="mean diagonal of the default prior confusion matrix (default 0.8)")
+    model.add_argument("--prior-strength", type=float, default=4.0,
+                       help="pseudo-judgments per true class of that prior; 0 = maximum likelihood (default 4)")
     model.add_argument("--tie-break", choices=("random", "first"), default="random",
                        help="how exact ties are broken (default random, seeded)")
     model.add_argument("--seed", type=int, default=0, help="seed of the tie-break (default 0)")

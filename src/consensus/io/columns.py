@@ -63,7 +63,7 @@ class ColumnMap:
 
     def resolved(self, columns: list[str], source: str) -> ColumnMap:
         """Fill in undetected roles from ``columns``; raise when a required one is missing."""
-        columns = [c for c in columns if not c.startswith("__")]
+        columns = [c for c in columns if c not in ("__source", "__row")]
         found: dict[str, str | None] = {}
         for role in ROLES:
             given = getattr(self, role)

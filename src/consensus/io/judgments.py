@@ -359,7 +359,9 @@ def _read_gold_table(gold: Source, item_col: str | None, label_col: str | None) 
             if candidate in lowered:
                 label_col = lowered[candidate]
                 break
-    cmap = ColumnMap(item=item_col, worker="__source", label=label_col).resolved(raw.columns, name)
+    # The gold file has no worker column: map the worker role onto the item column.
+    probe = ColumnMap(item=item_col).resolved([*raw.columns, "worker", "label"], name)
+    cmap = ColumnMap(item=probe.item, worker=probe.item, label=label_col).resolved(raw.columns, name)
     return raw.select(
         pl.col(SOURCE_COL), pl.col(ROW_COL),
         pl.col(cmap.item).cast(pl.String).alias("item"),

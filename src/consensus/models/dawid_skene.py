@@ -33,6 +33,16 @@ class DawidSkene(Aggregator):
     each class. Gold items are clamped to their gold class throughout
     (semi-supervised EM).
 
+    The default prior on each worker's confusion row for true class ``t`` is
+    a Dirichlet with ``prior_strength`` pseudo-judgments: a share
+    ``prior_accuracy`` on the right answer, the rest spread evenly over the
+    wrong ones, plus ``alpha`` on every cell. It says "a worker is probably
+    better than chance" without saying how much better: it breaks EM's
+    label-switching symmetry, and annotators with few judgments are shrunk
+    toward a typical annotator instead of toward a perfect or a random one.
+    ``prior_strength=0`` and a tiny ``alpha`` give classical maximum-likelihood
+    Dawid-Skene.
+
     A. P. Dawid and A. M. Skene (1979). Maximum likelihood estimation of
     observer error-rates using the EM algorithm. Applied Statistics 28(1),
     20-28. https://doi.org/10.2307/2346806
@@ -44,15 +54,20 @@ class DawidSkene(Aggregator):
     tol : float, default 1e-7
         Stop when an iteration improves the objective by less than
         ``tol * |objective|`` (relative change).
-    alpha : float, default 1.0
+    alpha : float, default 0.01
         Pseudo-count added to every cell of every confusion matrix (>= 0).
     beta : float, default 1.0
         Pseudo-count added to every class prior (>= 0).
+    prior_accuracy : float, default 0.8
+        Mean of the default prior on the diagonal of each confusion matrix,
+        in [0, 1].
+    prior_strength : float, default 4.0
+        How many judgments per true class a prior confusion matrix (the
+        default one, or a ``worker_priors`` entry) is worth (>= 0).
     worker_priors : mapping of worker id to (K, K) array, optional
         Known confusion matrices (rows = true class, columns = given; rows sum
-        to one) for workers whose quality is known, e.g. from an earlier batch.
-    prior_strength : float, default 10.0
-        How many judgments per true class each ``worker_priors`` matrix is worth.
+        to one) for workers whose quality is known, e.g. from an earlier
+        batch; they replace the default prior for those workers.
     tie_break : {"random", "first"}, default "random"
         How to pick the label when classes have exactly equal posteriors.
     random_state : int, default 0
@@ -77,10 +92,11 @@ class DawidSkene(Aggregator):
         *,
         max_iter: int = 100,
         tol: float = 1e-7,
-        alpha: float = 1.0,
+        alpha: float = 0.01,
         beta: float = 1.0,
+        prior_accuracy: float = 0.8,
+        prior_strength: float = 4.0,
         worker_priors: Mapping[Any, Any] | None = None,
-        prior_strength: float = 10.0,
         tie_break: str = "random",
         random_state: int = 0,
     ) -> None:
@@ -88,8 +104,9 @@ class DawidSkene(Aggregator):
         self.tol = tol
         self.alpha = alpha
         self.beta = beta
-        self.worker_priors = worker_priors
+        self.prior_accuracy = prior_accuracy
         self.prior_strength = prior_strength
+        self.worker_priors = worker_priors
         self.tie_break = tie_break
         self.random_state = random_state
 
@@ -103,6 +120,9 @@ class DawidSkene(Aggregator):
             check_param(name, param, value,
                         isinstance(value, (int, float, np.floating)) and np.isfinite(value) and value >= 0,
                         "a float in the range [0.0, inf)")
+        check_param(name, "prior_accuracy", self.prior_accuracy,
+                    isinstance(self.prior_accuracy, (int, float, np.floating))
+                    and 0.0 <= self.prior_accuracy <= 1.0, "a float in the range [0.0, 1.0]")
         check_param(name, "tie_break", self.tie_break, self.tie_break in TIE_POLICIES,
                     f"one of {sorted(TIE_POLICIES)}")
         check_param(name, "random_state", self.random_state,
@@ -110,30 +130,32 @@ class DawidSkene(Aggregator):
                     "a non-negative int")
 
     def _prior_tables(self, judgments: Judgments) -> tuple[np.ndarray, np.ndarray]:
+        """Per-worker index into a stack of (K, K) pseudo-count tables, kernel layout [given, true]."""
         n_classes = judgments.n_classes
-        prior_index = np.full(judgments.n_workers, -1, dtype=np.int32)
-        if not self.worker_priors:
-            return prior_index, np.zeros((1, n_classes, n_classes))
-        ids = judgments.worker_ids.cast(str).to_list()
-        position = {worker_id: code for code, worker_id in enumerate(ids)}
-        tables = []
-        for worker_id, matrix in self.worker_priors.items():
-            code = position.get(str(worker_id))
-            if code is None:
-                continue  # a known worker who is not in this delivery
-            matrix = np.asarray(matrix, dtype=np.float64)
-            if matrix.shape != (n_classes, n_classes) or (matrix < 0).any() \
-                    or not np.allclose(matrix.sum(axis=1), 1.0, atol=1e-6):
-                raise ParameterError(
-                    f"The 'worker_priors' entry for worker {worker_id!r} of DawidSkene must be a "
-                    f"({n_classes}, {n_classes}) matrix of probabilities with rows summing to 1 "
-                    f"(rows = true class, columns = given, classes {judgments.classes}). "
-                    f"Got shape {matrix.shape} instead."
-                )
-            prior_index[code] = len(tables)
-            tables.append(self.prior_strength * matrix.T)  # kernel layout [given, true]
-        if not tables:
-            return prior_index, np.zeros((1, n_classes, n_classes))
+        strength = float(self.prior_strength)
+        default = np.full((n_classes, n_classes),
+                          (1.0 - self.prior_accuracy) / max(n_classes - 1, 1), dtype=np.float64)
+        np.fill_diagonal(default, self.prior_accuracy if n_classes > 1 else 1.0)
+        tables = [strength * default.T]
+        prior_index = np.zeros(judgments.n_workers, dtype=np.int32)
+        if self.worker_priors:
+            ids = judgments.worker_ids.cast(str).to_list()
+            position = {worker_id: code for code, worker_id in enumerate(ids)}
+            for worker_id, matrix in self.worker_priors.items():
+                code = position.get(str(worker_id))
+                if code is None:
+                    continue  # a known worker who is not in this delivery
+                matrix = np.asarray(matrix, dtype=np.float64)
+                if matrix.shape != (n_classes, n_classes) or (matrix < 0).any() \
+                        or not np.allclose(matrix.sum(axis=1), 1.0, atol=1e-6):
+                    raise ParameterError(
+                        f"The 'worker_priors' entry for worker {worker_id!r} of DawidSkene must be a "
+                        f"({n_classes}, {n_classes}) matrix of probabilities with rows summing to 1 "
+                        f"(rows = true class, columns = given, classes {judgments.classes}). "
+                        f"Got shape {matrix.shape} instead."
+                    )
+                prior_index[code] = len(tables)
+                tables.append(strength * matrix.T)
         return prior_index, np.ascontiguousarray(np.stack(tables))
 
     def _fit(self, judgments: Judgments) -> None:

@@ -1,0 +1,147 @@
+"""Estimator API: inputs accepted, fitted attributes, output tables, parameter errors."""
+
+from __future__ import annotations
+
+import doctest
+import subprocess
+import sys
+
+import numpy as np
+import polars as pl
+import pytest
+
+import consensus
+from consensus import DawidSkene, Judgments, MajorityVote, ParameterError
+from consensus.models import dawid_skene as ds_module
+from consensus.models import majority_vote as mv_module
+
+FRAME = pl.DataFrame({
+    "item": ["a", "a", "a", "b", "b", "b", "c", "c", "c", "d", "d", "d"],
+    "worker": ["x", "y", "z"] * 4,
+    "label": ["cat", "cat", "dog", "dog", "dog", "dog", "cat", "n/a", "n/a", "cat", "dog", "n/a"],
+})
+
+
+@pytest.mark.parametrize("model", [MajorityVote(), DawidSkene()])
+def test_item_table_columns_and_na(model):
+    table = model.fit(FRAME).item_table()
+    assert table.columns[:6] == ["item", "label", "confidence", "n_labels", "n_na", "status"]
+    assert table.columns[-2:] == ["p_cat", "p_dog"]
+    rows = {r["item"]: r for r in table.to_dicts()}
+    assert rows["b"]["label"] == "dog"
+    # item c: 2 of 3 annotators said n/a -> reported as such, not forced into a class
+    assert rows["c"]["status"] == "mostly_na" and rows["c"]["label"] is None
+    assert rows["c"]["confidence"] is None and (rows["c"]["n_labels"], rows["c"]["n_na"]) == (1, 2)
+    assert rows["d"]["status"] == "ok" and (rows["d"]["n_labels"], rows["d"]["n_na"]) == (2, 1)
+    probs = table.select(pl.sum_horizontal("p_cat", "p_dog")).to_series().to_numpy()
+    np.testing.assert_allclose(probs, 1.0)
+
+
+def test_pandas_and_path_inputs_agree(tmp_path):
+    pandas = pytest.importorskip("pandas")
+    path = tmp_path / "delivery.csv"
+    FRAME.write_csv(path)
+    from_polars = DawidSkene().fit_predict_proba(FRAME)
+    from_pandas = DawidSkene().fit_predict_proba(pandas.DataFrame(FRAME.to_dict(as_series=False)))
+    from_path = DawidSkene().fit_predict_proba(str(path))
+    assert from_polars.equals(from_pandas) and from_polars.equals(from_path)
+
+
+def test_fit_predict_matches_labels_attribute():
+    model = DawidSkene()
+    predicted = model.fit_predict(FRAME)
+    assert predicted.columns == ["item", "label"]
+    codes = model.labels_
+    assert predicted["label"][0] == model.classes_[codes[0]]
+
+
+def test_worker_table_and_confusion_table_agree():
+    model = DawidSkene().fit(FRAME)
+    workers = model.worker_table()
+    long = model.confusion_table()
+    assert long.height == model.judgments_.n_workers * 4
+    for row in long.iter_rows(named=True):
+        wide = workers.filter(pl.col("worker") == row["worker"])[f"conf_{row['true']}_{row['given']}"][0]
+        assert wide == pytest.approx(row["probability"])
+    sums = model.confusion_.sum(axis=2)
+    np.testing.assert_allclose(sums, 1.0)
+    assert workers["n_na"].to_list() == [0, 1, 2]
+
+
+def test_ds_fitted_attributes():
+    model = DawidSkene(max_iter=50).fit(FRAME)
+    assert model.n_iter_ == len(model.log_likelihood_history_) <= 50
+    assert model.priors_.shape == (2,) and model.priors_.sum() == pytest.approx(1.0)
+    assert model.confusion_.shape == (3, 2, 2)
+    assert np.all(np.diff(model.log_likelihood_history_) >= -1e-9 * abs(model.log_likelihood_history_[0]))
+
+
+def test_gold_passed_to_fit_is_clamped_and_reported(tmp_path):
+    gold = tmp_path / "gold.csv"
+    pl.DataFrame({"item": ["a"], "label": ["dog"]}).write_csv(gold)
+    judgments = consensus.read_judgments(FRAME)
+    model = DawidSkene().fit(judgments, gold=str(gold))
+    table = model.item_table()
+    assert table.filter(pl.col("item") == "a")["label"][0] == "dog"
+    assert table["gold"].to_list() == ["dog", None, None, None]
+    assert judgments.gold is None, "the caller's Judgments must not be modified"
+
+
+def test_worker_priors_pull_confusion():
+    spammy = {"z": [[0.5, 0.5], [0.5, 0.5]]}
+    free = DawidSkene().fit(FRAME).confusion_[2]
+    pulled = DawidSkene(worker_priors=spammy, prior_strength=100.0).fit(FRAME).confusion_[2]
+    assert abs(pulled[0, 0] - 0.5) < abs(free[0, 0] - 0.5)
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        (DawidSkene(max_iter=0), "The 'max_iter' parameter of DawidSkene must be an int in the range [1, inf). Got 0 instead."),
+        (DawidSkene(tol=-1.0), "The 'tol' parameter of DawidSkene must be a float in the range [0.0, inf). Got -1.0 instead."),
+        (DawidSkene(alpha=float("nan")), "The 'alpha' parameter"),
+        (DawidSkene(tie_break="coin"), "The 'tie_break' parameter of DawidSkene must be one of"),
+        (MajorityVote(random_state=-3), "The 'random_state' parameter of MajorityVote must be a non-negative int"),
+        (DawidSkene(worker_priors={"x": [[1.0, 0.0]]}), "The 'worker_priors' entry for worker 'x'"),
+    ],
+)
+def test_parameter_errors(model, message):
+    with pytest.raises(ParameterError) as info:
+        model.fit(FRAME)
+    assert str(info.value).startswith(message)
+
+
+def test_unfitted_model_says_so():
+    with pytest.raises(ParameterError, match="not fitted yet"):
+        DawidSkene().item_table()
+
+
+def test_mv_ties_reported_and_seeded():
+    frame = pl.DataFrame({"item": ["t"] * 2 + ["u"] * 2, "worker": ["x", "y"] * 2,
+                          "label": ["cat", "dog", "cat", "dog"]})
+    table = MajorityVote(random_state=7).fit(frame).item_table()
+    assert table["tied"].to_list() == [True, True]
+    again = MajorityVote(random_state=7).fit(frame).item_table()
+    assert table.equals(again)
+    first = MajorityVote(tie_break="first").fit(frame).item_table()
+    assert first["label"].to_list() == ["cat", "cat"]
+
+
+def test_from_codes_round_trip():
+    judgments = Judgments.from_codes([1, 0, 1, 0], [0, 1, 1, 0], [1, 0, 1, 1])
+    assert judgments.item.tolist() == [0, 0, 1, 1] and judgments.worker.tolist() == [0, 1, 0, 1]
+    assert judgments.label.tolist() == [1, 0, 1, 1]
+    assert judgments.item_offsets.tolist() == [0, 2, 4]
+    assert judgments.worker_offsets.tolist() == [0, 2, 4]
+
+
+def test_import_compiles_nothing_and_loads_no_heavy_modules():
+    code = "import sys, consensus; print(sorted(m for m in ('numba', 'polars', 'numpy') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("module", [ds_module, mv_module])
+def test_docstring_examples(module):
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
