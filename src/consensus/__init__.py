@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from consensus.data import Judgments
     from consensus.errors import ConsensusError, InputError, ParameterError
     from consensus.io.judgments import read_judgments
-    from consensus.models import DawidSkene, MajorityVote
+    from consensus.models import GLAD, MACE, DawidSkene, MajorityVote, OneCoinDawidSkene, Wawa
 
 _LAZY = {
     "Judgments": "consensus.data",
@@ -24,6 +24,10 @@ _LAZY = {
     "read_judgments": "consensus.io.judgments",
     "DawidSkene": "consensus.models",
     "MajorityVote": "consensus.models",
+    "OneCoinDawidSkene": "consensus.models",
+    "GLAD": "consensus.models",
+    "MACE": "consensus.models",
+    "Wawa": "consensus.models",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -110,7 +110,7 @@ class Judgments:
         item = np.asarray(item)
         worker = np.asarray(worker)
         label = np.asarray(label)
-        order = np.lexsort((worker, item))
+        order = np.lexsort((label, worker, item))  # canonical even with repeated pairs
         n_items = int(item.max()) + 1 if item.size else 0
         n_workers = int(worker.max()) + 1 if worker.size else 0
         if n_classes is None:

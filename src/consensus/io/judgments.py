@@ -15,13 +15,16 @@ import polars as pl
 
 from consensus.data import Judgments
 from consensus.errors import InputError, ParameterError
-from consensus.io.columns import ColumnMap, one_hot_columns
+from consensus.io.columns import ColumnMap, _detect, _show, one_hot_columns
 from consensus.io.readers import ROW_COL, SOURCE_COL, Source, describe_source, read_table
 
 #: Answers that mean "can't tell"; compared after stripping and lower-casing.
 DEFAULT_NA_LABELS: tuple[str, ...] = ("", "n/a", "na", "cant_tell", "can't tell", "cannot tell")
 
 DUPLICATE_POLICIES = ("first", "last", "error")
+
+#: Column of a gold frame naming the input column each gold label came from (for messages).
+GOLD_COLUMN_COL = "__column"
 
 _QUARANTINE_SCHEMA = {
     "source": pl.String, "row": pl.Int64, "item": pl.String, "worker": pl.String,
@@ -30,7 +33,7 @@ _QUARANTINE_SCHEMA = {
 _GOLD_QUARANTINE_SCHEMA = {
     "source": pl.String, "row": pl.Int64, "item": pl.String, "label": pl.String, "reason": pl.String,
 }
-_MTURK_TIME = re.compile(r"^(\w{3} \w{3} +\d{1,2} \d{2}:\d{2}:\d{2}) [A-Z]{2,5} (\d{4})$")
+_MTURK_TIME = re.compile(r"^(\w{3} \w{3} +\d{1,2} \d{2}:\d{2}:\d{2}) ([A-Z]{1,5}) (\d{4})$")
 
 
 def read_judgments(
@@ -109,7 +112,7 @@ def read_judgments(
 
     frame = _select_roles(raw, cmap)
     frame = frame.with_columns(_reason_expr(cmap, na_set, declared).alias("reason"))
-    frame = _mark_duplicates(frame, duplicates, name)
+    frame = _mark_duplicates(frame, duplicates, cmap)
 
     quarantined = frame.filter(pl.col("reason").is_not_null())
     used = frame.filter(pl.col("reason").is_null())
@@ -134,7 +137,7 @@ def read_judgments(
     if cmap.gold is not None:
         gold_frames.append(
             frame.select(pl.col(SOURCE_COL), pl.col(ROW_COL), pl.col("item").cast(pl.String),
-                         pl.col("gold").alias("label"))
+                         pl.col("gold").alias("label"), pl.lit(cmap.gold).alias(GOLD_COLUMN_COL))
             .filter(pl.col("label").is_not_null() & (pl.col("label") != ""))
         )
     if gold is not None:
@@ -150,7 +153,7 @@ def _select_roles(raw: pl.DataFrame, cmap: ColumnMap) -> pl.DataFrame:
     exprs = [
         pl.col(cmap.item).alias("item"),
         pl.col(cmap.worker).alias("worker"),
-        _label_expr(raw.columns, cmap.label).alias("label"),  # type: ignore[arg-type]
+        _label_expr(raw.columns, cmap.label, raw.schema.get(cmap.label)).alias("label"),  # type: ignore[arg-type]
         pl.col(SOURCE_COL),
         pl.col(ROW_COL),
     ]
@@ -159,24 +162,43 @@ def _select_roles(raw: pl.DataFrame, cmap: ColumnMap) -> pl.DataFrame:
         if column is not None:
             exprs.append(pl.col(column).alias(f"{role}_raw"))
     if cmap.gold is not None:
-        exprs.append(pl.col(cmap.gold).cast(pl.String).str.strip_chars().alias("gold"))
+        exprs.append(_as_text(pl.col(cmap.gold), raw.schema[cmap.gold]).alias("gold"))
     frame = raw.select(exprs)
     if cmap.duration is not None:
         frame = frame.with_columns(_as_seconds(frame.schema["duration_raw"], "duration_raw").alias("duration"))
     elif cmap.started is not None and cmap.submitted is not None:
-        frame = frame.with_columns(
-            (_as_epoch(frame.schema["submitted_raw"], "submitted_raw")
-             - _as_epoch(frame.schema["started_raw"], "started_raw")).alias("duration")
-        )
-    if cmap.submitted is not None:
-        frame = frame.with_columns(_as_epoch(frame.schema["submitted_raw"], "submitted_raw").alias("submitted"))
+        # a difference of whole microseconds, turned into seconds by numpy in _encode (polars
+        # divides long columns by multiplying with 1e-6: 58225000 us would be 58.224999999999994 s)
+        micros = (_epoch_us(frame.schema["submitted_raw"], "submitted_raw")
+                  - _epoch_us(frame.schema["started_raw"], "started_raw"))
+        frame = frame.with_columns(micros.alias("duration_us"), (micros / 1e6).alias("duration"))
+    for role in ("started", "submitted"):
+        if getattr(cmap, role) is not None:
+            micros = _epoch_us(frame.schema[f"{role}_raw"], f"{role}_raw")
+            frame = frame.with_columns(micros.alias(f"{role}_us"), (micros / 1e6).alias(role))
     return frame.with_row_index("__pos")
 
 
-def _label_expr(columns: list[str], label: str) -> pl.Expr:
+def _as_text(column: pl.Expr, dtype: pl.DataType | None) -> pl.Expr:
+    """Stripped text of a label column; empty text becomes null (no answer).
+
+    Whole numbers stored as floats (pandas turns an integer column with a
+    missing value into float) are written without ``.0`` so they match
+    ``--classes 0,1`` and a gold file.
+    """
+    if dtype is not None and dtype.is_float():
+        whole = (column == column.round(0)) & (column.abs() < 2.0**53)
+        column = pl.when(column.is_nan()).then(None) \
+            .when(whole).then(column.cast(pl.Int64, strict=False).cast(pl.String)) \
+            .otherwise(column.cast(pl.String))
+    text = column.cast(pl.String).str.strip_chars()
+    return pl.when(text == "").then(None).otherwise(text)
+
+
+def _label_expr(columns: list[str], label: str, dtype: pl.DataType | None = None) -> pl.Expr:
     group = one_hot_columns(columns, label)
     if not group:
-        return pl.col(label).cast(pl.String).str.strip_chars()
+        return _as_text(pl.col(label), dtype)
     # One-hot radio group: the option whose column is true; null when none or several are.
     truthy = [pl.col(c).cast(pl.String).str.strip_chars().str.to_lowercase().is_in(["true", "1", "yes", "on"])
               for c in group]
@@ -193,23 +215,50 @@ def _as_seconds(dtype: pl.DataType, column: str) -> pl.Expr:
     return pl.col(column).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
 
 
-def _as_epoch(dtype: pl.DataType, column: str) -> pl.Expr:
-    """Seconds since the Unix epoch (Float64), null when unparseable."""
+#: Formats tried in turn for text timestamps without a zone (taken as UTC).
+_NAIVE_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%.f",   # ISO 8601, Toloka: 2021-05-12T10:33:12.123
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M",
+    "%m/%d/%Y %H:%M:%S",      # Appen / Figure Eight: 8/20/2019 03:04:24
+    "%m/%d/%Y %H:%M",
+)
+#: ... and with a zone: 2021-05-12T10:33:12Z, 2021-05-12T10:33:12.5+03:00.
+_ZONED_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z")
+#: Zone abbreviations MTurk writes (US zones, GMT/UTC), as hours east of UTC.
+_ZONE_HOURS = {"UTC": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5,
+               "MST": -7, "MDT": -6, "PST": -8, "PDT": -7, "AKST": -9, "AKDT": -8, "HST": -10}
+
+
+def _epoch_us(dtype: pl.DataType, column: str) -> pl.Expr:
+    """Microseconds since the Unix epoch (Float64, exact to the microsecond), null when unparseable.
+
+    Accepts numbers (epoch seconds), datetimes, and text in ISO 8601 (with or
+    without a zone), MTurk's ``Wed Jun 19 14:00:32 PDT 2019`` (zone applied),
+    Appen's ``8/20/2019 03:04:24`` or epoch seconds.
+    """
     if dtype.is_numeric():
-        return pl.col(column).cast(pl.Float64)
+        return pl.col(column).cast(pl.Float64) * 1e6
     if isinstance(dtype, pl.Datetime):
-        return pl.col(column).dt.epoch("us").cast(pl.Float64) / 1e6
+        return pl.col(column).dt.epoch("us").cast(pl.Float64)
+    if dtype == pl.Date:
+        return pl.col(column).cast(pl.Datetime("us")).dt.epoch("us").cast(pl.Float64)
     text = pl.col(column).cast(pl.String).str.strip_chars()
-    iso = text.str.to_datetime(strict=False, time_unit="us")
-    iso_tz = text.str.to_datetime(format="%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us")
-    mturk = text.str.replace(_MTURK_TIME.pattern, "${1} ${2}").str.to_datetime(
-        format="%a %b %d %H:%M:%S %Y", strict=False, time_unit="us")
-    epoch = text.cast(pl.Float64, strict=False)
+
+    def micros(fmt: str, values: pl.Expr = text) -> pl.Expr:
+        parsed = values.str.to_datetime(format=fmt, strict=False, time_unit="us")
+        return parsed.dt.epoch("us").cast(pl.Float64)
+
+    mturk_local = micros("%a %b %d %H:%M:%S %Y", text.str.replace(_MTURK_TIME.pattern, "${1} ${3}"))
+    zone = text.str.extract(_MTURK_TIME.pattern, 2)
+    offset = zone.replace_strict(list(_ZONE_HOURS), [float(h) for h in _ZONE_HOURS.values()],
+                                 default=0.0, return_dtype=pl.Float64)
     return pl.coalesce(
-        iso_tz.dt.epoch("us").cast(pl.Float64) / 1e6,
-        iso.dt.epoch("us").cast(pl.Float64) / 1e6,
-        mturk.dt.epoch("us").cast(pl.Float64) / 1e6,
-        epoch,
+        *[micros(fmt) for fmt in _ZONED_FORMATS],
+        *[micros(fmt) for fmt in _NAIVE_FORMATS],
+        mturk_local - offset * 3600e6,
+        text.cast(pl.Float64, strict=False) * 1e6,
     )
 
 
@@ -248,7 +297,7 @@ def _reason_expr(cmap: ColumnMap, na_set: list[str], declared: list[str] | None)
         if column is None:
             continue
         raw = pl.col(f"{role}_raw").cast(pl.String).str.strip_chars()
-        parsed = pl.col("submitted") if role == "submitted" else _as_epoch(pl.String(), f"{role}_raw")
+        parsed = pl.col(role)
         chain = chain.when(parsed.is_null() & raw.is_not_null() & (raw != "")).then(
             pl.format("timestamp '{}' cannot be parsed (column {})", raw, pl.lit(repr(column)))
         )
@@ -259,7 +308,7 @@ def _reason_expr(cmap: ColumnMap, na_set: list[str], declared: list[str] | None)
     return chain.otherwise(pl.lit(None, dtype=pl.String))
 
 
-def _mark_duplicates(frame: pl.DataFrame, policy: str, name: str) -> pl.DataFrame:
+def _mark_duplicates(frame: pl.DataFrame, policy: str, cmap: ColumnMap) -> pl.DataFrame:
     ok = pl.col("reason").is_null()
     keys = [pl.col("item"), pl.col("worker")]
     # position of the kept row of each (item, worker) group, among usable rows only
@@ -271,11 +320,15 @@ def _mark_duplicates(frame: pl.DataFrame, policy: str, name: str) -> pl.DataFram
     if n_dup == 0:
         return frame.drop("__kept")
     if policy == "error":
-        rows = frame.filter(is_dup).get_column(ROW_COL).head(5).to_list()
+        # name the first duplicated pair and every row of it, in the file it comes from
+        first = frame.filter(is_dup).row(0, named=True)
+        pair = frame.filter(ok & (pl.col("item") == first["item"]) & (pl.col("worker") == first["worker"]))
+        pair = pair.filter(pl.col(SOURCE_COL) == first[SOURCE_COL])
         raise InputError(
-            f"{n_dup} duplicate (item, worker) judgments; keep one with duplicates='first' or "
-            "'last' (--duplicates first|last)",
-            source=name, rows=rows,
+            f"{n_dup} duplicate (item, worker) judgment{'s' if n_dup > 1 else ''} (columns "
+            f"{cmap.item!r}, {cmap.worker!r}), e.g. item {first['item']!r} by worker {first['worker']!r}; "
+            "keep one with duplicates='first' or 'last' (--duplicates first|last)",
+            source=first[SOURCE_COL], rows=pair.get_column(ROW_COL).to_list(),
         )
     kept_row = frame.select(pl.col("__pos"), pl.col(SOURCE_COL).alias("__ks"), pl.col(ROW_COL).alias("__kr"))
     frame = frame.join(kept_row, left_on="__kept", right_on="__pos", how="left", maintain_order="left")
@@ -330,8 +383,13 @@ def _encode(used: pl.DataFrame, class_names: list[str], cmap: ColumnMap, name: s
         pl.col("label").replace_strict(class_names, list(range(len(class_names))),
                                        default=-1, return_dtype=pl.Int32).alias("label_code"),
     ).sort(["item_code", "worker_code"])
-    duration = coded.get_column("duration").to_numpy().astype(np.float64) if "duration" in coded.columns else None
-    submitted = coded.get_column("submitted").to_numpy().astype(np.float64) if "submitted" in coded.columns else None
+    duration = submitted = None
+    if "duration_us" in coded.columns:
+        duration = coded.get_column("duration_us").to_numpy().astype(np.float64) / 1e6
+    elif "duration" in coded.columns:
+        duration = coded.get_column("duration").to_numpy().astype(np.float64)
+    if "submitted_us" in coded.columns:
+        submitted = coded.get_column("submitted_us").to_numpy().astype(np.float64) / 1e6
     return Judgments(
         coded.get_column("item_code").to_numpy(),
         coded.get_column("worker_code").to_numpy(),
@@ -351,21 +409,35 @@ def _encode(used: pl.DataFrame, class_names: list[str], cmap: ColumnMap, name: s
 # -- gold ---------------------------------------------------------------------------------
 
 def _read_gold_table(gold: Source, item_col: str | None, label_col: str | None) -> pl.DataFrame:
+    """Read a gold file: one row per item with its true label (``source, row, item, label``)."""
     name = describe_source(gold)
     raw = read_table(gold)
+    columns = [c for c in raw.columns if c not in (SOURCE_COL, ROW_COL)]
+    for role, given, flag in (("item", item_col, "--gold-item-col"), ("label", label_col, "--gold-label-col")):
+        if given is not None and given not in columns:
+            raise InputError(
+                f"column {given!r} given for the gold {role} ({flag}) is not in the gold file; "
+                f"its columns are {_show(columns)}", source=name)
+    if item_col is None:
+        item_col = _detect("item", columns, name)
     if label_col is None:
-        lowered = {c.lower(): c for c in raw.columns}
+        lowered = {c.lower(): c for c in columns}
         for candidate in ("label", "gold", "gold_label", "true_label", "truth", "answer", "class"):
             if candidate in lowered:
                 label_col = lowered[candidate]
                 break
-    # The gold file has no worker column: map the worker role onto the item column.
-    probe = ColumnMap(item=item_col).resolved([*raw.columns, "worker", "label"], name)
-    cmap = ColumnMap(item=probe.item, worker=probe.item, label=label_col).resolved(raw.columns, name)
+        else:
+            label_col = _detect("gold", columns, name) or _detect("label", columns, name)
+    for role, found, flag in (("item", item_col, "--gold-item-col"), ("label", label_col, "--gold-label-col")):
+        if found is None:
+            raise InputError(
+                f"no {role} column found in the gold file among {_show(columns)}; name it with {flag} "
+                f"(gold_{role}_col= in Python)", source=name)
     return raw.select(
         pl.col(SOURCE_COL), pl.col(ROW_COL),
-        pl.col(cmap.item).cast(pl.String).alias("item"),
-        pl.col(cmap.label).cast(pl.String).str.strip_chars().alias("label"),  # type: ignore[arg-type]
+        pl.col(item_col).cast(pl.String).alias("item"),  # type: ignore[arg-type]
+        _as_text(pl.col(label_col), raw.schema[label_col]).alias("label"),  # type: ignore[index]
+        pl.lit(label_col).alias(GOLD_COLUMN_COL),
     )
 
 
@@ -381,32 +453,38 @@ def _attach_gold(judgments: Judgments, gold: pl.DataFrame, na_set: list[str]) ->
     gold = gold.with_columns(
         pl.when(pl.col("item").is_null() | (pl.col("item").str.strip_chars() == "")).then(pl.lit("missing item id"))
         .when(is_na).then(pl.lit("gold label is empty or n/a"))
-        .when(pl.col("item_code").is_null()).then(pl.lit("item is not in the delivery"))
+        .when(pl.col("item_code").is_null()).then(pl.lit("gold item is not in the delivery"))
         .otherwise(pl.lit(None, dtype=pl.String)).alias("reason")
     )
+    if GOLD_COLUMN_COL not in gold.columns:
+        gold = gold.with_columns(pl.lit(None, dtype=pl.String).alias(GOLD_COLUMN_COL))
     usable = gold.filter(pl.col("reason").is_null())
     unknown = usable.filter(label.is_in(judgments.classes).not_())
     if unknown.height:
         first = unknown.row(0, named=True)
+        same_file = unknown.filter(pl.col(SOURCE_COL) == first[SOURCE_COL])
         raise InputError(
             f"gold label {first['label']!r} is not a class of the delivery {judgments.classes}; "
             "declare every class with --classes (classes= in Python) if it is a class no annotator chose",
-            source=first[SOURCE_COL], column="label", rows=unknown.get_column(ROW_COL).head(5).to_list(),
+            source=first[SOURCE_COL], column=first[GOLD_COLUMN_COL],
+            rows=same_file.get_column(ROW_COL).to_list(),
         )
-    conflicts = usable.group_by("item").agg(pl.col("label").n_unique().alias("n")).filter(pl.col("n") > 1)
+    conflicts = usable.group_by("item", maintain_order=True).agg(pl.col("label").n_unique().alias("n")) \
+        .filter(pl.col("n") > 1)
     if conflicts.height:
-        bad = usable.filter(pl.col("item").is_in(conflicts.get_column("item").implode()))
+        item = conflicts.get_column("item")[0]
+        bad = usable.filter(pl.col("item") == item)
         first = bad.row(0, named=True)
+        where = "; ".join(f"{src} row {row}: {lab!r}" for src, row, lab in
+                          bad.select(SOURCE_COL, ROW_COL, "label").head(5).iter_rows())
         raise InputError(
-            f"item {first['item']!r} has conflicting gold labels "
-            f"{sorted(set(bad.filter(pl.col('item') == first['item']).get_column('label').to_list()))}",
-            source=first[SOURCE_COL], rows=bad.get_column(ROW_COL).head(5).to_list(),
+            f"item {item!r} has conflicting gold labels {sorted(set(bad.get_column('label').to_list()))} "
+            f"({where}); keep one gold label per item",
+            source=first[SOURCE_COL], column=first[GOLD_COLUMN_COL],
+            rows=bad.filter(pl.col(SOURCE_COL) == first[SOURCE_COL]).get_column(ROW_COL).to_list(),
         )
-    gold = gold.with_columns(
-        pl.when(pl.col("reason").is_null() & (pl.col("__pos") != pl.when(pl.col("reason").is_null())
-                                               .then(pl.col("__pos")).min().over("item")))
-        .then(pl.lit("repeats an earlier gold row for this item")).otherwise(pl.col("reason")).alias("reason")
-    )
+    # Repeats that agree (every assignment of a Toloka control task carries its GOLDEN answer)
+    # are all used: they say the same thing.
     kept = gold.filter(pl.col("reason").is_null())
     codes = np.full(judgments.n_items, -1, dtype=np.int32)
     label_codes = kept.get_column("label").replace_strict(

@@ -8,7 +8,9 @@ that file; the first row after the header is row 1).
 
 from __future__ import annotations
 
+import csv
 import glob as globmod
+import gzip
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -48,7 +50,7 @@ def expand_paths(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str
     paths: list[Path] = []
     for entry in items:
         text = str(entry)
-        if any(ch in text for ch in "*?["):
+        if any(ch in text for ch in "*?[") and not Path(text).is_file():
             matches = sorted(globmod.glob(text, recursive=True))
             if not matches:
                 raise InputError("no file matches this pattern", source=text)
@@ -113,21 +115,25 @@ def _read_file(path: Path) -> pl.DataFrame:
         suffix = suffixes[-2]
     if path.stat().st_size == 0:
         raise InputError("file is empty", source=name)
+    separator = _sniff_separator(path, suffix) if suffix in _TEXT_SUFFIXES else ","
     try:
         if suffix in _TEXT_SUFFIXES:
             frame = pl.read_csv(
                 path,
-                separator=_sniff_separator(path, suffix),
+                separator=separator,
                 infer_schema=False,
                 quote_char='"',
                 truncate_ragged_lines=False,
+                glob=False,  # the path is a file already expanded; [1] in a name is literal
             )
         elif suffix in _PARQUET_SUFFIXES:
-            frame = pl.read_parquet(path)
+            frame = pl.read_parquet(path, glob=False)
         elif suffix in _JSONL_SUFFIXES:
-            frame = pl.read_ndjson(path, infer_schema_length=None)
+            with open(path, "rb") as handle:  # a handle, so [1] in a name is not a glob
+                frame = pl.read_ndjson(handle, infer_schema_length=None)
         elif suffix in _JSON_SUFFIXES:
-            frame = pl.read_json(path, infer_schema_length=None)
+            with open(path, "rb") as handle:
+                frame = pl.read_json(handle, infer_schema_length=None)
         else:
             raise InputError(
                 f"unknown file type {suffix or '(no extension)'!r}; "
@@ -139,16 +145,77 @@ def _read_file(path: Path) -> pl.DataFrame:
     except pl.exceptions.NoDataError:
         raise InputError("file is empty", source=name) from None
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        if suffix in _TEXT_SUFFIXES:
+            _check_ragged(path, separator)
         raise InputError(f"cannot be read: {_first_line(exc)}", source=name) from None
     if frame.height == 0:
         raise InputError("file has a header but no data rows", source=name)
+    if suffix in _TEXT_SUFFIXES and frame.width and frame.get_column(frame.columns[-1]).null_count():
+        # polars pads a row with too few fields with nulls; only such rows can be short.
+        _check_ragged(path, separator, frame)
     return _with_bookkeeping(frame, name)
+
+
+def _check_ragged(path: Path, separator: str, frame: pl.DataFrame | None = None) -> None:
+    """Raise :class:`InputError` naming the rows whose field count differs from the header.
+
+    A short row would otherwise be read with nulls in its last columns (a label
+    silently turned into "no answer"); a long one cannot be placed at all.
+    Short rows are accepted when every column they lack is empty throughout
+    ``frame``: MTurk batch results end the header with ``Approve,Reject`` but
+    leave those two fields out of every data row, and nothing is lost.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        return
+    bad: list[tuple[int | None, int, int]] = []
+
+    def handler(row: object) -> str:
+        number = getattr(row, "number", None)
+        bad.append((None if number is None else number - 1,  # record 1 is the header
+                    getattr(row, "expected_columns", 0), getattr(row, "actual_columns", 0)))
+        return "skip"
+
+    try:
+        opener = gzip.open if path.suffix.lower() == ".gz" else open
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:  # type: ignore[operator]
+            n_fields = len(next(csv.reader(handle, delimiter=separator, quotechar='"')))
+        names = [f"f{k}" for k in range(n_fields)]
+        # Only the field count matters: name the columns, convert just the first one, as text.
+        pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(use_threads=False, skip_rows=1, column_names=names),
+            parse_options=pacsv.ParseOptions(delimiter=separator, quote_char='"',
+                                             newlines_in_values=True, invalid_row_handler=handler),
+            convert_options=pacsv.ConvertOptions(include_columns=names[:1],
+                                                 column_types={names[0]: pa.string()}),
+        )
+    except (pa.ArrowException, OSError, ValueError, UnicodeDecodeError, StopIteration, csv.Error):
+        return
+    if not bad:
+        return
+    expected = bad[0][1]
+    if frame is not None and all(actual < expected for _, _, actual in bad):
+        lacking = frame.columns[min(actual for _, _, actual in bad):expected]
+        if all(frame.get_column(c).null_count() == frame.height for c in lacking):
+            return
+    counts = sorted({actual for _, _, actual in bad})
+    rows = [number for number, _, _ in bad if number is not None]
+    raise InputError(
+        f"ragged rows: the header has {expected} fields but {len(bad)} "
+        f"row{'s have' if len(bad) > 1 else ' has'} {'/'.join(str(c) for c in counts)}; "
+        "check the separator and the quoting of these rows",
+        source=str(path), rows=rows,
+    )
 
 
 def _sniff_separator(path: Path, suffix: str) -> str:
     if suffix in {".tsv", ".tab"}:
         return "\t"
-    with open(path, "rb") as handle:
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rb") as handle:  # type: ignore[operator]
         header = handle.readline()
     if suffix == ".txt" or (b"\t" in header and b"," not in header):
         return "\t" if header.count(b"\t") >= header.count(b",") else ","

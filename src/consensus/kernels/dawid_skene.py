@@ -128,11 +128,14 @@ def m_step_emission(worker_offsets, item_by_worker, label_by_worker, posterior,
             total = 0.0
             for given in range(n_classes):
                 total += counts[given, k]
+            # log(c) - log(total), not log(c / total): fastmath 'arcp' turns a
+            # division into a multiplication by 1/total, which overflows for subnormal totals
+            log_total = np.log(total) if total > 0.0 else 0.0
             for given in range(n_classes):
                 if total <= 0.0:
                     counts[given, k] = -np.log(n_classes)
                 elif counts[given, k] > 0.0:
-                    counts[given, k] = np.log(counts[given, k] / total)
+                    counts[given, k] = np.log(counts[given, k]) - log_total
                 else:
                     counts[given, k] = -np.inf
     return log_emission
@@ -147,12 +150,13 @@ def class_log_prior(posterior, beta):
         for k in range(n_classes):
             totals[k] += posterior[i, k]
     grand = totals.sum()
+    log_grand = np.log(grand) if grand > 0.0 else 0.0
     out = np.empty(n_classes, dtype=np.float64)
     for k in range(n_classes):
         if grand <= 0.0:
             out[k] = -np.log(n_classes)
         elif totals[k] > 0.0:
-            out[k] = np.log(totals[k] / grand)
+            out[k] = np.log(totals[k]) - log_grand
         else:
             out[k] = -np.inf
     return out

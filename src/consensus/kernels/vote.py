@@ -93,3 +93,19 @@ def pick_labels(scores, tie_policy, seed):
                     break
                 seen += 1
     return labels, n_tied
+
+
+@parallel_kernel
+def weighted_vote_counts(item_offsets, worker, label, worker_weight, n_classes):
+    """Sum of worker weights per item and class: float64 (n_items, n_classes).
+
+    Abstentions (negative labels) are skipped; ``worker_weight`` is float64 (n_workers,).
+    """
+    n_items = item_offsets.size - 1
+    counts = np.zeros((n_items, n_classes), dtype=np.float64)
+    for i in prange(n_items):
+        for j in range(item_offsets[i], item_offsets[i + 1]):
+            code = label[j]
+            if code >= 0:
+                counts[i, code] += worker_weight[worker[j]]
+    return counts

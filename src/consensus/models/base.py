@@ -10,7 +10,7 @@ import polars as pl
 
 from consensus.data import Judgments
 from consensus.errors import ParameterError
-from consensus.io.judgments import _attach_gold, _read_gold_table, read_judgments
+from consensus.io.judgments import DEFAULT_NA_LABELS, _attach_gold, _read_gold_table, read_judgments
 from consensus.io.readers import Source
 
 STATUS_OK = "ok"
@@ -26,7 +26,7 @@ def as_judgments(data: Judgments | Source, gold: Source | None = None) -> Judgme
         if gold is None:
             return data
         judgments = copy.copy(data)
-        _attach_gold(judgments, _read_gold_table(gold, None, None), [])
+        _attach_gold(judgments, _read_gold_table(gold, None, None), list(DEFAULT_NA_LABELS))
         return judgments
     return read_judgments(data, gold=gold)
 

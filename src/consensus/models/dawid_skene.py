@@ -10,12 +10,10 @@ import numpy as np
 from consensus.data import Judgments
 from consensus.errors import ParameterError, check_param
 from consensus.kernels import dawid_skene as ds
-from consensus.kernels import vote
-from consensus.models.base import Aggregator
-from consensus.models.majority_vote import TIE_POLICIES
+from consensus.models.em import EMAggregator, _non_negative, initial_posterior  # noqa: F401
 
 
-class DawidSkene(Aggregator):
+class DawidSkene(EMAggregator):
     r"""Dawid-Skene truth inference by (MAP) expectation-maximisation.
 
     Each item ``i`` has an unknown true class :math:`z_i \sim \pi`; worker
@@ -110,25 +108,6 @@ class DawidSkene(Aggregator):
         self.tie_break = tie_break
         self.random_state = random_state
 
-    def _check_params(self) -> None:
-        name = self._name
-        check_param(name, "max_iter", self.max_iter,
-                    isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 1,
-                    "an int in the range [1, inf)")
-        for param in ("tol", "alpha", "beta", "prior_strength"):
-            value = getattr(self, param)
-            check_param(name, param, value,
-                        isinstance(value, (int, float, np.floating)) and np.isfinite(value) and value >= 0,
-                        "a float in the range [0.0, inf)")
-        check_param(name, "prior_accuracy", self.prior_accuracy,
-                    isinstance(self.prior_accuracy, (int, float, np.floating))
-                    and 0.0 <= self.prior_accuracy <= 1.0, "a float in the range [0.0, 1.0]")
-        check_param(name, "tie_break", self.tie_break, self.tie_break in TIE_POLICIES,
-                    f"one of {sorted(TIE_POLICIES)}")
-        check_param(name, "random_state", self.random_state,
-                    isinstance(self.random_state, (int, np.integer)) and self.random_state >= 0,
-                    "a non-negative int")
-
     def _prior_tables(self, judgments: Judgments) -> tuple[np.ndarray, np.ndarray]:
         """Per-worker index into a stack of (K, K) pseudo-count tables, kernel layout [given, true]."""
         n_classes = judgments.n_classes
@@ -158,52 +137,25 @@ class DawidSkene(Aggregator):
                 tables.append(strength * matrix.T)
         return prior_index, np.ascontiguousarray(np.stack(tables))
 
-    def _fit(self, judgments: Judgments) -> None:
-        self._check_params()
-        gold = judgments.gold if judgments.gold is not None else np.full(judgments.n_items, -1, np.int32)
-        gold = np.ascontiguousarray(gold, dtype=np.int32)
-        prior_index, prior_counts = self._prior_tables(judgments)
-        alpha, beta = float(self.alpha), float(self.beta)
+    def _check_params(self) -> None:
+        self._check_common_params()
+        name = self._name
+        for param in ("alpha", "prior_strength"):
+            value = getattr(self, param)
+            check_param(name, param, value, _non_negative(value), "a float in the range [0.0, inf)")
+        check_param(name, "prior_accuracy", self.prior_accuracy,
+                    isinstance(self.prior_accuracy, (int, float, np.floating))
+                    and 0.0 <= self.prior_accuracy <= 1.0, "a float in the range [0.0, 1.0]")
 
-        posterior = initial_posterior(judgments, gold)
-        history: list[float] = []
-        converged = False
-        for _ in range(int(self.max_iter)):
-            log_emission = ds.m_step_emission(
-                judgments.worker_offsets, judgments.item_by_worker, judgments.label_by_worker,
-                posterior, alpha, prior_index, prior_counts)
-            log_prior = ds.class_log_prior(posterior, beta)
-            posterior, item_loglik = ds.e_step(
-                judgments.item_offsets, judgments.worker, judgments.label, log_emission, log_prior, gold)
-            objective = float(item_loglik.sum()) + ds.log_prior_penalty(
-                log_emission, alpha, prior_index, prior_counts, log_prior, beta)
-            history.append(objective)
-            if len(history) > 1 and history[-1] - history[-2] <= self.tol * abs(history[-2]):
-                converged = True
-                break
+    def _prepare(self, judgments: Judgments) -> None:
+        self._prior_index, self._prior_counts = self._prior_tables(judgments)
 
-        labels, n_tied = vote.pick_labels(posterior, TIE_POLICIES[self.tie_break], int(self.random_state))
-        self.probas_ = posterior
-        self.labels_ = labels
-        self.n_tied_ = n_tied
-        self.priors_ = np.exp(log_prior)
-        self.confusion_ = np.exp(log_emission).transpose(0, 2, 1).copy()
-        self.log_likelihood_history_ = history
-        self.n_iter_ = len(history)
-        self.converged_ = converged
-        self.worker_accuracy_ = ds.worker_expected_accuracy(
-            judgments.worker_offsets, judgments.item_by_worker, judgments.label_by_worker, posterior)
+    def _m_step(self, judgments: Judgments, posterior: np.ndarray) -> None:
+        self._log_emission = ds.m_step_emission(
+            judgments.worker_offsets, judgments.item_by_worker, judgments.label_by_worker,
+            posterior, float(self.alpha), self._prior_index, self._prior_counts)
 
-
-def initial_posterior(judgments: Judgments, gold: np.ndarray) -> np.ndarray:
-    """Majority-vote shares per item (uniform where no class answer), gold clamped.
-
-    Returns float64 ``(n_items, n_classes)`` with rows summing to one.
-    """
-    counts = vote.vote_counts(judgments.item_offsets, judgments.label, judgments.n_classes)
-    totals = counts.sum(axis=1, keepdims=True)
-    posterior = np.where(totals > 0, counts / np.maximum(totals, 1.0), 1.0 / judgments.n_classes)
-    known = np.flatnonzero(gold >= 0)
-    posterior[known] = 0.0
-    posterior[known, gold[known]] = 1.0
-    return np.ascontiguousarray(posterior)
+    def _penalty(self) -> float:
+        # the class-prior term is added by the EM loop
+        return ds.log_prior_penalty(self._log_emission, float(self.alpha), self._prior_index,
+                                    self._prior_counts, self._log_prior, 0.0)

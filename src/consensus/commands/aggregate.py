@@ -1,0 +1,98 @@
+"""``consensus aggregate``: one label per item, and annotator reliability."""
+
+from __future__ import annotations
+
+import argparse
+
+from consensus.commands.common import add_input_options, check_outputs, log, read_from_args, report_accounting
+
+METHODS = ("mv", "wawa", "ds", "onecoin", "glad", "mace")
+_EM_METHODS = ("ds", "onecoin", "glad", "mace")
+
+
+def build_model(args: argparse.Namespace):  # noqa: ANN201 - an Aggregator
+    """The estimator that ``--method`` and the model options name."""
+    from consensus import models
+
+    common = {"tie_break": args.tie_break, "random_state": args.seed}
+    if args.method == "mv":
+        return models.MajorityVote(**common)
+    if args.method == "wawa":
+        return models.Wawa(**common)
+    em = {"max_iter": args.max_iter, "tol": args.tol, "beta": args.beta, **common}
+    if args.method == "ds":
+        return models.DawidSkene(alpha=args.alpha, prior_accuracy=args.prior_accuracy,
+                                 prior_strength=args.prior_strength, **em)
+    if args.method == "onecoin":
+        return models.OneCoinDawidSkene(prior_strength=args.prior_strength, **em)
+    if args.method == "glad":
+        return models.GLAD(**em)
+    return models.MACE(prior_strength=args.prior_strength, **em)
+
+
+def run(args: argparse.Namespace) -> int:
+    from consensus.io.writers import write_table
+
+    check_outputs(args.output, args.workers_out, args.confusion_out, args.quarantine_out)
+    judgments = read_from_args(args)
+    report_accounting(judgments, args, args.output)
+    model = build_model(args)
+    model.fit(judgments)
+    if args.method in _EM_METHODS:
+        state = "converged" if model.converged_ else "stopped at --max-iter"
+        log(f"{args.method}: {state} after {model.n_iter_} iterations, "
+            f"penalised log-likelihood {model.log_likelihood_history_[-1]:.4f}")
+    items = model.item_table()
+    n_na = int((items["status"] == "mostly_na").sum())
+    n_tied = int((model.n_tied_ > 1).sum())
+    mean_confidence = items["confidence"].mean()  # None when every item is mostly n/a
+    log(f"items: {items.height} ({items.height - n_na} labelled, {n_na} mostly n/a, "
+         f"{n_tied} ties broken by --tie-break {args.tie_break}); mean confidence "
+         + ("n/a" if mean_confidence is None else f"{mean_confidence:.4f}"))
+    if judgments.gold is not None:
+        log(f"gold: {int((judgments.gold >= 0).sum())} items"
+             + (" clamped to their gold label during EM" if args.method in _EM_METHODS else
+                " (voting methods do not use gold)"))
+    write_table(items, args.output)
+    if args.output and args.output != "-":
+        log(f"wrote {args.output} ({items.height} items)")
+    if args.workers_out:
+        workers = model.worker_table()
+        write_table(workers, args.workers_out)
+        log(f"wrote {args.workers_out} ({workers.height} workers)")
+    if args.confusion_out:
+        write_table(model.confusion_table(), args.confusion_out)
+        log(f"wrote {args.confusion_out} (confusion matrices, long form)")
+    return 0
+
+
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    agg = sub.add_parser(
+        "aggregate", help="best label per item with confidence, and annotator reliability",
+        description="Aggregate judgments into one label per item (majority vote or Dawid-Skene) "
+        "with the probability of every class, and estimate each annotator's reliability.")
+    add_input_options(agg)
+    model = agg.add_argument_group("model")
+    model.add_argument("--method", choices=METHODS, default="ds",
+                       help="mv = majority vote, wawa = agreement-weighted vote, ds = Dawid-Skene "
+                       "(default), onecoin = one-coin Dawid-Skene, glad = GLAD, mace = MACE")
+    model.add_argument("--max-iter", type=int, default=100, help="EM iterations at most (default 100)")
+    model.add_argument("--tol", type=float, default=1e-7,
+                       help="stop when the relative log-likelihood gain is below this (default 1e-7)")
+    model.add_argument("--alpha", type=float, default=0.01,
+                       help="Dirichlet pseudo-count per confusion cell (default 0.01)")
+    model.add_argument("--beta", type=float, default=1.0, help="Dirichlet pseudo-count per class prior (default 1)")
+    model.add_argument("--prior-accuracy", type=float, default=0.8,
+                       help="mean diagonal of the default prior confusion matrix (default 0.8)")
+    model.add_argument("--prior-strength", type=float, default=4.0,
+                       help="pseudo-judgments per true class of that prior; 0 = maximum likelihood (default 4)")
+    model.add_argument("--tie-break", choices=("random", "first"), default="random",
+                       help="how exact ties are broken (default random, seeded)")
+    model.add_argument("--seed", type=int, default=0, help="seed of the tie-break (default 0)")
+    out = agg.add_argument_group("output (format from the extension: .csv .tsv .parquet .json .jsonl)")
+    out.add_argument("-o", "--output", help="item table (default: CSV on stdout)")
+    out.add_argument("--workers-out", metavar="FILE", help="worker table with accuracy and confusion columns")
+    out.add_argument("--confusion-out", metavar="FILE", help="confusion matrices in long form")
+    agg.set_defaults(handler=run)

@@ -1,0 +1,118 @@
+"""What the subcommands share: input options, reading, row accounting, output checks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def add_input_options(parser: argparse.ArgumentParser) -> None:
+    """Options every subcommand that reads judgments shares."""
+    parser.add_argument("input", nargs="+", help="judgment file(s) or a quoted glob "
+                        "(CSV, TSV, Parquet, JSONL, JSON; MTurk and Toloka exports as they are)")
+    cols = parser.add_argument_group("columns (detected from common export formats when omitted)")
+    cols.add_argument("--item-col", help="item id column (e.g. item, task, HITId, INPUT:*)")
+    cols.add_argument("--worker-col", help="annotator id column (e.g. worker, WorkerId, ASSIGNMENT:worker_id)")
+    cols.add_argument("--label-col", help="label column (e.g. label, OUTPUT:*, Answer.*; "
+                      "an MTurk radio group by its prefix, e.g. Answer.sentiment)")
+    cols.add_argument("--duration-col", help="seconds per judgment (e.g. WorkTimeInSeconds)")
+    cols.add_argument("--start-col", help="start timestamp (durations = submit - start)")
+    cols.add_argument("--submit-col", help="submission timestamp")
+    cols.add_argument("--gold-col", help="in-file gold answers (e.g. GOLDEN:*)")
+    data = parser.add_argument_group("data")
+    data.add_argument("--gold", help="gold file with an item and a label column")
+    data.add_argument("--gold-item-col", help="item column of the gold file")
+    data.add_argument("--gold-label-col", help="label column of the gold file")
+    na = data.add_mutually_exclusive_group()
+    na.add_argument("--na-label", action="append", metavar="VALUE",
+                    help="an answer meaning 'can't tell' (repeatable; replaces the default set "
+                    "'', n/a, na, cant_tell, can't tell, cannot tell; case-insensitive)")
+    na.add_argument("--no-na", action="store_true",
+                    help="no answer means 'can't tell': empty labels are quarantined and "
+                    "'n/a' etc. are ordinary classes")
+    data.add_argument("--classes", help="comma-separated declared class list; other labels are quarantined")
+    data.add_argument("--duplicates", choices=("first", "last", "error"), default="first",
+                      help="repeated (item, worker) judgments: keep first/last, quarantine the rest (default first)")
+    data.add_argument("--quarantine-out", metavar="FILE",
+                      help="where to write unused rows with their reason "
+                      "(default: next to -o as <name>.quarantine.csv)")
+
+
+def read_from_args(args: argparse.Namespace):  # noqa: ANN201 - returns Judgments
+    from consensus.errors import ParameterError
+    from consensus.io.judgments import DEFAULT_NA_LABELS, read_judgments
+
+    na_labels: tuple[str, ...] | list[str]
+    if args.no_na:
+        na_labels = ()
+    elif args.na_label is not None:
+        na_labels = args.na_label
+    else:
+        na_labels = DEFAULT_NA_LABELS
+    source = args.input[0] if len(args.input) == 1 else list(args.input)
+    classes = None
+    if args.classes is not None:
+        classes = [c.strip() for c in args.classes.split(",")]
+        if not all(classes):
+            raise ParameterError(f"--classes {args.classes!r} has an empty class name; "
+                                 "give a comma-separated list such as --classes cat,dog")
+    return read_judgments(
+        source,
+        item_col=args.item_col, worker_col=args.worker_col, label_col=args.label_col,
+        duration_col=args.duration_col, start_col=args.start_col, submit_col=args.submit_col,
+        gold_col=args.gold_col, gold=args.gold, gold_item_col=args.gold_item_col,
+        gold_label_col=args.gold_label_col, na_labels=na_labels,
+        classes=classes,
+        duplicates=args.duplicates,
+    )
+
+
+def report_accounting(judgments, args: argparse.Namespace, output: str | None) -> None:  # noqa: ANN001
+    """Print the row-accounting lines and write the quarantine file."""
+    import polars as pl
+
+    from consensus.io.writers import write_table
+
+    log(f"read {judgments.source}: {judgments.n_items} items, {judgments.n_workers} workers, "
+         f"{judgments.n_classes} classes {judgments.classes}")
+    log(judgments.accounting_line())
+    gold_line = judgments.gold_accounting_line()
+    if gold_line:
+        log(gold_line)
+    parts = [q for q in (judgments.quarantine, judgments.gold_quarantine) if q is not None and q.height]
+    if not parts:
+        return
+    quarantine = pl.concat(parts, how="diagonal_relaxed")
+    for reason, count in quarantine.group_by(pl.col("reason").str.replace(r" row \d+$", "")) \
+            .len().sort("len", descending=True).head(5).iter_rows():
+        log(f"  quarantined {count}: {reason}")
+    path = args.quarantine_out
+    if path is None:
+        path = (str(Path(output).with_suffix("")) + ".quarantine.csv") if output and output != "-" \
+            else "consensus.quarantine.csv"
+    write_table(quarantine, path)
+    log(f"quarantined rows written to {path}")
+
+
+def check_outputs(*paths: str | None) -> None:
+    """Fail before any work when an output path has an unknown extension or cannot be a file."""
+    from consensus.errors import ParameterError
+    from consensus.io.writers import FORMATS
+
+    for path in paths:
+        if path is None or path == "-":
+            continue
+        suffix = Path(path).suffix.lower()
+        if suffix not in FORMATS:
+            raise ParameterError(f"cannot write {path!r}: unknown output extension {suffix or '(none)'!r}; "
+                                 f"use one of {', '.join(FORMATS)}")
+        if Path(path).is_dir():
+            raise ParameterError(f"cannot write {path!r}: it is a directory")
+        existing = next(parent for parent in Path(path).absolute().parents if parent.exists())
+        if not existing.is_dir():
+            raise ParameterError(f"cannot write {path!r}: {str(existing)!r} is a file, not a folder")

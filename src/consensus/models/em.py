@@ -1,0 +1,126 @@
+"""The EM loop every latent-class model shares.
+
+A subclass supplies the M-step (parameters from posteriors), the E-step
+(posteriors and per-item log-likelihood from parameters), and the log-prior
+penalty of its parameters. The loop records the penalised log-likelihood,
+which MAP-EM never decreases, and stops on relative tolerance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from consensus.data import Judgments
+from consensus.errors import check_param
+from consensus.kernels import dawid_skene as ds
+from consensus.kernels import vote
+from consensus.models.base import Aggregator
+from consensus.models.majority_vote import TIE_POLICIES
+
+
+class EMAggregator(Aggregator):
+    """Base of the EM models. Subclasses set ``_name`` and implement the hooks.
+
+    Fitted attributes (besides :class:`Aggregator`'s)
+    -----------------------------------------------
+    priors_ : ndarray of float64, shape (n_classes,)
+    log_likelihood_history_ : list of float
+        Penalised log-likelihood after each iteration (never decreases).
+    n_iter_ : int
+    converged_ : bool
+    """
+
+    max_iter: int
+    tol: float
+    beta: float
+    tie_break: str
+    random_state: int
+
+    def _check_common_params(self) -> None:
+        name = self._name
+        check_param(name, "max_iter", self.max_iter,
+                    isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 1,
+                    "an int in the range [1, inf)")
+        for param in ("tol", "beta"):
+            value = getattr(self, param)
+            check_param(name, param, value, _non_negative(value), "a float in the range [0.0, inf)")
+        check_param(name, "tie_break", self.tie_break, self.tie_break in TIE_POLICIES,
+                    f"one of {sorted(TIE_POLICIES)}")
+        check_param(name, "random_state", self.random_state,
+                    isinstance(self.random_state, (int, np.integer)) and self.random_state >= 0,
+                    "a non-negative int")
+
+    # hooks ------------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        self._check_common_params()
+
+    def _prepare(self, judgments: Judgments) -> None:
+        """Set up anything fixed for the whole fit (priors tables, initial parameters)."""
+
+    def _m_step(self, judgments: Judgments, posterior: np.ndarray) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def _e_step(self, judgments: Judgments, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Default: the Dawid-Skene E-step on ``self._log_emission``."""
+        return ds.e_step(judgments.item_offsets, judgments.worker, judgments.label,
+                         self._log_emission, self._log_prior, gold)
+
+    def _penalty(self) -> float:  # pragma: no cover
+        raise NotImplementedError
+
+    def _finish(self, judgments: Judgments, posterior: np.ndarray) -> None:
+        """Set ``confusion_`` (default: from ``self._log_emission``)."""
+        self.confusion_ = np.exp(self._log_emission).transpose(0, 2, 1).copy()
+
+    # loop -------------------------------------------------------------------------------
+    def _fit(self, judgments: Judgments) -> None:
+        self._check_params()
+        gold = judgments.gold if judgments.gold is not None else np.full(judgments.n_items, -1, np.int32)
+        gold = np.ascontiguousarray(gold, dtype=np.int32)
+        self._prepare(judgments)
+        posterior = initial_posterior(judgments, gold)
+        history: list[float] = []
+        converged = False
+        for _ in range(int(self.max_iter)):
+            self._m_step(judgments, posterior)
+            self._log_prior = ds.class_log_prior(posterior, float(self.beta))
+            posterior, item_loglik = self._e_step(judgments, gold)
+            objective = float(item_loglik.sum()) + self._penalty() + _prior_penalty(self._log_prior, self.beta)
+            history.append(objective)
+            if len(history) > 1 and history[-1] - history[-2] <= self.tol * abs(history[-2]):
+                converged = True
+                break
+        labels, n_tied = vote.pick_labels(posterior, TIE_POLICIES[self.tie_break], int(self.random_state))
+        self.probas_ = posterior
+        self.labels_ = labels
+        self.n_tied_ = n_tied
+        self.priors_ = np.exp(self._log_prior)
+        self.log_likelihood_history_ = history
+        self.n_iter_ = len(history)
+        self.converged_ = converged
+        self._finish(judgments, posterior)
+        self.worker_accuracy_ = ds.worker_expected_accuracy(
+            judgments.worker_offsets, judgments.item_by_worker, judgments.label_by_worker, posterior)
+
+
+def _non_negative(value: object) -> bool:
+    return isinstance(value, (int, float, np.floating, np.integer)) and bool(np.isfinite(value)) \
+        and float(value) >= 0  # type: ignore[arg-type]
+
+
+def _prior_penalty(log_prior: np.ndarray, beta: float) -> float:
+    return float(beta * log_prior.sum()) if beta > 0 else 0.0
+
+
+def initial_posterior(judgments: Judgments, gold: np.ndarray) -> np.ndarray:
+    """Majority-vote shares per item (uniform where no class answer), gold clamped.
+
+    Returns float64 ``(n_items, n_classes)`` with rows summing to one.
+    """
+    counts = vote.vote_counts(judgments.item_offsets, judgments.label, judgments.n_classes)
+    totals = counts.sum(axis=1, keepdims=True)
+    posterior = np.where(totals > 0, counts / np.maximum(totals, 1.0), 1.0 / judgments.n_classes)
+    known = np.flatnonzero(gold >= 0)
+    posterior[known] = 0.0
+    posterior[known, gold[known]] = 1.0
+    return np.ascontiguousarray(posterior)

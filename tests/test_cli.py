@@ -1,0 +1,381 @@
+"""The ``consensus`` command line: outputs, accounting, quarantine file, exit codes and messages."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from consensus import __version__
+from consensus.cli import main
+
+DATA = Path(__file__).parent / "data"
+MTURK = DATA / "mturk_batch_sentiment.csv"
+
+JUDGMENTS = (
+    "item,worker,label,duration\n"
+    "007,0042,cat,3.5\n007,042,cat,4\n007,42,dog,2\n"
+    "010,0042,dog,5\n010,042,dog,1\n010,42,n/a,2\n"
+    "7,0042,cat,1\n7,042,bird,2\n7,42,,3\n"
+)
+ITEM_COLUMNS = ["item", "label", "confidence", "n_labels", "n_na", "status"]
+
+
+@pytest.fixture
+def judgments(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a default quarantine file must land in a scratch folder
+    path = tmp_path / "judgments.csv"
+    path.write_text(JUDGMENTS, encoding="utf-8")
+    return path
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_clean_error(code, err, *parts, alone=True):
+    """Exit 2 and one error line (the only stderr line unless ``alone`` is False)."""
+    assert code == 2
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    if alone:
+        assert len(lines) == 1, err
+    assert [line for line in lines if "error:" in line] == lines[-1:], err
+    assert lines[-1].startswith("consensus aggregate: error: ")
+    for part in parts:
+        assert part in lines[-1], (part, lines[-1])
+
+
+def read_any(path):
+    suffix = Path(path).suffix
+    if suffix == ".csv":
+        return pl.read_csv(path, infer_schema=False)
+    if suffix == ".tsv":
+        return pl.read_csv(path, separator="\t", infer_schema=False)
+    if suffix == ".parquet":
+        return pl.read_parquet(path)
+    if suffix == ".jsonl":
+        return pl.DataFrame([json.loads(line) for line in Path(path).read_text().splitlines()])
+    return pl.DataFrame(json.loads(Path(path).read_text()))
+
+
+# -- help and version -------------------------------------------------------------------------
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"consensus {__version__}"
+
+
+def test_aggregate_help(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["aggregate", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--item-col", "--worker-col", "--label-col", "--duration-col", "--gold",
+                   "--na-label", "--no-na", "--classes", "--duplicates", "--quarantine-out",
+                   "--method", "-o", "--workers-out", "--confusion-out"):
+        assert option in out
+
+
+def test_no_command_prints_help(capsys):
+    code, out, err = run(capsys)
+    assert code == 2 and "aggregate" in err
+
+
+@pytest.mark.parametrize("argv", [["aggregate"], ["aggregate", "x.csv", "--method", "em"],
+                                  ["aggregate", "x.csv", "--no-na", "--na-label", "skip"]])
+def test_bad_arguments_exit_2(capsys, argv):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+# -- outputs ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method", ["mv", "ds"])
+def test_item_table_on_stdout(capsys, judgments, method):
+    code, out, err = run(capsys, "aggregate", judgments, "--method", method)
+    assert code == 0, err
+    table = pl.read_csv(out.encode(), infer_schema=False)
+    assert table.columns[:6] == ITEM_COLUMNS
+    assert [c for c in table.columns if c.startswith("p_")] == ["p_bird", "p_cat", "p_dog"]
+    assert table.columns[-3:] == ["p_bird", "p_cat", "p_dog"]
+    assert table["item"].to_list() == ["007", "010", "7"]
+    assert table["n_na"].to_list() == ["0", "1", "1"]
+    assert "input rows 9 = used 9 + quarantined 0" in err
+    assert not list(judgments.parent.glob("*.quarantine.csv"))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".parquet", ".json", ".jsonl"])
+def test_output_formats(capsys, judgments, tmp_path, suffix):
+    out = tmp_path / "out" / f"items{suffix}"  # the folder is created
+    code, stdout, err = run(capsys, "aggregate", judgments, "--method", "mv", "--tie-break", "first",
+                            "-o", out)
+    assert code == 0, err
+    assert stdout == ""
+    assert f"wrote {out} (3 items)" in err
+    table = read_any(out)
+    assert table.columns[:6] == ITEM_COLUMNS
+    assert table.columns[-3:] == ["p_bird", "p_cat", "p_dog"]
+    rows = {str(r["item"]): r for r in table.to_dicts()}
+    assert set(rows) == {"007", "010", "7"}
+    assert rows["007"]["label"] == "cat" and float(rows["007"]["confidence"]) == pytest.approx(2 / 3)
+    assert rows["010"]["label"] == "dog" and str(rows["010"]["n_na"]) == "1"
+    assert rows["7"]["status"] == "ok"
+
+
+def test_workers_and_confusion_outputs(capsys, judgments, tmp_path):
+    workers_out = tmp_path / "workers.parquet"
+    confusion_out = tmp_path / "confusion.csv"
+    code, _, err = run(capsys, "aggregate", judgments, "--method", "ds", "-o", tmp_path / "items.csv",
+                       "--workers-out", workers_out, "--confusion-out", confusion_out)
+    assert code == 0, err
+    workers = pl.read_parquet(workers_out)
+    classes = ["bird", "cat", "dog"]
+    assert workers.columns == ["worker", "n_judgments", "n_na", "accuracy"] + [
+        f"conf_{t}_{g}" for t in classes for g in classes]
+    assert workers["worker"].to_list() == ["0042", "042", "42"]
+    assert workers["n_judgments"].to_list() == [3, 3, 3]
+    assert workers["n_na"].to_list() == [0, 0, 2]
+    for t in classes:
+        row_sums = workers.select(pl.sum_horizontal([f"conf_{t}_{g}" for g in classes]))
+        assert row_sums.to_series().to_list() == pytest.approx([1.0, 1.0, 1.0])
+    confusion = pl.read_csv(confusion_out, infer_schema=False)
+    assert confusion.columns == ["worker", "true", "given", "probability"]
+    assert confusion.height == 3 * 3 * 3
+    assert confusion["worker"].unique(maintain_order=True).to_list() == ["0042", "042", "42"]
+    assert "wrote " + str(workers_out) + " (3 workers)" in err
+
+
+def test_explicit_columns(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "renamed.tsv"
+    path.write_text("q\twho\tsays\tlabel\na\tx\tcat\tZ\na\ty\tcat\tZ\nb\tx\tdog\tZ\n", encoding="utf-8")
+    code, out, err = run(capsys, "aggregate", path, "--item-col", "q", "--worker-col", "who",
+                         "--label-col", "says", "--method", "mv")
+    assert code == 0, err
+    table = pl.read_csv(out.encode(), infer_schema=False)
+    assert table["label"].to_list() == ["cat", "dog"]
+    code, _, err = run(capsys, "aggregate", path, "--item-col", "question")
+    assert_clean_error(code, err, str(path), "'question'", "--item-col")
+
+
+@pytest.mark.parametrize("flag", ["--item-col", "--worker-col", "--label-col", "--duration-col",
+                                  "--start-col", "--submit-col", "--gold-col"])
+def test_every_column_option_reaches_the_loader(capsys, judgments, flag):
+    code, _, err = run(capsys, "aggregate", judgments, flag, "no_such_column")
+    assert_clean_error(code, err, str(judgments), "'no_such_column'", flag, "its columns are")
+
+
+def test_toloka_columns_named_on_the_command_line(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "aggregate", DATA / "toloka_results.tsv", "--method", "mv",
+                         "--item-col", "ASSIGNMENT:task_id", "--worker-col", "ASSIGNMENT:worker_id",
+                         "--label-col", "OUTPUT:result", "--gold-col", "GOLDEN:result",
+                         "--start-col", "ASSIGNMENT:started", "--submit-col", "ASSIGNMENT:submitted")
+    assert code == 0, err
+    table = pl.read_csv(out.encode(), infer_schema=False)
+    assert table.height == 6 and table["item"].str.starts_with("0000").all()
+    assert table["gold"].drop_nulls().len() == 2
+    assert "gold rows 6 = used 6 + quarantined 0" in err
+
+
+def test_several_input_files(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    lines = JUDGMENTS.splitlines()
+    (tmp_path / "a.csv").write_text("\n".join(lines[:5]) + "\n", encoding="utf-8")
+    (tmp_path / "b.tsv").write_text("\n".join(line.replace(",", "\t") for line in [lines[0], *lines[5:]]) + "\n",
+                                    encoding="utf-8")
+    code, out, err = run(capsys, "aggregate", tmp_path / "a.csv", tmp_path / "b.tsv", "--method", "mv")
+    assert code == 0, err
+    assert "input rows 9 = used 9 + quarantined 0" in err
+    assert pl.read_csv(out.encode(), infer_schema=False)["item"].to_list() == ["007", "010", "7"]
+
+
+def test_glob_input(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    frame = pl.read_csv(JUDGMENTS.encode(), infer_schema=False)
+    for k in range(3):
+        frame.slice(3 * k, 3).write_parquet(parts / f"part-{k}.parquet")
+    code, out, err = run(capsys, "aggregate", f"{parts}/*.parquet", "--method", "mv")
+    assert code == 0, err
+    assert "input rows 9 = used 9 + quarantined 0" in err
+    assert pl.read_csv(out.encode(), infer_schema=False)["item"].to_list() == ["007", "010", "7"]
+
+
+# -- accounting and quarantine ------------------------------------------------------------------
+
+BAD = (
+    "item,worker,label,duration\n"
+    "a,x,cat,1\n,x,cat,1\na,y,cat,-4\na,z,bird,2\nb,x,dog,1\nb,x,dog,2\nb,y,dog,abc\nb,z,cat,1\n"
+)
+
+
+def test_quarantine_file_next_to_output(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "bad.csv"
+    path.write_text(BAD, encoding="utf-8")
+    out = tmp_path / "res" / "items.parquet"
+    code, _, err = run(capsys, "aggregate", path, "--classes", "cat, dog", "--method", "mv", "-o", out)
+    assert code == 0, err
+    assert "input rows 8 = used 3 + quarantined 5" in err
+    quarantine_path = tmp_path / "res" / "items.quarantine.csv"
+    assert f"quarantined rows written to {quarantine_path}" in err
+    q = pl.read_csv(quarantine_path, infer_schema=False)
+    assert q.columns == ["source", "row", "item", "worker", "label", "reason"]
+    assert q["row"].to_list() == ["2", "3", "4", "6", "7"]
+    assert set(q["source"].to_list()) == {str(path)}
+    assert q["reason"].null_count() == 0
+    reasons = dict(zip(q["row"].to_list(), q["reason"].to_list(), strict=True))
+    assert "missing item id" in reasons["2"]
+    assert "negative duration" in reasons["3"]
+    assert "'bird' is not a declared class" in reasons["4"]
+    assert "duplicate judgment" in reasons["6"]
+    assert "not a number" in reasons["7"]
+    assert "  quarantined 1: missing item id (column 'item')" in err
+    items = pl.read_parquet(out)
+    assert items.columns[-2:] == ["p_cat", "p_dog"]
+
+
+def test_quarantine_out_and_default_location(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "bad.csv"
+    path.write_text(BAD, encoding="utf-8")
+    target = tmp_path / "q" / "rejected.jsonl"
+    code, _, err = run(capsys, "aggregate", path, "--method", "mv", "--quarantine-out", target)
+    assert code == 0, err
+    assert len(target.read_text().splitlines()) == 4  # bird is a class without --classes
+    code, _, err = run(capsys, "aggregate", path, "--method", "mv")
+    assert code == 0, err
+    assert (tmp_path / "consensus.quarantine.csv").exists()
+
+
+def test_gold_accounting_and_quarantine(capsys, judgments, tmp_path):
+    gold = tmp_path / "gold.csv"
+    gold.write_text("item,label\n007,cat\n999,dog\n", encoding="utf-8")
+    out = tmp_path / "items.csv"
+    code, _, err = run(capsys, "aggregate", judgments, "--gold", gold, "-o", out)
+    assert code == 0, err
+    assert "gold rows 2 = used 1 + quarantined 1" in err
+    q = pl.read_csv(tmp_path / "items.quarantine.csv", infer_schema=False)
+    assert q.select("source", "row", "item", "reason").rows() == [
+        (str(gold), "2", "999", "gold item is not in the delivery")]
+    items = pl.read_csv(out, infer_schema=False)
+    assert items.filter(pl.col("item") == "007")["gold"].to_list() == ["cat"]
+
+
+def test_na_options(capsys, judgments):
+    code, out, err = run(capsys, "aggregate", judgments, "--method", "mv", "--na-label", "BIRD")
+    assert code == 0, err
+    table = pl.read_csv(out.encode(), infer_schema=False)
+    assert [c for c in table.columns if c.startswith("p_")] == ["p_cat", "p_dog", "p_n/a"]
+    assert table["n_na"].to_list() == ["0", "0", "1"]
+    assert "quarantined 1" in err  # the empty answer is not n/a any more
+    code, out, err = run(capsys, "aggregate", judgments, "--method", "mv", "--no-na")
+    assert code == 0, err
+    assert "input rows 9 = used 8 + quarantined 1" in err
+    assert "empty answers are not n/a" in err
+
+
+def test_every_item_mostly_na(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "na.csv"
+    path.write_text("item,worker,label\na,x,cat\na,y,n/a\na,z,n/a\n", encoding="utf-8")
+    code, out, err = run(capsys, "aggregate", path, "--method", "mv")
+    assert code == 0, err
+    assert "1 mostly n/a" in err and "mean confidence n/a" in err
+    row = pl.read_csv(out.encode(), infer_schema=False).row(0, named=True)
+    assert row["status"] == "mostly_na" and row["label"] is None
+
+
+# -- errors: exit 2, one line, no traceback ---------------------------------------------------------
+
+@pytest.mark.parametrize(("name", "content", "parts"), [
+    ("empty.csv", "", ["empty.csv: file is empty"]),
+    ("header.csv", "item,worker,label\n", ["header.csv: file has a header but no data rows"]),
+    ("ragged.csv", "item,worker,label\na,x,cat\na,y\n", ["ragged.csv, row 2: ragged rows"]),
+    ("cols.csv", "item,annotator_name,label\na,x,cat\n", ["cols.csv: no worker column found", "--worker-col"]),
+    ("data.xls", "item,worker,label\na,x,cat\n", ["data.xls: unknown file type '.xls'"]),
+    ("dups.csv", "item,worker,label\na,x,cat\na,x,dog\n", ["dups.csv, rows 1, 2:", "duplicate"]),
+    ("allbad.csv", "item,worker,label\n,x,cat\n", ["allbad.csv: no usable judgments"]),
+])
+def test_input_errors(capsys, tmp_path, monkeypatch, name, content, parts):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    code, out, err = run(capsys, "aggregate", path, "--duplicates", "error", "-o", tmp_path / "o.csv")
+    assert_clean_error(code, err, *parts)
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_gold_errors(capsys, judgments, tmp_path):
+    unknown = tmp_path / "gold1.csv"
+    unknown.write_text("item,label\n007,horse\n", encoding="utf-8")
+    code, _, err = run(capsys, "aggregate", judgments, "--gold", unknown)
+    assert_clean_error(code, err, f"{unknown}, column 'label', row 1:", "'horse'")
+    conflict = tmp_path / "gold2.csv"
+    conflict.write_text("item,label\n007,cat\n007,dog\n", encoding="utf-8")
+    code, _, err = run(capsys, "aggregate", judgments, "--gold", conflict)
+    assert_clean_error(code, err, f"{conflict}, column 'label', rows 1, 2:", "conflicting")
+    code, _, err = run(capsys, "aggregate", judgments, "--gold", tmp_path / "missing.csv")
+    assert_clean_error(code, err, "missing.csv: file not found")
+
+
+def test_parameter_errors(capsys, judgments, tmp_path):
+    code, _, err = run(capsys, "aggregate", judgments, "-o", tmp_path / "items.xlsx")
+    assert_clean_error(code, err, "unknown output extension '.xlsx'")
+    assert not list(tmp_path.glob("*.quarantine.csv"))
+    code, _, err = run(capsys, "aggregate", judgments, "--workers-out", tmp_path / "w")
+    assert_clean_error(code, err, "unknown output extension '(none)'")
+    code, _, err = run(capsys, "aggregate", judgments, "--classes", "cat,,dog")
+    assert_clean_error(code, err, "--classes", "empty class name")
+    code, _, err = run(capsys, "aggregate", judgments, "--method", "ds", "--max-iter", "0")
+    assert_clean_error(code, err, "max_iter", alone=False)  # found once the data is read
+
+
+def test_unwritable_output(capsys, judgments, tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    code, _, err = run(capsys, "aggregate", judgments, "-o", blocker / "items.csv")
+    assert_clean_error(code, err, "is a file, not a folder")
+    (tmp_path / "dir.csv").mkdir()
+    code, _, err = run(capsys, "aggregate", judgments, "-o", tmp_path / "dir.csv")
+    assert_clean_error(code, err, "is a directory")
+
+
+# -- the installed executable -----------------------------------------------------------------------
+
+def _executable():
+    found = shutil.which("consensus")
+    return [found] if found else [sys.executable, "-m", "consensus.cli"]
+
+
+def test_installed_executable(tmp_path):
+    version = subprocess.run([*_executable(), "--version"], capture_output=True, text=True, timeout=60)
+    assert version.returncode == 0 and version.stdout.strip() == f"consensus {__version__}"
+
+    out = tmp_path / "items.json"
+    done = subprocess.run([*_executable(), "aggregate", str(MTURK), "--method", "mv", "-o", str(out)],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "input rows 15 = used 15 + quarantined 0" in done.stderr
+    assert len(json.loads(out.read_text())) == 5
+
+    bad = subprocess.run([*_executable(), "aggregate", str(MTURK), "--label-col", "Answer.nope"],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "Traceback" not in bad.stderr
+    assert bad.stderr.strip().count("\n") == 0
+    assert "'Answer.nope'" in bad.stderr and "--label-col" in bad.stderr
