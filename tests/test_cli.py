@@ -142,7 +142,8 @@ def test_workers_and_confusion_outputs(capsys, judgments, tmp_path):
     assert code == 0, err
     workers = pl.read_parquet(workers_out)
     classes = ["bird", "cat", "dog"]
-    assert workers.columns == ["worker", "n_judgments", "n_na", "accuracy"] + [
+    assert workers.columns == ["worker", "n_judgments", "n_na", "accuracy", "accuracy_lower", "accuracy_upper",
+                               "spammer_score", "evidence", "rank"] + [
         f"conf_{t}_{g}" for t in classes for g in classes]
     assert workers["worker"].to_list() == ["0042", "042", "42"]
     assert workers["n_judgments"].to_list() == [3, 3, 3]
@@ -151,7 +152,7 @@ def test_workers_and_confusion_outputs(capsys, judgments, tmp_path):
         row_sums = workers.select(pl.sum_horizontal([f"conf_{t}_{g}" for g in classes]))
         assert row_sums.to_series().to_list() == pytest.approx([1.0, 1.0, 1.0])
     confusion = pl.read_csv(confusion_out, infer_schema=False)
-    assert confusion.columns == ["worker", "true", "given", "probability"]
+    assert confusion.columns == ["worker", "true", "given", "probability", "expected_count", "lower", "upper"]
     assert confusion.height == 3 * 3 * 3
     assert confusion["worker"].unique(maintain_order=True).to_list() == ["0042", "042", "42"]
     assert "wrote " + str(workers_out) + " (3 workers)" in err

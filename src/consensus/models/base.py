@@ -7,7 +7,9 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from scipy import stats
 
+from consensus import reliability
 from consensus.data import Judgments
 from consensus.errors import ParameterError
 from consensus.io.judgments import DEFAULT_NA_LABELS, _attach_gold, _read_gold_table, read_judgments
@@ -56,6 +58,7 @@ class Aggregator:
 
     def fit(self, data: Judgments | Source, gold: Source | None = None) -> Aggregator:
         """Fit on ``data`` (path, glob, polars/pandas frame or Judgments); return self."""
+        self.__dict__.pop("_counts_cache", None)
         judgments = as_judgments(data, gold)
         self.judgments_ = judgments
         self.classes_ = list(judgments.classes)
@@ -116,39 +119,80 @@ class Aggregator:
     def _extra_item_columns(self) -> dict[str, pl.Series]:
         return {}
 
-    def worker_table(self) -> pl.DataFrame:
+    def _confusion_counts(self) -> np.ndarray:
+        """Expected ``[w, true, given]`` counts under this model's item posteriors."""
+        if not hasattr(self, "_counts_cache"):
+            self._counts_cache = reliability.confusion_counts(self.judgments_, self._truth_posterior())
+        return self._counts_cache
+
+    def _truth_posterior(self) -> np.ndarray:
+        """Posterior over the truth used to score annotators (the model's own)."""
+        return self.probas_
+
+    def worker_table(self, *, level: float = 0.95,
+                     min_judgments: int = reliability.MIN_JUDGMENTS) -> pl.DataFrame:
         """One row per worker.
 
         Columns: ``worker``, ``n_judgments`` (abstentions included), ``n_na``,
-        ``accuracy`` (estimated share of class answers that are right) and
-        ``conf_<true>_<given>`` (the confusion matrix, rows summing to one).
+        ``accuracy`` (the model's estimate of the share of class answers that
+        are right), ``accuracy_lower``/``accuracy_upper`` (a ``level``
+        Bayesian interval from the expected counts), ``spammer_score`` (1 =
+        answers independent of the truth, 0 = perfectly informative),
+        ``evidence`` (``too_few`` below ``min_judgments`` class answers),
+        ``rank`` (1 = most reliable, by the interval's lower bound so thin
+        evidence is not ranked as certain) and ``conf_<true>_<given>``.
         """
         self._check_fitted()
         judgments = self.judgments_
+        counts = self._confusion_counts()
+        n_answers = counts.sum(axis=(1, 2))
+        correct = np.trace(counts, axis1=1, axis2=2)
+        _, lower, upper = reliability.accuracy_interval(correct, n_answers, level)
+        enough = n_answers >= min_judgments
         columns: dict[str, Any] = {
             "worker": judgments.worker_ids,
             "n_judgments": pl.Series(judgments.n_judgments_per_worker, dtype=pl.Int64),
             "n_na": pl.Series(judgments.n_na_per_worker, dtype=pl.Int64),
             "accuracy": pl.Series(self.worker_accuracy_).fill_nan(None),
+            "accuracy_lower": pl.Series(lower).fill_nan(None),
+            "accuracy_upper": pl.Series(upper).fill_nan(None),
+            "spammer_score": pl.Series(reliability.spammer_score(self.confusion_)).fill_nan(None),
+            "evidence": pl.Series(np.where(enough, "enough", "too_few"), dtype=pl.String),
+            "rank": pl.Series(reliability.rank_by_lower_bound(lower), dtype=pl.Int64),
         }
         for t, true_name in enumerate(self.classes_):
             for g, given_name in enumerate(self.classes_):
                 columns[f"conf_{true_name}_{given_name}"] = pl.Series(self.confusion_[:, t, g]).fill_nan(None)
         return pl.DataFrame(columns)
 
-    def confusion_table(self) -> pl.DataFrame:
-        """The confusion matrices in long form: ``worker``, ``true``, ``given``, ``probability``."""
+    def confusion_table(self, *, level: float = 0.95) -> pl.DataFrame:
+        """The confusion matrices in long form.
+
+        Columns: ``worker``, ``true``, ``given``, ``probability`` (the model's
+        estimate), ``expected_count`` (expected judgments in the cell) and
+        ``lower``/``upper`` (``level`` interval of the marginal Beta of the
+        row's ``Dirichlet(counts + 1)`` posterior).
+        """
         self._check_fitted()
         n_workers, n_classes, _ = self.confusion_.shape
         worker_index = np.repeat(np.arange(n_workers), n_classes * n_classes)
         true_index = np.tile(np.repeat(np.arange(n_classes), n_classes), n_workers)
         given_index = np.tile(np.arange(n_classes), n_workers * n_classes)
         classes = pl.Series(self.classes_, dtype=pl.String)
+        counts = self._confusion_counts()
+        row_total = np.repeat(counts.sum(axis=2).reshape(-1), n_classes)
+        cell = counts.reshape(-1)
+        # marginal Beta of the row's Dirichlet(counts + 1) posterior
+        a, b = cell + 1.0, row_total - cell + (n_classes - 1.0)
+        tail = (1.0 - level) / 2.0
         return pl.DataFrame({
             "worker": self.judgments_.worker_ids.gather(worker_index),
             "true": classes.gather(true_index),
             "given": classes.gather(given_index),
             "probability": pl.Series(self.confusion_.reshape(-1)).fill_nan(None),
+            "expected_count": pl.Series(cell),
+            "lower": pl.Series(stats.beta.ppf(tail, a, b)),
+            "upper": pl.Series(stats.beta.ppf(1.0 - tail, a, b)),
         })
 
 

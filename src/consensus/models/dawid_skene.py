@@ -66,6 +66,10 @@ class DawidSkene(EMAggregator):
         Known confusion matrices (rows = true class, columns = given; rows sum
         to one) for workers whose quality is known, e.g. from an earlier
         batch; they replace the default prior for those workers.
+    calibration : {"loo", "gold", "none"}, default "loo"
+        How ``probas_`` are tempered (labels never change): a temperature
+        fitted without gold by leave-one-judgment-out prediction, fitted on
+        the gold items, or none. See :mod:`consensus.calibration`.
     tie_break : {"random", "first"}, default "random"
         How to pick the label when classes have exactly equal posteriors.
     random_state : int, default 0
@@ -95,6 +99,7 @@ class DawidSkene(EMAggregator):
         prior_accuracy: float = 0.8,
         prior_strength: float = 4.0,
         worker_priors: Mapping[Any, Any] | None = None,
+        calibration: str = "loo",
         tie_break: str = "random",
         random_state: int = 0,
     ) -> None:
@@ -105,6 +110,7 @@ class DawidSkene(EMAggregator):
         self.prior_accuracy = prior_accuracy
         self.prior_strength = prior_strength
         self.worker_priors = worker_priors
+        self.calibration = calibration
         self.tie_break = tie_break
         self.random_state = random_state
 

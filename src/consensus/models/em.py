@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from consensus import calibration
 from consensus.data import Judgments
 from consensus.errors import check_param
 from consensus.kernels import dawid_skene as ds
@@ -24,6 +25,11 @@ class EMAggregator(Aggregator):
     Fitted attributes (besides :class:`Aggregator`'s)
     -----------------------------------------------
     priors_ : ndarray of float64, shape (n_classes,)
+    raw_probas_ : ndarray of float64, shape (n_items, n_classes)
+        Posteriors before calibration, gold not clamped.
+    temperature_ : float
+        Calibration temperature (``probas_`` = tempered ``raw_probas_``,
+        gold items clamped); see :mod:`consensus.calibration`.
     log_likelihood_history_ : list of float
         Penalised log-likelihood after each iteration (never decreases).
     n_iter_ : int
@@ -35,6 +41,7 @@ class EMAggregator(Aggregator):
     beta: float
     tie_break: str
     random_state: int
+    calibration: str = "loo"
 
     def _check_common_params(self) -> None:
         name = self._name
@@ -44,6 +51,8 @@ class EMAggregator(Aggregator):
         for param in ("tol", "beta"):
             value = getattr(self, param)
             check_param(name, param, value, _non_negative(value), "a float in the range [0.0, inf)")
+        check_param(name, "calibration", self.calibration, self.calibration in calibration.CALIBRATIONS,
+                    f"one of {list(calibration.CALIBRATIONS)}")
         check_param(name, "tie_break", self.tie_break, self.tie_break in TIE_POLICIES,
                     f"one of {sorted(TIE_POLICIES)}")
         check_param(name, "random_state", self.random_state,
@@ -72,6 +81,18 @@ class EMAggregator(Aggregator):
         """Set ``confusion_`` (default: from ``self._log_emission``)."""
         self.confusion_ = np.exp(self._log_emission).transpose(0, 2, 1).copy()
 
+    def _calibrate(self, judgments: Judgments, gold: np.ndarray) -> None:
+        """Set ``raw_probas_`` (unclamped posteriors) and ``temperature_``."""
+        no_gold = np.full(judgments.n_items, -1, dtype=np.int32)
+        self.raw_probas_, _ = self._e_step(judgments, no_gold)
+        method = self.calibration
+        if method == "gold" and (gold >= 0).any():
+            self.temperature_ = calibration.fit_temperature_gold(self.raw_probas_, gold)
+        elif method in ("gold", "loo") and hasattr(self, "_log_emission"):
+            self.temperature_ = calibration.fit_temperature_loo(judgments, self._log_emission, self._log_prior)
+        else:
+            self.temperature_ = 1.0
+
     # loop -------------------------------------------------------------------------------
     def _fit(self, judgments: Judgments) -> None:
         self._check_params()
@@ -91,6 +112,11 @@ class EMAggregator(Aggregator):
                 converged = True
                 break
         labels, n_tied = vote.pick_labels(posterior, TIE_POLICIES[self.tie_break], int(self.random_state))
+        self._calibrate(judgments, gold)
+        known = np.flatnonzero(gold >= 0)
+        posterior = calibration.temper(self.raw_probas_, self.temperature_)
+        posterior[known] = 0.0
+        posterior[known, gold[known]] = 1.0
         self.probas_ = posterior
         self.labels_ = labels
         self.n_tied_ = n_tied

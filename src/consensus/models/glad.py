@@ -40,6 +40,10 @@ class GLAD(EMAggregator):
         Gradient steps per M-step.
     beta : float, default 1.0
         Pseudo-count per class prior.
+    calibration : {"loo", "gold", "none"}, default "loo"
+        How ``probas_`` are tempered (labels never change): a temperature
+        fitted without gold by leave-one-judgment-out prediction, fitted on
+        the gold items, or none. See :mod:`consensus.calibration`.
     tie_break : {"random", "first"}, default "random"
     random_state : int, default 0
 
@@ -57,7 +61,7 @@ class GLAD(EMAggregator):
 
     def __init__(self, *, max_iter: int = 100, tol: float = 1e-7, ability_mean: float = 1.0,
                  ability_precision: float = 1.0, easiness_precision: float = 1.0,
-                 gradient_steps: int = 5, beta: float = 1.0, tie_break: str = "random",
+                 gradient_steps: int = 5, beta: float = 1.0, calibration: str = "loo", tie_break: str = "random",
                  random_state: int = 0) -> None:
         self.max_iter = max_iter
         self.tol = tol
@@ -66,6 +70,7 @@ class GLAD(EMAggregator):
         self.easiness_precision = easiness_precision
         self.gradient_steps = gradient_steps
         self.beta = beta
+        self.calibration = calibration
         self.tie_break = tie_break
         self.random_state = random_state
 

@@ -35,6 +35,10 @@ class MACE(EMAggregator):
     spam_smoothing : float, default 0.5
         Dirichlet pseudo-count per class of the spam distribution (> 0).
     beta : float, default 1.0
+    calibration : {"loo", "gold", "none"}, default "loo"
+        How ``probas_`` are tempered (labels never change): a temperature
+        fitted without gold by leave-one-judgment-out prediction, fitted on
+        the gold items, or none. See :mod:`consensus.calibration`.
     tie_break : {"random", "first"}, default "random"
     random_state : int, default 0
 
@@ -52,13 +56,14 @@ class MACE(EMAggregator):
 
     def __init__(self, *, max_iter: int = 100, tol: float = 1e-7, prior_spam: float = 0.3,
                  prior_strength: float = 4.0, spam_smoothing: float = 0.5, beta: float = 1.0,
-                 tie_break: str = "random", random_state: int = 0) -> None:
+                 calibration: str = "loo", tie_break: str = "random", random_state: int = 0) -> None:
         self.max_iter = max_iter
         self.tol = tol
         self.prior_spam = prior_spam
         self.prior_strength = prior_strength
         self.spam_smoothing = spam_smoothing
         self.beta = beta
+        self.calibration = calibration
         self.tie_break = tie_break
         self.random_state = random_state
 

@@ -84,5 +84,12 @@ class MajorityVote(Aggregator):
             self.worker_accuracy_ = np.bincount(
                 judgments.worker[correct], minlength=judgments.n_workers) / answered
 
+    def _truth_posterior(self) -> np.ndarray:
+        """Voting methods score annotators against the chosen label (one-hot)."""
+        one_hot = np.zeros_like(self.probas_)
+        chosen = np.flatnonzero(self.labels_ >= 0)
+        one_hot[chosen, self.labels_[chosen]] = 1.0
+        return one_hot
+
     def _extra_item_columns(self) -> dict[str, pl.Series]:
         return {"tied": pl.Series(self.n_tied_ > 1)}

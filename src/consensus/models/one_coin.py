@@ -31,6 +31,10 @@ class OneCoinDawidSkene(EMAggregator):
         Pseudo-judgments behind that prior (>= 0; 0 = maximum likelihood).
     beta : float, default 1.0
         Pseudo-count per class prior.
+    calibration : {"loo", "gold", "none"}, default "loo"
+        How ``probas_`` are tempered (labels never change): a temperature
+        fitted without gold by leave-one-judgment-out prediction, fitted on
+        the gold items, or none. See :mod:`consensus.calibration`.
     tie_break : {"random", "first"}, default "random"
     random_state : int, default 0
 
@@ -47,13 +51,14 @@ class OneCoinDawidSkene(EMAggregator):
     _name = "OneCoinDawidSkene"
 
     def __init__(self, *, max_iter: int = 100, tol: float = 1e-7, prior_accuracy: float = 0.7,
-                 prior_strength: float = 4.0, beta: float = 1.0, tie_break: str = "random",
+                 prior_strength: float = 4.0, beta: float = 1.0, calibration: str = "loo", tie_break: str = "random",
                  random_state: int = 0) -> None:
         self.max_iter = max_iter
         self.tol = tol
         self.prior_accuracy = prior_accuracy
         self.prior_strength = prior_strength
         self.beta = beta
+        self.calibration = calibration
         self.tie_break = tie_break
         self.random_state = random_state
 

@@ -1,0 +1,73 @@
+"""Annotator reliability with uncertainty: intervals, spammer score, minimum evidence.
+
+From any fitted model's item posteriors, each annotator's *expected* confusion
+counts ``n[w, true, given]`` are accumulated. Accuracy gets a Bayesian
+interval from ``Beta(correct + 1, wrong + 1)`` (uniform prior) and every
+confusion cell a marginal ``Beta`` interval of the row's ``Dirichlet(counts + 1)``
+posterior. Expected counts are not integers; treating them as counts is the
+usual approximation and is exact when posteriors are one-hot.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from consensus.kernels.reliability import expected_confusion_counts
+
+#: Annotators with fewer class judgments than this are marked ``too_few`` and
+#: ranked by the lower bound of their interval, not by the point estimate.
+MIN_JUDGMENTS = 20
+
+
+def confusion_counts(judgments, posterior: np.ndarray) -> np.ndarray:  # noqa: ANN001
+    """Expected ``[w, true, given]`` counts, float64 (n_workers, K, K); NaN rows count as zero."""
+    clean = np.ascontiguousarray(np.nan_to_num(posterior, nan=0.0))
+    return expected_confusion_counts(judgments.worker_offsets, judgments.item_by_worker,
+                                     judgments.label_by_worker, clean)
+
+
+def accuracy_interval(correct: np.ndarray, total: np.ndarray, level: float = 0.95
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Posterior mean and equal-tailed interval of accuracy under a uniform prior.
+
+    Returns ``(mean, lower, upper)``, each float64 like ``total``; NaN where ``total == 0``.
+    """
+    wrong = np.maximum(total - correct, 0.0)
+    a, b = correct + 1.0, wrong + 1.0
+    tail = (1.0 - level) / 2.0
+    mean = a / (a + b)
+    lower = stats.beta.ppf(tail, a, b)
+    upper = stats.beta.ppf(1.0 - tail, a, b)
+    empty = total <= 0
+    for array in (mean, lower, upper):
+        array[empty] = np.nan
+    return mean, lower, upper
+
+
+def spammer_score(confusion: np.ndarray) -> np.ndarray:
+    """How close each confusion matrix is to rank one (answers independent of the truth).
+
+    ``1 - D`` with Raykar & Yu's (2012) distance
+    ``D = sum_{c<c'} sum_k (A[c,k] - A[c',k])^2 / (K (K - 1))``, which is 0 when
+    all rows are equal (a spammer) and 1 for a permutation matrix. So the score
+    is 1 for a perfect spammer and 0 for a perfect (or perfectly adversarial)
+    annotator. Input ``[w, true, given]``; output float64 (n_workers,).
+
+    V. C. Raykar and S. Yu (2012). Eliminating spammers and ranking annotators
+    for crowdsourced labeling tasks. JMLR 13, 491-518.
+    """
+    n_classes = confusion.shape[1]
+    if n_classes < 2:
+        return np.zeros(confusion.shape[0])
+    diff = confusion[:, :, None, :] - confusion[:, None, :, :]
+    distance = np.square(diff).sum(axis=(1, 2, 3)) / 2.0 / (n_classes * (n_classes - 1))
+    return 1.0 - distance
+
+
+def rank_by_lower_bound(lower: np.ndarray) -> np.ndarray:
+    """1-based rank (1 = most reliable) by the interval's lower bound; NaN last. int64."""
+    order = np.argsort(np.where(np.isnan(lower), -np.inf, -lower), kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(1, order.size + 1)
+    return rank
