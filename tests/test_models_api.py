@@ -12,8 +12,13 @@ import pytest
 
 import consensus
 from consensus import DawidSkene, Judgments, MajorityVote, ParameterError
+from consensus.models import auto as auto_module
 from consensus.models import dawid_skene as ds_module
+from consensus.models import glad as glad_module
+from consensus.models import mace as mace_module
 from consensus.models import majority_vote as mv_module
+from consensus.models import one_coin as one_coin_module
+from consensus.models import wawa as wawa_module
 
 FRAME = pl.DataFrame({
     "item": ["a", "a", "a", "b", "b", "b", "c", "c", "c", "d", "d", "d"],
@@ -141,7 +146,40 @@ def test_import_compiles_nothing_and_loads_no_heavy_modules():
     assert out.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("module", [ds_module, mv_module])
+@pytest.mark.parametrize("module", [ds_module, mv_module, auto_module, glad_module, mace_module,
+                                    one_coin_module, wawa_module])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_overturn_rate_counts_only_strong_majorities():
+    # items p, q: strong majorities (3 of 3, 3 of 4); r: 2 of 3 is not strong (< 0.7)
+    frame = pl.DataFrame({
+        "item": ["p"] * 3 + ["q"] * 4 + ["r"] * 3,
+        "worker": ["a", "b", "c", "a", "b", "c", "d", "a", "b", "c"],
+        "label": ["x", "x", "x", "y", "y", "y", "x", "x", "x", "y"],
+    })
+    judgments = consensus.read_judgments(frame)
+    majority = MajorityVote().fit(judgments)
+    flipped = majority.labels_.copy()
+    flipped[1] = 1 - flipped[1]  # overturn q
+    flipped[2] = 1 - flipped[2]  # overturn r (weak: does not count)
+    rate, n_strong = auto_module.overturn_rate(judgments, majority, flipped)
+    assert (rate, n_strong) == (0.5, 2)
+
+
+def test_auto_falls_back_to_wawa_when_ds_overturns_majorities(monkeypatch):
+    frame = pl.DataFrame({
+        "item": ["p"] * 3 + ["q"] * 4,
+        "worker": ["a", "b", "c", "a", "b", "c", "d"],
+        "label": ["x", "x", "x", "y", "y", "y", "x"],
+    })
+    lenient = consensus.Auto(max_overturn=1.0).fit(frame)
+    assert lenient.chosen_method_ == "ds"
+    np.testing.assert_allclose(lenient.probas_, DawidSkene().fit(frame).probas_)
+    monkeypatch.setattr(auto_module, "overturn_rate", lambda *args, **kwargs: (0.05, 40))
+    fallback = consensus.Auto(max_overturn=0.02).fit(frame)
+    assert fallback.chosen_method_ == "wawa" and fallback.overturn_rate_ == 0.05
+    np.testing.assert_allclose(fallback.probas_, consensus.Wawa().fit(frame).probas_)
+    assert "tied" in fallback.item_table().columns

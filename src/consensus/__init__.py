@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 from consensus._version import __version__
 
 if TYPE_CHECKING:
+    from consensus.agreement import AgreementReport, agreement
     from consensus.data import Judgments
     from consensus.errors import ConsensusError, InputError, ParameterError
     from consensus.io.judgments import read_judgments
-    from consensus.models import GLAD, MACE, DawidSkene, MajorityVote, OneCoinDawidSkene, Wawa
+    from consensus.models import GLAD, MACE, Auto, DawidSkene, MajorityVote, OneCoinDawidSkene, Wawa
 
 _LAZY = {
     "Judgments": "consensus.data",
@@ -22,12 +23,15 @@ _LAZY = {
     "InputError": "consensus.errors",
     "ParameterError": "consensus.errors",
     "read_judgments": "consensus.io.judgments",
+    "Auto": "consensus.models",
     "DawidSkene": "consensus.models",
     "MajorityVote": "consensus.models",
     "OneCoinDawidSkene": "consensus.models",
     "GLAD": "consensus.models",
     "MACE": "consensus.models",
     "Wawa": "consensus.models",
+    "agreement": "consensus.agreement",
+    "AgreementReport": "consensus.agreement",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -6,8 +6,7 @@ import argparse
 
 from consensus.commands.common import add_input_options, check_outputs, log, read_from_args, report_accounting
 
-METHODS = ("mv", "wawa", "ds", "onecoin", "glad", "mace")
-_EM_METHODS = ("ds", "onecoin", "glad", "mace")
+METHODS = ("auto", "mv", "wawa", "ds", "onecoin", "glad", "mace")
 
 
 def build_model(args: argparse.Namespace):  # noqa: ANN201 - an Aggregator
@@ -15,11 +14,14 @@ def build_model(args: argparse.Namespace):  # noqa: ANN201 - an Aggregator
     from consensus import models
 
     common = {"tie_break": args.tie_break, "random_state": args.seed}
+    if args.method == "auto":
+        return models.Auto(max_overturn=args.max_overturn, calibration=args.calibration, **common)
     if args.method == "mv":
         return models.MajorityVote(**common)
     if args.method == "wawa":
         return models.Wawa(**common)
-    em = {"max_iter": args.max_iter, "tol": args.tol, "beta": args.beta, **common}
+    em = {"max_iter": args.max_iter, "tol": args.tol, "beta": args.beta,
+          "calibration": args.calibration, **common}
     if args.method == "ds":
         return models.DawidSkene(alpha=args.alpha, prior_accuracy=args.prior_accuracy,
                                  prior_strength=args.prior_strength, **em)
@@ -38,10 +40,15 @@ def run(args: argparse.Namespace) -> int:
     report_accounting(judgments, args, args.output)
     model = build_model(args)
     model.fit(judgments)
-    if args.method in _EM_METHODS:
-        state = "converged" if model.converged_ else "stopped at --max-iter"
-        log(f"{args.method}: {state} after {model.n_iter_} iterations, "
-            f"penalised log-likelihood {model.log_likelihood_history_[-1]:.4f}")
+    fitted = model.model_ if args.method == "auto" else model
+    if args.method == "auto":
+        log(f"auto: chose {model.chosen_method_} (Dawid-Skene overturns {model.overturn_rate_:.2%} of "
+            f"{model.n_strong_items_} strong-majority items; limit {args.max_overturn:.2%})")
+    is_em = hasattr(fitted, "n_iter_")
+    if is_em:
+        state = "converged" if fitted.converged_ else "stopped at --max-iter"
+        log(f"{fitted._name}: {state} after {fitted.n_iter_} iterations, penalised log-likelihood "
+            f"{fitted.log_likelihood_history_[-1]:.4f}, calibration temperature {fitted.temperature_:.3f}")
     items = model.item_table()
     n_na = int((items["status"] == "mostly_na").sum())
     n_tied = int((model.n_tied_ > 1).sum())
@@ -51,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
          + ("n/a" if mean_confidence is None else f"{mean_confidence:.4f}"))
     if judgments.gold is not None:
         log(f"gold: {int((judgments.gold >= 0).sum())} items"
-             + (" clamped to their gold label during EM" if args.method in _EM_METHODS else
+             + (" clamped to their gold label during EM" if is_em else
                 " (voting methods do not use gold)"))
     write_table(items, args.output)
     if args.output and args.output != "-":
@@ -75,9 +82,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "with the probability of every class, and estimate each annotator's reliability.")
     add_input_options(agg)
     model = agg.add_argument_group("model")
-    model.add_argument("--method", choices=METHODS, default="ds",
-                       help="mv = majority vote, wawa = agreement-weighted vote, ds = Dawid-Skene "
-                       "(default), onecoin = one-coin Dawid-Skene, glad = GLAD, mace = MACE")
+    model.add_argument("--method", choices=METHODS, default="auto",
+                       help="auto = Dawid-Skene unless it overturns strong majorities, then wawa "
+                       "(default); mv = majority vote, wawa = agreement-weighted vote, ds = Dawid-Skene, onecoin = one-coin Dawid-Skene, glad = GLAD, mace = MACE")
     model.add_argument("--max-iter", type=int, default=100, help="EM iterations at most (default 100)")
     model.add_argument("--tol", type=float, default=1e-7,
                        help="stop when the relative log-likelihood gain is below this (default 1e-7)")
@@ -88,6 +95,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="mean diagonal of the default prior confusion matrix (default 0.8)")
     model.add_argument("--prior-strength", type=float, default=4.0,
                        help="pseudo-judgments per true class of that prior; 0 = maximum likelihood (default 4)")
+    model.add_argument("--calibration", choices=("loo", "gold", "none"), default="loo",
+                       help="how EM confidences are tempered: loo = gold-free leave-one-out fit (default), "
+                       "gold = fitted on the gold items, none")
+    model.add_argument("--max-overturn", type=float, default=0.02,
+                       help="auto: largest share of strong majorities Dawid-Skene may overturn (default 0.02)")
     model.add_argument("--tie-break", choices=("random", "first"), default="random",
                        help="how exact ties are broken (default random, seeded)")
     model.add_argument("--seed", type=int, default=0, help="seed of the tie-break (default 0)")
