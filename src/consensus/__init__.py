@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 from consensus._version import __version__
 
 if TYPE_CHECKING:
-    from consensus.agreement import AgreementReport, agreement
+    from consensus.agreement_metrics import AgreementReport, agreement
+    from consensus.claims import (AcceptancePlan, AuditPlan, ClaimValidation, acceptance_plan, plan_audit,
+                                  validate_claim)
     from consensus.data import Judgments
     from consensus.errors import ConsensusError, InputError, ParameterError
     from consensus.io.judgments import read_judgments
@@ -30,8 +32,14 @@ _LAZY = {
     "GLAD": "consensus.models",
     "MACE": "consensus.models",
     "Wawa": "consensus.models",
-    "agreement": "consensus.agreement",
-    "AgreementReport": "consensus.agreement",
+    "validate_claim": "consensus.claims",
+    "plan_audit": "consensus.claims",
+    "acceptance_plan": "consensus.claims",
+    "ClaimValidation": "consensus.claims",
+    "AuditPlan": "consensus.claims",
+    "AcceptancePlan": "consensus.claims",
+    "agreement": "consensus.agreement_metrics",
+    "AgreementReport": "consensus.agreement_metrics",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -16,19 +16,20 @@ any label. ``T`` is chosen by
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
 
 from consensus.kernels.calibration import loo_predictive_loglik
 
 CALIBRATIONS = ("loo", "gold", "none")
 MAX_TEMPERATURE = 100.0
+#: The gold-free temperature is fitted on at most this many items (every k-th item).
+LOO_MAX_ITEMS = 20_000
 
 
 def temper(posterior: np.ndarray, temperature: float) -> np.ndarray:
     """``softmax(log(posterior) / temperature)`` row-wise; float64 like ``posterior``."""
     if temperature == 1.0:
-        return posterior
+        return posterior.copy()
     with np.errstate(divide="ignore"):
         logits = np.log(posterior) / temperature
     return np.exp(log_softmax(logits, axis=1))
@@ -47,19 +48,35 @@ def fit_temperature_gold(raw_posterior: np.ndarray, gold: np.ndarray) -> float:
         scaled = log_softmax(logits / np.exp(log_t), axis=1)
         return -float(scaled[np.arange(known.size), truth].sum())
 
-    result = minimize_scalar(nll, bounds=(0.0, np.log(MAX_TEMPERATURE)), method="bounded",
-                             options={"xatol": 1e-4})
-    return float(np.exp(result.x))
+    return _grid_minimum(nll)
 
 
 def fit_temperature_loo(judgments, log_emission: np.ndarray, log_prior: np.ndarray) -> float:  # noqa: ANN001
     """Temperature in [1, MAX_TEMPERATURE] maximising the leave-one-out predictive likelihood."""
 
+    stride = max(1, -(-judgments.n_items // LOO_MAX_ITEMS))
+    items = np.arange(0, judgments.n_items, stride, dtype=np.int64)
+
     def nll(log_t: float) -> float:
         per_item = loo_predictive_loglik(judgments.item_offsets, judgments.worker, judgments.label,
-                                         log_emission, log_prior, float(np.exp(log_t)))
+                                         log_emission, log_prior, float(np.exp(log_t)), items)
         return -float(per_item.sum())
 
-    result = minimize_scalar(nll, bounds=(0.0, np.log(MAX_TEMPERATURE)), method="bounded",
-                             options={"xatol": 1e-4})
-    return float(np.exp(result.x))
+    return _grid_minimum(nll)
+
+
+def _grid_minimum(objective, coarse: int = 25, fine: int = 11) -> float:  # noqa: ANN001
+    """Temperature minimising ``objective(log T)`` on a fixed two-level grid over [1, MAX_TEMPERATURE].
+
+    A fixed grid (not an adaptive optimiser) makes the chosen temperature
+    exactly reproducible: reordering the input changes the objective only in
+    the last bits, which cannot move the arg-min except at exact near-ties.
+    """
+    top = np.log(MAX_TEMPERATURE)
+    grid = np.linspace(0.0, top, coarse)
+    values = np.array([objective(x) for x in grid])
+    best = int(np.argmin(values))
+    step = grid[1] - grid[0]
+    fine_grid = np.linspace(max(grid[best] - step, 0.0), min(grid[best] + step, top), fine)
+    fine_values = np.array([objective(x) for x in fine_grid])
+    return float(np.exp(fine_grid[int(np.argmin(fine_values))]))

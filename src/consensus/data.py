@@ -107,9 +107,17 @@ class Judgments:
         """
         import polars as pl
 
+        from consensus.errors import InputError
+
         item = np.asarray(item)
         worker = np.asarray(worker)
         label = np.asarray(label)
+        if not (item.shape == worker.shape == label.shape) or item.ndim != 1:
+            raise InputError("item, worker and label codes must be 1-D arrays of equal length")
+        if item.size and (item.min() < 0 or worker.min() < 0 or label.min() < -1):
+            raise InputError("item and worker codes must be >= 0 and label codes >= -1 (-1 = n/a)")
+        if n_classes is not None and label.size and label.max() >= n_classes:
+            raise InputError(f"label code {int(label.max())} is out of range for n_classes={n_classes}")
         order = np.lexsort((label, worker, item))  # canonical even with repeated pairs
         n_items = int(item.max()) + 1 if item.size else 0
         n_workers = int(worker.max()) + 1 if worker.size else 0

@@ -102,7 +102,7 @@ def wilson_interval(k, n, confidence: float = 0.95) -> tuple[np.ndarray, np.ndar
     return np.where(n > 0, lower, np.nan), np.where(n > 0, upper, np.nan)
 
 
-def p_value_below(k, n, claimed: float) -> np.ndarray:
+def p_value_below(k, n, claimed) -> np.ndarray:
     """One-sided exact p-value against ``H0: accuracy >= claimed``: ``P(X <= k | n, claimed)``.
 
     Equals ``scipy.stats.binomtest(k, n, claimed, alternative="less").pvalue``.
@@ -112,7 +112,7 @@ def p_value_below(k, n, claimed: float) -> np.ndarray:
     return np.where(n > 0, stats.binom.cdf(k, n, claimed), np.nan)
 
 
-def p_value_above(k, n, value: float) -> np.ndarray:
+def p_value_above(k, n, value) -> np.ndarray:
     """One-sided exact p-value against ``H0: accuracy <= value``: ``P(X >= k | n, value)``.
 
     Equals ``scipy.stats.binomtest(k, n, value, alternative="greater").pvalue``.
@@ -122,15 +122,15 @@ def p_value_above(k, n, value: float) -> np.ndarray:
     return np.where(n > 0, stats.binom.sf(k - 1.0, n, value), np.nan)
 
 
-def verdict_codes(k, n, claimed: float, *, confidence: float = 0.95, margin: float = 0.02) -> np.ndarray:
+def verdict_codes(k, n, claimed, *, confidence: float = 0.95, margin: float = 0.02) -> np.ndarray:
     """The decision rule of this module's docstring as codes (0 supported, 1 not_supported, 2 refuted).
 
-    int8 array broadcast from ``k`` and ``n``.
+    int8 array broadcast from ``k``, ``n`` and ``claimed``.
     """
     alpha = 1.0 - confidence
     k, n = _kn(k, n)
     refuted = p_value_below(k, n, claimed) <= alpha
-    close = p_value_above(k, n, max(claimed - margin, 0.0)) <= alpha
+    close = p_value_above(k, n, np.maximum(np.asarray(claimed, dtype=np.float64) - margin, 0.0)) <= alpha
     codes = np.where(refuted, 2, np.where(close, 0, 1)).astype(np.int8)
     return np.where(n > 0, codes, 1).astype(np.int8)
 

@@ -23,7 +23,7 @@ def _check_json_path(path: str | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from consensus.agreement import agreement
+    from consensus.agreement_metrics import agreement
     from consensus.errors import ParameterError
     from consensus.io.writers import write_table
 

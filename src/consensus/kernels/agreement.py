@@ -297,7 +297,7 @@ def emit_pairs(item_offsets, worker, label, pair_offsets, n_workers):
     ----------
     item_offsets : int64 (n_items + 1,)
     worker, label : int32 (n_judgments,)
-        Judgments sorted by item, then worker.
+        Judgments sorted by item, then worker (as :class:`~consensus.data.Judgments` keeps them).
     pair_offsets : int64 (n_items + 1,)
         Cumulative sum of :func:`pair_counts`.
     n_workers : int
@@ -324,16 +324,10 @@ def emit_pairs(item_offsets, worker, label, pair_offsets, n_workers):
             for jj in range(j + 1, stop):
                 if label[jj] < 0 or worker[jj] == worker[j]:
                     continue
-                a = worker[j]
-                b = worker[jj]
-                la = label[j]
-                lb = label[jj]
-                if b < a:
-                    a, b = b, a
-                    la, lb = lb, la
-                key[out] = np.int64(a) * n_workers + b
-                label_a[out] = la
-                label_b[out] = lb
+                # sorted by worker within the item, so worker[j] < worker[jj]
+                key[out] = np.int64(worker[j]) * n_workers + worker[jj]
+                label_a[out] = label[j]
+                label_b[out] = label[jj]
                 out += 1
     return key, label_a, label_b
 

@@ -8,7 +8,7 @@ from consensus._jit import parallel_kernel, prange
 
 
 @parallel_kernel
-def loo_predictive_loglik(item_offsets, worker, label, log_emission, log_prior, temperature):
+def loo_predictive_loglik(item_offsets, worker, label, log_emission, log_prior, temperature, items):
     """Leave-one-judgment-out predictive log-likelihood per item.
 
     For each class answer ``j`` on item ``i``, the tempered posterior of the
@@ -16,15 +16,18 @@ def loo_predictive_loglik(item_offsets, worker, label, log_emission, log_prior, 
     ``q(k) ∝ exp((log_prior[k] + sum_{j' != j} log_emission[w_j', l_j', k]) / temperature)``,
     predicts ``j``'s answer: ``log sum_k q(k) emission[w_j, l_j, k]``.
 
+    ``items`` (int64) lists the items to evaluate (all of them, or a
+    deterministic subsample on large data).
+
     Returns
     -------
-    per_item : float64 (n_items,)
-        Sum over the item's class answers (0 for items without any).
+    per_item : float64 (len(items),)
+        Sum over each listed item's class answers (0 for items without any).
     """
-    n_items = item_offsets.size - 1
     n_classes = log_prior.size
-    per_item = np.zeros(n_items, dtype=np.float64)
-    for i in prange(n_items):
+    per_item = np.zeros(items.size, dtype=np.float64)
+    for t in prange(items.size):
+        i = items[t]
         total = np.empty(n_classes, dtype=np.float64)
         tempered = np.empty(n_classes, dtype=np.float64)
         for k in range(n_classes):
@@ -52,5 +55,5 @@ def loo_predictive_loglik(item_offsets, worker, label, log_emission, log_prior, 
             for k in range(n_classes):
                 predictive += np.exp(tempered[k] - top + emission[k])
             acc += np.log(predictive) - np.log(norm)
-        per_item[i] = acc
+        per_item[t] = acc
     return per_item

@@ -148,7 +148,8 @@ class Aggregator:
         n_answers = counts.sum(axis=(1, 2))
         correct = np.trace(counts, axis1=1, axis2=2)
         _, lower, upper = reliability.accuracy_interval(correct, n_answers, level)
-        enough = n_answers >= min_judgments
+        class_answers = np.bincount(judgments.worker[judgments.label >= 0], minlength=judgments.n_workers)
+        enough = class_answers >= min_judgments
         columns: dict[str, Any] = {
             "worker": judgments.worker_ids,
             "n_judgments": pl.Series(judgments.n_judgments_per_worker, dtype=pl.Int64),

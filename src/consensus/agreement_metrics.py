@@ -10,8 +10,6 @@ whose tables carry the original item and annotator ids. Abstentions
 from __future__ import annotations
 
 import math
-import sys
-import types
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -253,18 +251,3 @@ def _num(value: float) -> float | None:
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
-
-
-class _CallableModule(types.ModuleType):
-    """``consensus.agreement`` stays callable even after this submodule is imported.
-
-    Importing ``consensus.agreement`` (the module) makes Python bind the module
-    to the attribute ``agreement`` of the package, shadowing the lazily
-    exported function of the same name; calling the module calls the function.
-    """
-
-    def __call__(self, data: Judgments | Source, *, min_overlap: int = MIN_OVERLAP) -> AgreementReport:
-        return agreement(data, min_overlap=min_overlap)
-
-
-sys.modules[__name__].__class__ = _CallableModule
