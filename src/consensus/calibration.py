@@ -79,4 +79,4 @@ def _grid_minimum(objective, coarse: int = 25, fine: int = 11) -> float:  # noqa
     step = grid[1] - grid[0]
     fine_grid = np.linspace(max(grid[best] - step, 0.0), min(grid[best] + step, top), fine)
     fine_values = np.array([objective(x) for x in fine_grid])
-    return float(np.exp(fine_grid[int(np.argmin(fine_values))]))
+    return float(min(np.exp(fine_grid[int(np.argmin(fine_values))]), MAX_TEMPERATURE))

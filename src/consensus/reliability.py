@@ -67,7 +67,7 @@ def spammer_score(confusion: np.ndarray) -> np.ndarray:
 
 def rank_by_lower_bound(lower: np.ndarray) -> np.ndarray:
     """1-based rank (1 = most reliable) by the interval's lower bound; NaN last. int64."""
-    order = np.argsort(np.where(np.isnan(lower), -np.inf, -lower), kind="stable")
+    order = np.argsort(np.where(np.isnan(lower), np.inf, -lower), kind="stable")
     rank = np.empty_like(order)
     rank[order] = np.arange(1, order.size + 1)
     return rank

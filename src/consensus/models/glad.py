@@ -43,7 +43,9 @@ class GLAD(EMAggregator):
     calibration : {"loo", "gold", "none"}, default "loo"
         How ``probas_`` are tempered (labels never change): a temperature
         fitted without gold by leave-one-judgment-out prediction, fitted on
-        the gold items, or none. See :mod:`consensus.calibration`.
+        the gold items, or none. See :mod:`consensus.calibration`. GLAD's
+        emissions depend on the item, so ``"loo"`` is not available for it:
+        its temperature stays 1 unless ``"gold"`` is chosen and gold is given.
     tie_break : {"random", "first"}, default "random"
     random_state : int, default 0
 
