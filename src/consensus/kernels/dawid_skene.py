@@ -19,6 +19,40 @@ import numpy as np
 from consensus._jit import kernel, parallel_kernel, prange
 
 
+@kernel
+def finish_item(row, truth):
+    """Turn one item's log-joint row into its posterior, in place; return the item log-likelihood.
+
+    ``row`` (float64 (K,)) holds ``log p(labels, z = k)``. With a known
+    ``truth`` (>= 0) the row becomes one-hot and ``log p(labels, z = truth)`` is
+    returned; otherwise the row is normalised (log-sum-exp) and
+    ``log p(labels)`` is returned. A row that is ``-inf`` everywhere (possible
+    only without pseudo-counts) becomes uniform with log-likelihood ``-inf``.
+    """
+    n_classes = row.size
+    if truth >= 0:
+        loglik = row[truth]
+        for k in range(n_classes):
+            row[k] = 0.0
+        row[truth] = 1.0
+        return loglik
+    top = row[0]
+    for k in range(1, n_classes):
+        if row[k] > top:
+            top = row[k]
+    if top == -np.inf:
+        for k in range(n_classes):
+            row[k] = 1.0 / n_classes
+        return -np.inf
+    total = 0.0
+    for k in range(n_classes):
+        total += np.exp(row[k] - top)
+    log_norm = top + np.log(total)
+    for k in range(n_classes):
+        row[k] = np.exp(row[k] - log_norm)
+    return log_norm
+
+
 @parallel_kernel
 def e_step(item_offsets, worker, label, log_emission, log_prior, gold):
     """Posterior over the true class of every item.
@@ -57,29 +91,7 @@ def e_step(item_offsets, worker, label, log_emission, log_prior, gold):
             emission = log_emission[worker[j], given]
             for k in range(n_classes):
                 row[k] += emission[k]
-        truth = gold[i]
-        if truth >= 0:
-            item_loglik[i] = row[truth]
-            for k in range(n_classes):
-                row[k] = 0.0
-            row[truth] = 1.0
-            continue
-        top = row[0]
-        for k in range(1, n_classes):
-            if row[k] > top:
-                top = row[k]
-        if top == -np.inf:  # every class impossible: only reachable with zero pseudo-counts
-            item_loglik[i] = -np.inf
-            for k in range(n_classes):
-                row[k] = 1.0 / n_classes
-            continue
-        total = 0.0
-        for k in range(n_classes):
-            total += np.exp(row[k] - top)
-        log_norm = top + np.log(total)
-        item_loglik[i] = log_norm
-        for k in range(n_classes):
-            row[k] = np.exp(row[k] - log_norm)
+        item_loglik[i] = finish_item(row, gold[i])
     return posterior, item_loglik
 
 

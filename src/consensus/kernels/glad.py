@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from consensus._jit import kernel, parallel_kernel, prange
+from consensus.kernels.dawid_skene import finish_item
 
 
 @kernel
@@ -50,24 +51,7 @@ def e_step(item_offsets, worker, label, alpha, log_beta, log_prior, gold):
             for k in range(n_classes):
                 row[k] += wrong
             row[given] += right - wrong
-        truth = gold[i]
-        if truth >= 0:
-            item_loglik[i] = row[truth]
-            for k in range(n_classes):
-                row[k] = 0.0
-            row[truth] = 1.0
-            continue
-        top = row[0]
-        for k in range(1, n_classes):
-            if row[k] > top:
-                top = row[k]
-        total = 0.0
-        for k in range(n_classes):
-            total += np.exp(row[k] - top)
-        log_norm = top + np.log(total)
-        item_loglik[i] = log_norm
-        for k in range(n_classes):
-            row[k] = np.exp(row[k] - log_norm)
+        item_loglik[i] = finish_item(row, gold[i])
     return posterior, item_loglik
 
 
