@@ -16,6 +16,7 @@ if TYPE_CHECKING:
                                   validate_claim)
     from consensus.data import Judgments
     from consensus.errors import ConsensusError, InputError, ParameterError
+    from consensus.fraud import FraudReport, detect_fraud
     from consensus.io.judgments import read_judgments
     from consensus.models import GLAD, MACE, Auto, DawidSkene, MajorityVote, OneCoinDawidSkene, Wawa
 
@@ -24,6 +25,8 @@ _LAZY = {
     "ConsensusError": "consensus.errors",
     "InputError": "consensus.errors",
     "ParameterError": "consensus.errors",
+    "detect_fraud": "consensus.fraud",
+    "FraudReport": "consensus.fraud",
     "read_judgments": "consensus.io.judgments",
     "Auto": "consensus.models",
     "DawidSkene": "consensus.models",

@@ -38,6 +38,12 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(args.output, args.workers_out, args.confusion_out, args.quarantine_out)
     judgments = read_from_args(args)
     report_accounting(judgments, args, args.output)
+    exclusion = None
+    if args.exclude_flagged:
+        from consensus.fraud import FraudConfig, exclude_flagged
+
+        judgments, exclusion = exclude_flagged(judgments, build_model(args), config=FraudConfig(seed=args.seed),
+                                               log=log)
     model = build_model(args)
     model.fit(judgments)
     fitted = model.model_ if args.method == "auto" else model
@@ -56,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
     log(f"items: {items.height} ({items.height - n_na} labelled, {n_na} mostly n/a, "
          f"{n_tied} ties broken by --tie-break {args.tie_break}); mean confidence "
          + ("n/a" if mean_confidence is None else f"{mean_confidence:.4f}"))
+    if exclusion is not None:
+        for line in exclusion.summary_lines(model.labels_):
+            log(line)
     if judgments.gold is not None:
         log(f"gold: {int((judgments.gold >= 0).sum())} items"
              + (" clamped to their gold label during EM" if is_em else
@@ -107,4 +116,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     out.add_argument("-o", "--output", help="item table (default: CSV on stdout)")
     out.add_argument("--workers-out", metavar="FILE", help="worker table with accuracy and confusion columns")
     out.add_argument("--confusion-out", metavar="FILE", help="confusion matrices in long form")
+    agg.add_argument("--exclude-flagged", action="store_true",
+                     help="run `consensus fraud` (default settings) first, leave the flagged annotators out, "
+                     "and report how many item labels changed")
     agg.set_defaults(handler=run)

@@ -1,0 +1,246 @@
+"""detect_fraud end to end: properties (copiers, relabelling, thread count), evidence rules,
+the tables, ``consensus fraud`` and ``consensus aggregate --exclude-flagged``."""
+
+from __future__ import annotations
+
+import os
+
+import numba
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import consensus
+from consensus.cli import main
+from consensus.fraud import FraudConfig, detect_fraud, without_workers
+
+#: Examples per property test; FRAUD_EXAMPLES=100 for a deeper local run.
+FEW = settings(max_examples=int(os.environ.get("FRAUD_EXAMPLES", 6)), deadline=None,
+               suppress_health_check=[HealthCheck.too_slow])
+
+
+def crowd(seed=0, n_items=60, n_workers=8, K=3, accuracy=(0.7, 0.9), density=1.0, fraud=(), timed=True,
+          fixed=None):
+    """A polars frame of honest annotators plus the given fraudsters.
+
+    ``fraud``: tuples ``(kind, worker id, arg)`` with kind ``copy`` (arg = id of the copied
+    worker), ``straight``, ``random`` or ``fast``. ``fixed``: {worker id: accuracy} overrides.
+    """
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, K, n_items)
+    rows = []
+
+    def add(worker, items, labels, seconds, start, gap=5.0):
+        times = start + np.cumsum(seconds + rng.exponential(gap, len(items)))
+        for i, lab, d, t in zip(items, labels, seconds, times):
+            rows.append((f"it{i:03d}", worker, f"c{lab}", float(d), float(t)))
+
+    answers = {}
+    for w in range(n_workers):
+        items = np.flatnonzero(rng.random(n_items) < density)
+        acc = rng.uniform(*accuracy)
+        acc = (fixed or {}).get(f"w{w}", acc)
+        right = rng.random(items.size) < acc
+        labels = np.where(right, truth[items], (truth[items] + rng.integers(1, K, items.size)) % K)
+        answers[f"w{w}"] = dict(zip(items.tolist(), labels.tolist()))
+        add(f"w{w}", items, labels, rng.lognormal(np.log(12), 0.4, items.size), rng.uniform(0, 1e5))
+    for kind, worker, arg in fraud:
+        if kind == "copy":
+            items = np.array(sorted(answers[arg]))
+            labels = np.array([answers[arg][i] for i in items])
+        else:
+            items = np.arange(n_items)
+            labels = {"straight": np.zeros(n_items, dtype=int), "random": rng.integers(0, K, n_items),
+                      "fast": truth}[kind]
+        seconds = rng.uniform(0.5, 1.5, items.size) if kind == "fast" else rng.lognormal(np.log(12), 0.4, items.size)
+        add(worker, items, labels, seconds, rng.uniform(0, 1e5), gap=0.3 if kind == "fast" else 5.0)
+    frame = pl.DataFrame(rows, schema=["item", "worker", "label", "duration", "submitted"], orient="row")
+    return frame if timed else frame.drop("duration", "submitted")
+
+
+def row(report, worker):
+    return report.workers.filter(pl.col("worker") == worker).row(0, named=True)
+
+
+# -- properties -------------------------------------------------------------------------------------
+@FEW
+@given(seed=st.integers(0, 10_000), leader=st.integers(0, 7), accuracy=st.floats(0.5, 0.75))
+def test_a_copied_worker_is_flagged_as_copier(seed, leader, accuracy):
+    # the copied annotator errs often enough for shared errors to show (copying a near-perfect
+    # annotator cannot be told from two near-perfect annotators, and does no harm)
+    frame = crowd(seed, fixed={f"w{leader}": accuracy}, fraud=[("copy", "copier", f"w{leader}")], timed=False)
+    report = detect_fraud(frame, detectors=["collusion"])
+    copier = row(report, "copier")
+    assert copier["flagged"] and "copying" in copier["flags"]
+    assert f"w{leader}" in copier["copy_partners"]
+    assert copier["fraud_score"] >= 0.95
+    # nobody else is a copier of anyone but the pair
+    others = report.workers.filter(pl.col("flagged") & ~pl.col("worker").is_in(["copier", f"w{leader}"]))
+    assert others.height == 0
+
+
+@FEW
+@given(seed=st.integers(0, 10_000), data=st.data())
+def test_relabelling_ids_changes_nothing(seed, data):
+    frame = crowd(seed, n_items=40, fraud=[("straight", "s", None), ("copy", "c", "w1"), ("fast", "f", None)])
+    workers = sorted(frame["worker"].unique().to_list())
+    items = sorted(frame["item"].unique().to_list())
+    new_w = data.draw(st.permutations(range(len(workers))))
+    new_i = data.draw(st.permutations(range(len(items))))
+    w_map = {w: f"A{n:02d}" for w, n in zip(workers, new_w)}
+    i_map = {i: f"X{n:03d}" for i, n in zip(items, new_i)}
+    renamed = frame.with_columns(pl.col("worker").replace_strict(w_map), pl.col("item").replace_strict(i_map))
+    a = detect_fraud(frame).workers.sort("worker")
+    b = detect_fraud(renamed).workers.with_columns(
+        pl.col("worker").replace_strict({v: k for k, v in w_map.items()})).sort("worker")
+    assert a["worker"].to_list() == b["worker"].to_list()
+    assert a["flags"].to_list() == b["flags"].to_list()
+    for column in a.columns:
+        if a.schema[column] == pl.Float64:
+            np.testing.assert_allclose(a[column].to_numpy(), b[column].to_numpy(), rtol=1e-7, atol=1e-12,
+                                       err_msg=column)
+    partners = [sorted(p) for p in a["copy_partners"].to_list()]
+    renamed_back = [sorted({v: k for k, v in w_map.items()}[x] for x in p) for p in b["copy_partners"].to_list()]
+    assert partners == renamed_back
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
+def test_same_tables_on_one_and_two_threads():
+    frame = crowd(5, n_items=50, fraud=[("straight", "s", None), ("copy", "c", "w2"), ("fast", "f", None),
+                                        ("random", "r", None)])
+    previous = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = detect_fraud(frame, seed=3)
+        numba.set_num_threads(2)
+        two = detect_fraud(frame, seed=3)
+    finally:
+        numba.set_num_threads(previous)
+    assert one.workers.equals(two.workers)
+    assert one.judgments.equals(two.judgments)
+    assert one.pairs.equals(two.pairs)
+
+
+# -- detectors on planted fraud ----------------------------------------------------------------------
+def test_planted_fraudsters_are_flagged_with_the_right_flags():
+    frame = crowd(1, n_items=80, fraud=[("straight", "s", None), ("random", "r", None), ("fast", "f", None),
+                                        ("copy", "c", "w3")])
+    report = detect_fraud(frame)
+    assert "skewed_labels" in row(report, "s")["flags"]
+    assert "random_clicking" in row(report, "r")["flags"]
+    assert "too_fast" in row(report, "f")["flags"] and "bursts" in row(report, "f")["flags"]
+    assert "copying" in row(report, "c")["flags"]
+    honest = report.workers.filter(pl.col("worker").str.starts_with("w") & (pl.col("worker") != "w3"))
+    assert not honest["flagged"].any()
+    # the tables agree with each other
+    w = report.workers
+    assert ((w["fraud_score"] >= 0) & (w["fraud_score"] <= 1)).all()
+    assert (w["flagged"] == (w["fraud_score"] >= 1 - 0.05)).all()
+    assert (w.filter(pl.col("flagged"))["flags"].list.len() > 0).all()
+    assert (report.judgments["flags"].list.len() > 0).all()
+    fast_rows = report.judgments.filter(pl.col("flags").list.contains("too_fast"))
+    assert (fast_rows["duration"] < fast_rows["floor_seconds"]).all()
+    assert set(fast_rows["worker"].to_list()) >= {"f"}
+
+
+def test_minimum_evidence_no_flag_from_three_judgments():
+    frame = crowd(2, n_items=60)
+    tiny = pl.DataFrame({"item": ["it000", "it001", "it002"], "worker": ["tiny"] * 3, "label": ["c0"] * 3,
+                         "duration": [0.1, 0.1, 0.1], "submitted": [0.0, 0.1, 0.2]})
+    report = detect_fraud(pl.concat([frame, tiny]))
+    r = row(report, "tiny")
+    assert not r["flagged"] and r["n_tests"] == 0 and r["fraud_score"] == 0.0
+    assert r["too_fast_p_value"] is None and r["too_fast_n"] == 3
+
+
+def test_min_seconds_sets_the_floor():
+    frame = crowd(3, n_items=40)
+    report = detect_fraud(frame, min_seconds=1000.0, detectors=["speed"])
+    assert report.speed_floor.mode == "user" and report.speed_floor.seconds == 1000.0
+    assert report.speed_floor.n_fast == report.speed_floor.n_timed  # everyone is below 1000 s
+
+
+def test_honeypots_and_contradicted_gold():
+    frame = crowd(4, n_items=60, K=2, accuracy=(0.85, 0.95), fraud=[("random", "r", None)])
+    truth = frame.filter(pl.col("worker") == "w0").select("item", "label")
+    gold = truth.with_columns(pl.when(pl.col("item") == "it000").then(
+        pl.when(pl.col("label") == "c0").then(pl.lit("c1")).otherwise(pl.lit("c0"))).otherwise(pl.col("label"))
+        .alias("label"))
+    report = detect_fraud(frame, gold=gold, detectors=["honeypot"])
+    contradicted = report.gold_items.filter(pl.col("contradicted"))["item"].to_list()
+    assert "it000" in contradicted
+    r = row(report, "r")
+    assert r["flagged"] and r["flags"] == ["failed_honeypots"]
+    assert r["gold_upper"] < r["failed_honeypots_threshold"]
+
+
+def test_without_workers_keeps_code_books_and_input():
+    frame = crowd(6, n_items=20)
+    judgments = consensus.read_judgments(frame)
+    before = judgments.label.copy()
+    drop = np.zeros(judgments.n_workers, dtype=bool)
+    drop[0] = True
+    kept = without_workers(judgments, drop)
+    assert kept.n_workers == judgments.n_workers and kept.n_items == judgments.n_items
+    assert kept.n_judgments == judgments.n_judgments - int((judgments.worker == 0).sum())
+    assert not (kept.worker == 0).any()
+    np.testing.assert_array_equal(judgments.label, before)
+
+
+def test_bad_parameters_raise_parameter_error():
+    with pytest.raises(consensus.ParameterError, match="'fdr' parameter"):
+        detect_fraud(crowd(0, n_items=5), fdr=0)
+    with pytest.raises(consensus.ParameterError, match="unknown parameter"):
+        detect_fraud(crowd(0, n_items=5), bogus=1)
+    with pytest.raises(consensus.ParameterError, match="'detectors' parameter"):
+        FraudConfig(detectors=("speed", "nope"))
+
+
+# -- command line -------------------------------------------------------------------------------------
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_fraud_writes_tables(tmp_path, capsys):
+    path = tmp_path / "delivery.csv"
+    crowd(1, n_items=50, fraud=[("straight", "s", None), ("fast", "f", None)]).write_csv(path)
+    code, _, err = run(capsys, "fraud", path, "-o", tmp_path / "workers.csv", "--judgments-out",
+                       tmp_path / "flagged.parquet", "--pairs-out", tmp_path / "pairs.json")
+    assert code == 0, err
+    assert "speed floor" in err and "flagged" in err
+    workers = pl.read_csv(tmp_path / "workers.csv")
+    s = workers.filter(pl.col("worker") == "s").row(0, named=True)
+    assert s["flagged"] and "skewed_labels" in s["flags"].split(";")
+    flagged = pl.read_parquet(tmp_path / "flagged.parquet")
+    assert flagged.schema["flags"] == pl.List(pl.String) and flagged.height > 0
+
+
+def test_cli_fraud_bad_input_is_one_line_exit_2(tmp_path, capsys):
+    path = tmp_path / "bad.csv"
+    path.write_text("item,label\na,x\n")
+    code, _, err = run(capsys, "fraud", path)
+    assert code == 2 and "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("consensus fraud: error: ")
+    good = tmp_path / "good.csv"
+    crowd(0, n_items=5).write_csv(good)
+    code, _, err = run(capsys, "fraud", good, "--fdr", "3")
+    assert code == 2 and err.strip().startswith("consensus fraud: error: The 'fdr' parameter")
+    code, _, err = run(capsys, "fraud", good, "--detectors", "speed,bogus")
+    assert code == 2 and "'detectors' parameter" in err
+
+
+def test_cli_aggregate_exclude_flagged_reports_changed_labels(tmp_path, capsys):
+    path = tmp_path / "delivery.csv"
+    crowd(2, n_items=40, n_workers=4, fraud=[("straight", "s1", None), ("straight", "s2", None),
+                                             ("random", "r", None)]).write_csv(path)
+    code, _, err = run(capsys, "aggregate", path, "--method", "mv", "--exclude-flagged", "-o", tmp_path / "l.csv")
+    assert code == 0, err
+    assert "exclude-flagged: left out" in err and "item labels changed:" in err
+    changed = int(err.split("item labels changed: ")[1].split(" of ")[0])
+    assert changed > 0
+    assert pl.read_csv(tmp_path / "l.csv").height == 40
