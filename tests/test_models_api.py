@@ -183,3 +183,17 @@ def test_auto_falls_back_to_wawa_when_ds_overturns_majorities(monkeypatch):
     assert fallback.chosen_method_ == "wawa" and fallback.overturn_rate_ == 0.05
     np.testing.assert_allclose(fallback.probas_, consensus.Wawa().fit(frame).probas_)
     assert "tied" in fallback.item_table().columns
+
+
+def test_overturn_rate_ignores_gold_items():
+    frame = pl.DataFrame({
+        "item": ["p"] * 3 + ["q"] * 3,
+        "worker": ["a", "b", "c"] * 2,
+        "label": ["x", "x", "x", "y", "y", "y"],
+    })
+    gold = pl.DataFrame({"item": ["p"], "label": ["y"]})
+    judgments = consensus.read_judgments(frame, gold=gold)
+    majority = MajorityVote().fit(judgments)
+    clamped = majority.labels_.copy()
+    clamped[0] = 1 - clamped[0]  # p follows its gold label, against the majority
+    assert auto_module.overturn_rate(judgments, majority, clamped) == (0.0, 1)

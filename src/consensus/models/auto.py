@@ -18,11 +18,14 @@ def overturn_rate(judgments: Judgments, majority: MajorityVote, labels: np.ndarr
     """Share of strong-majority items whose label ``labels`` overturns.
 
     A strong majority: at least ``min_labels`` class answers and a vote share
-    of at least ``min_share`` for the majority class. Returns
+    of at least ``min_share`` for the majority class; gold items are left out
+    (clamping them to gold is meant to overturn majorities). Returns
     ``(rate, n_strong_items)``; the rate is 0 when there is no such item.
     """
     share = np.nan_to_num(majority.probas_, nan=0.0).max(axis=1)
     strong = (share >= min_share) & (judgments.n_labels_per_item >= min_labels)
+    if judgments.gold is not None:
+        strong &= judgments.gold < 0  # gold rightly overrules a majority; that is not a bad fit
     n_strong = int(strong.sum())
     if n_strong == 0:
         return 0.0, 0
