@@ -19,11 +19,15 @@ import math
 import numpy as np
 
 from consensus._jit import kernel, parallel_kernel, prange
+from consensus.kernels.dawid_skene import e_step
 
 
-@parallel_kernel
 def item_posterior(item_offsets, worker, label, log_emission, log_prior):
     """Per item: posterior over the truth given all its class judgments.
+
+    The Dawid-Skene E-step without gold (:func:`consensus.kernels.dawid_skene.e_step`)
+    plus the count of class judgments, so fraud checks score against exactly the
+    posterior the aggregation model computes.
 
     Parameters
     ----------
@@ -42,36 +46,10 @@ def item_posterior(item_offsets, worker, label, log_emission, log_prior):
         Class (non-abstention) judgments per item.
     """
     n_items = item_offsets.size - 1
-    n_classes = log_prior.size
-    post = np.empty((n_items, n_classes), dtype=np.float64)
-    n_class = np.zeros(n_items, dtype=np.int64)
-    for i in prange(n_items):
-        row = post[i]
-        for k in range(n_classes):
-            row[k] = log_prior[k]
-        c = 0
-        for j in range(item_offsets[i], item_offsets[i + 1]):
-            given = label[j]
-            if given < 0:
-                continue
-            c += 1
-            for k in range(n_classes):
-                row[k] += log_emission[worker[j], given, k]
-        n_class[i] = c
-        top = -np.inf
-        for k in range(n_classes):
-            if row[k] > top:
-                top = row[k]
-        if not top > -np.inf:
-            for k in range(n_classes):
-                row[k] = 1.0 / n_classes
-            continue
-        total = 0.0
-        for k in range(n_classes):
-            row[k] = np.exp(row[k] - top) if row[k] > -np.inf else 0.0
-            total += row[k]
-        for k in range(n_classes):
-            row[k] = row[k] / total
+    no_gold = np.full(n_items, -1, dtype=np.int32)
+    post, _ = e_step(item_offsets, worker, label, log_emission, log_prior, no_gold)
+    item_of = np.repeat(np.arange(n_items, dtype=np.int64), np.diff(item_offsets))
+    n_class = np.bincount(item_of[label >= 0], minlength=n_items).astype(np.int64)
     return post, n_class
 
 
