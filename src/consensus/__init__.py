@@ -43,6 +43,8 @@ _LAZY = {
     "AcceptancePlan": "consensus.claims",
     "agreement": "consensus.agreement_metrics",
     "AgreementReport": "consensus.agreement_metrics",
+    "advise_redundancy": "consensus.redundancy",
+    "RedundancyAdvice": "consensus.redundancy",
 }
 
 __all__ = ["__version__", *_LAZY]

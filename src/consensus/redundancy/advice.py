@@ -1,0 +1,541 @@
+"""Per-item redundancy advice: accept, label more (how many), or send to an expert.
+
+The model
+---------
+For item ``i`` the fitted aggregator gives a posterior ``q_i`` over the true
+class (``probas_``, calibrated). The *pool* that will label next is the fitted
+annotators (minus ``exclude_workers``), each weighted by the class answers
+they gave; a new label comes from an annotator drawn from the pool, so given
+the truth ``t`` it is ``l`` with probability ``M[t, l] = sum_w v_w C_w[t, l]``
+(the work-weighted mean confusion row). Future labels are drawn by first
+drawing ``t ~ q_i`` and then labels independently from ``M[t]``; each label
+``l`` multiplies the posterior of class ``k`` by ``M[k, l] ** (1 / T)`` (``T``
+the model's calibration temperature, so the simulated posterior is the one the
+model would report). Labelling stops as soon as the top class reaches the
+item's target. With ``tau_i`` that stopping time and ``L_i = max_labels -
+(labels already)`` the remaining budget:
+
+* ``p_reach_target = P(tau_i <= L_i)``;
+* ``expected_extra_labels = E[min(tau_i, L_i)]``;
+* ``extra_labels`` (only for ``label_more``): the smallest ``k >= 1`` with
+  ``P(tau_i <= k) >= min(plan_level, p_reach_target)``: the labels to request
+  now, enough to reach the target with probability ``plan_level`` (default
+  0.5, the median stopping time), or the budget's best if that is out of reach.
+
+The distribution of ``tau_i`` is computed exactly by enumerating vote-count
+states when there are at most ``MAX_EXACT_STATES`` of them, else by seeded
+simulation (``engine``).
+
+Actions, in this order: ``expert_review`` when the item is mostly "n/a";
+``accept`` when its confidence already reaches the target; ``accept_model``
+when the machine model's vote (``model_probs``) takes it there;
+``expert_review`` when the item's disagreement is improbable given its
+annotators' accuracy (``ambiguity_p < ambiguity_alpha``: the pool disagrees
+systematically, more crowd labels will not settle it), when no budget is left,
+or when ``p_reach_target < min_reach``; otherwise ``label_more``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from consensus.data import Judgments
+from consensus.errors import ParameterError, check_param
+from consensus.io.readers import Source
+from consensus.kernels import redundancy as kr
+from consensus.models.base import STATUS_MOSTLY_NA, Aggregator, as_judgments
+from consensus.redundancy.inputs import ModelProbs, importance_per_item, read_model_probs
+
+ACTIONS = ("accept", "accept_model", "label_more", "expert_review")
+ENGINES = ("auto", "exact", "simulate")
+#: Budget scheme of a new batch of the same size labelled adaptively from scratch.
+NEXT_BATCH = "adaptive (next batch, from scratch)"
+METHODS = ("auto", "ds", "mv", "wawa", "onecoin", "glad", "mace")
+#: Exact enumeration is used up to this many vote-count states (C(L + K, K)).
+MAX_EXACT_STATES = 20_000
+#: Share of uniform mass mixed into the pool confusion so no label has probability 0.
+POOL_SMOOTHING = 1e-3
+#: Items need at least this many class answers before their disagreement is tested.
+MIN_AMBIGUITY_LABELS = 3
+#: Default prior of the machine model's confusion (as Dawid-Skene's: pseudo-judgments, mean accuracy).
+MODEL_PRIOR_STRENGTH = 4.0
+MODEL_PRIOR_ACCURACY = 0.8
+
+
+@dataclass
+class RedundancyAdvice:
+    """What :func:`advise_redundancy` returns.
+
+    Attributes
+    ----------
+    items : polars.DataFrame
+        One row per item: ``item``, ``label``, ``confidence``, ``n_labels``,
+        ``n_na``, ``status``, ``importance``, ``target``, ``extra_labels``,
+        ``expected_extra_labels``, ``p_reach_target``, ``ambiguity_p``,
+        ``action``, ``reason``; with ``model_probs`` also ``model_label`` and
+        ``confidence_with_model``.
+    budget : polars.DataFrame
+        One row per scheme: ``scheme``, ``labels_per_item``, ``total_labels``,
+        ``additional_labels``, ``cost``, ``additional_cost`` (null without a price).
+    pool : polars.DataFrame
+        The pool's confusion in long form: ``true``, ``given``, ``probability``.
+    params : dict
+        The settings used (target, max_labels, engine, temperature, ...).
+    model_quarantine : polars.DataFrame or None
+        Model-probability rows not used, with a ``reason``.
+    """
+
+    items: pl.DataFrame
+    budget: pl.DataFrame
+    pool: pl.DataFrame
+    params: dict[str, Any]
+    model_quarantine: pl.DataFrame | None = None
+    _headline: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """Headline numbers, JSON-serialisable (plain ints, floats, strings, lists, dicts)."""
+        return _jsonable({**self._headline, "params": self.params,
+                          "budget": self.budget.to_dicts()})
+
+    def summary_lines(self) -> list[str]:
+        """The lines the CLI prints."""
+        h = self._headline
+        counts = h["actions"]
+        lines = [
+            f"advice: {h['n_items']} items: " + ", ".join(f"{counts[a]} {a}" for a in ACTIONS),
+            f"labels now {h['labels_now']}; request {h['extra_labels_requested']} more now "
+            f"(expected {h['expected_extra_labels']:.1f} until every label_more item reaches its target "
+            f"or the budget)",
+        ]
+        for row in self.budget.iter_rows(named=True):
+            cost = "" if row["cost"] is None else f", cost {row['cost']:.2f}"
+            lines.append(f"  {row['scheme']}: {row['labels_per_item']:.2f} labels/item, "
+                         f"total {row['total_labels']:.0f}{cost}")
+        return lines
+
+
+def advise_redundancy(
+    data: Aggregator | Judgments | Source,
+    *,
+    target: float = 0.95,
+    max_labels: int = 7,
+    price_per_label: float | None = None,
+    model_probs: Source | ModelProbs | None = None,
+    importance: Any = None,
+    method: str = "auto",
+    exclude_workers: Any = None,
+    plan_level: float = 0.5,
+    min_reach: float = 0.5,
+    ambiguity_alpha: float = 0.01,
+    engine: str = "auto",
+    n_runs: int = 4000,
+    seed: int = 0,
+) -> RedundancyAdvice:
+    """Advise, per item, whether to accept it, how many more labels to buy, or to send it to an expert.
+
+    Parameters
+    ----------
+    data : fitted aggregator, Judgments, path or frame
+        A fitted model (``Auto``, ``DawidSkene``, ...) is used as it is (never
+        refitted); anything else is read and fitted with ``method``.
+    target : float, default 0.95
+        Posterior the top class must reach, in (0, 1).
+    max_labels : int, default 7
+        Most judgments (abstentions included) an item may get in total.
+    price_per_label : float, optional
+        Price of one label; fills the budget's cost columns.
+    model_probs : path, frame or ModelProbs, optional
+        Machine-model class probabilities per item (see
+        :func:`~consensus.redundancy.read_model_probs`); the model's top class
+        is one more vote, from an annotator whose confusion matrix is fitted
+        against the human posteriors.
+    importance : array (n_items,), mapping item -> value, or frame (item, importance), optional
+        Numbers >= 1 or categories (low/normal/medium = 1, high = 2,
+        critical/safety = 10). An item's target becomes
+        ``1 - (1 - target) / importance``: importance 2 halves the allowed error.
+    method : str, default "auto"
+        Aggregator fitted when ``data`` is not a fitted model: one of ``auto``,
+        ``ds``, ``mv``, ``wawa``, ``onecoin``, ``glad``, ``mace``.
+    exclude_workers : sequence of worker ids or bool mask (n_workers,), optional
+        Annotators left out of the pool that labels next (e.g. flagged ones).
+    plan_level : float, default 0.5
+        ``extra_labels`` is the smallest k reaching the target with this probability.
+    min_reach : float, default 0.5
+        Items whose target is reached within the budget with a lower probability go to an expert.
+    ambiguity_alpha : float, default 0.01
+        Items not at target whose disagreement has a smaller p-value go to an expert.
+    engine : {"auto", "exact", "simulate"}, default "auto"
+    n_runs : int, default 4000
+        Simulated label sequences per item (``simulate`` engine).
+    seed : int, default 0
+        Seed of the fit (tie-break) and of the simulation.
+
+    Returns
+    -------
+    RedundancyAdvice
+
+    Raises
+    ------
+    ParameterError
+        A parameter is out of range.
+    InputError
+        The data or the model-probability file cannot be used.
+    """
+    _check_params(target, max_labels, price_per_label, method, plan_level, min_reach,
+                  ambiguity_alpha, engine, n_runs, seed)
+    model = _fitted(data, method, seed)
+    judgments: Judgments = model.judgments_
+    n_items, n_classes = judgments.n_items, judgments.n_classes
+    post = _posterior(model)
+    temperature = _temperature(model)
+
+    weights = _pool_weights(judgments, exclude_workers)
+    pool = pool_confusion(model.confusion_, weights)
+    update = np.log(pool) / temperature
+    confusion = _filled_confusion(model.confusion_, pool)
+
+    importance_values = np.ones(n_items) if importance is None else importance_per_item(judgments, importance)
+    targets = 1.0 - (1.0 - target) / importance_values
+
+    n_labels = judgments.n_labels_per_item.astype(np.int64)
+    n_na = judgments.n_na_per_item.astype(np.int64)
+    budget_left = np.maximum(max_labels - n_labels - n_na, 0)
+    mostly_na = n_na > n_labels
+    labels = np.where(mostly_na, -1, np.asarray(model.labels_))
+    confidence = np.where(labels >= 0, post[np.arange(n_items), np.maximum(labels, 0)], np.nan)
+    at_target = (labels >= 0) & (confidence >= targets - kr.REACH_TOL)
+
+    machine = None
+    start = post
+    if model_probs is not None:
+        machine = model_probs if isinstance(model_probs, ModelProbs) else read_model_probs(model_probs, judgments)
+        start, model_label, model_confusion = _with_model_vote(post, machine, n_labels, temperature)
+    combined_top = start.max(axis=1)
+    by_model = ~at_target & ~mostly_na & (combined_top >= targets - kr.REACH_TOL) & \
+        (machine.has_probs if machine is not None else False)
+
+    ambiguity = kr.excess_disagreement(judgments.item_offsets, judgments.worker, judgments.label,
+                                       confusion, np.ascontiguousarray(post))
+    ambiguity = np.where(n_labels >= MIN_AMBIGUITY_LABELS, ambiguity, 1.0)
+
+    open_items = np.flatnonzero(~at_target & ~by_model & (budget_left > 0))
+    cdf, chosen_engine = _stop_cdf(start[open_items], targets[open_items], pool, update,
+                                   int(budget_left[open_items].max()) if open_items.size else 0,
+                                   engine, n_runs, seed)
+    p_reach = np.where(at_target | by_model, 1.0, 0.0)
+    expected = np.zeros(n_items)
+    extra = np.zeros(n_items, dtype=np.int64)
+    for row, i in enumerate(open_items):
+        steps = cdf[row, : budget_left[i] + 1]
+        p_reach[i] = steps[-1]
+        expected[i] = float((1.0 - steps[:-1]).sum())
+        goal = min(plan_level, p_reach[i]) - 1e-12
+        extra[i] = max(1, int(np.argmax(steps >= goal))) if p_reach[i] > 0 else budget_left[i]
+
+    action = np.full(n_items, "label_more", dtype=object)
+    reason = np.full(n_items, "", dtype=object)
+    ambiguous = ~at_target & ~by_model & (ambiguity < ambiguity_alpha)
+    no_budget = budget_left <= 0
+    unlikely = p_reach < min_reach
+    for i in range(n_items):
+        if mostly_na[i]:
+            action[i], reason[i] = "expert_review", "mostly n/a"
+        elif at_target[i]:
+            action[i], reason[i] = "accept", "confidence at target"
+        elif by_model[i]:
+            action[i], reason[i] = "accept_model", "model's vote reaches the target"
+        elif ambiguous[i]:
+            action[i], reason[i] = "expert_review", \
+                f"disagreement beyond annotator reliability (p={ambiguity[i]:.2g})"
+        elif no_budget[i]:
+            action[i], reason[i] = "expert_review", f"max_labels {max_labels} reached"
+        elif unlikely[i]:
+            action[i], reason[i] = "expert_review", \
+                f"target reached within {budget_left[i]} labels with p={p_reach[i]:.2f} only"
+        else:
+            reason[i] = f"{extra[i]} more labels reach the target with p>={min(plan_level, p_reach[i]):.2f}"
+    label_more = action == "label_more"
+    extra = np.where(label_more, extra, 0)
+    expected = np.where(at_target | by_model, 0.0, expected)
+
+    classes = pl.Series(judgments.classes, dtype=pl.String)
+    columns: dict[str, Any] = {
+        "item": judgments.item_ids,
+        "label": _names(classes, labels),
+        "confidence": pl.Series(confidence).fill_nan(None),
+        "n_labels": pl.Series(n_labels, dtype=pl.Int64),
+        "n_na": pl.Series(n_na, dtype=pl.Int64),
+        "status": pl.Series(np.where(mostly_na, STATUS_MOSTLY_NA, "ok"), dtype=pl.String),
+    }
+    if machine is not None:
+        columns["model_label"] = _names(classes, model_label)
+        columns["confidence_with_model"] = pl.Series(
+            np.where(labels >= 0, start[np.arange(n_items), np.maximum(labels, 0)], np.nan)).fill_nan(None)
+    columns.update({
+        "importance": pl.Series(importance_values),
+        "target": pl.Series(targets),
+        "extra_labels": pl.Series(extra, dtype=pl.Int64),
+        "expected_extra_labels": pl.Series(expected),
+        "p_reach_target": pl.Series(p_reach),
+        "ambiguity_p": pl.Series(ambiguity),
+        "action": pl.Series(action.tolist(), dtype=pl.String),
+        "reason": pl.Series(reason.tolist(), dtype=pl.String),
+    })
+    items = pl.DataFrame(columns)
+
+    prior = _class_prior(model, post)
+    fresh_cdf, _ = _stop_cdf(prior[None, :], np.array([target]), pool, update, int(max_labels),
+                             chosen_engine if chosen_engine != "none" else engine, n_runs, seed)
+    fresh_expected = float((1.0 - fresh_cdf[0, :-1]).sum())
+    fresh_reach = float(fresh_cdf[0, -1])
+    budget = _budget_table(n_labels + n_na, expected, label_more, fresh_expected, price_per_label)
+
+    params = {
+        "target": float(target), "max_labels": int(max_labels), "price_per_label": price_per_label,
+        "plan_level": float(plan_level), "min_reach": float(min_reach),
+        "ambiguity_alpha": float(ambiguity_alpha), "engine": chosen_engine,
+        "n_runs": int(n_runs) if chosen_engine == "simulate" else None, "seed": int(seed),
+        "method": _method_name(model), "temperature": float(temperature),
+        "pool_workers": int((weights > 0).sum()), "model_probs": machine.source if machine else None,
+    }
+    counts = {a: int((action == a).sum()) for a in ACTIONS}
+    headline: dict[str, Any] = {
+        "n_items": n_items, "actions": counts,
+        "labels_now": int((n_labels + n_na).sum()),
+        "extra_labels_requested": int(extra.sum()),
+        "expected_extra_labels": float(expected[label_more].sum()),
+        "p_reach_target_mean": float(p_reach[label_more].mean()) if label_more.any() else None,
+        "next_batch_labels_per_item": fresh_expected,
+        "next_batch_p_reach_target": fresh_reach,
+        "pool_accuracy": float(np.trace(pool * prior[:, None])) if n_classes else None,
+    }
+    rows = {r["scheme"]: r for r in budget.to_dicts()}
+    adaptive = rows[NEXT_BATCH]
+    headline["savings_vs_fixed"] = {
+        name: {"labels": r["total_labels"] - adaptive["total_labels"],
+               "cost": None if r["cost"] is None else r["cost"] - adaptive["cost"]}
+        for name, r in rows.items() if name.startswith("fixed")
+    }
+    if machine is not None:
+        headline["model"] = {"items_scored": int(machine.has_probs.sum()),
+                             "accuracy_estimate": float(np.trace(model_confusion * prior[:, None])),
+                             "rows": machine.accounting_line()}
+    return RedundancyAdvice(items, budget, _pool_table(pool, judgments.classes), params,
+                            machine.quarantine if machine else None, headline)
+
+
+# -- the model ----------------------------------------------------------------------------------
+
+def _fitted(data: Any, method: str, seed: int) -> Aggregator:
+    if isinstance(data, Aggregator):
+        if not hasattr(data, "probas_"):
+            raise ParameterError(f"This {data._name} is not fitted yet; call fit(data) first, "
+                                 "or pass the judgments.")
+        return data
+    from consensus import models
+
+    makers = {"auto": models.Auto, "ds": models.DawidSkene, "mv": models.MajorityVote, "wawa": models.Wawa,
+              "onecoin": models.OneCoinDawidSkene, "glad": models.GLAD, "mace": models.MACE}
+    return makers[method](random_state=seed).fit(as_judgments(data))
+
+
+def _method_name(model: Aggregator) -> str:
+    chosen = getattr(model, "chosen_method_", None)
+    return f"auto ({chosen})" if chosen else model._name
+
+
+def _temperature(model: Aggregator) -> float:
+    inner = getattr(model, "model_", model)
+    value = float(getattr(inner, "temperature_", 1.0))
+    return value if np.isfinite(value) and value > 0 else 1.0
+
+
+def _posterior(model: Aggregator) -> np.ndarray:
+    """The model's posterior, rows summing to one; uniform where the model has none."""
+    post = np.array(model.probas_, dtype=np.float64)
+    bad = ~np.isfinite(post).all(axis=1) | (post.sum(axis=1) <= 0)
+    post[bad] = 1.0 / post.shape[1]
+    post = np.clip(post, 0.0, None)
+    return np.ascontiguousarray(post / post.sum(axis=1, keepdims=True))
+
+
+def _class_prior(model: Aggregator, post: np.ndarray) -> np.ndarray:
+    inner = getattr(model, "model_", model)
+    prior = getattr(inner, "priors_", None)
+    if prior is None or not np.isfinite(prior).all():
+        prior = post.mean(axis=0)
+    prior = np.asarray(prior, dtype=np.float64)
+    return prior / prior.sum()
+
+
+def _pool_weights(judgments: Judgments, exclude: Any) -> np.ndarray:
+    """Class answers per worker, zero for excluded workers."""
+    weights = np.bincount(judgments.worker[judgments.label >= 0], minlength=judgments.n_workers).astype(float)
+    if exclude is None:
+        return weights
+    array = np.asarray(exclude)
+    if array.dtype == bool:
+        if array.shape != (judgments.n_workers,):
+            raise ParameterError(f"The 'exclude_workers' mask must have one entry per worker "
+                                 f"({judgments.n_workers}); got shape {array.shape}.")
+        drop = array
+    else:
+        wanted = {str(w) for w in array.reshape(-1).tolist()}
+        drop = np.array([str(w) in wanted for w in judgments.worker_ids.cast(pl.String).to_list()], dtype=bool)
+    weights[drop] = 0.0
+    if weights.sum() <= 0:
+        raise ParameterError("The 'exclude_workers' parameter leaves no annotator in the pool that labels next.")
+    return weights
+
+
+def pool_confusion(confusion: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Work-weighted mean confusion ``M[true, given]`` of the pool, smoothed, rows summing to one.
+
+    Workers whose row for a true class is undefined (NaN) are left out of that
+    row; a row nobody defines is uniform.
+    """
+    confusion = np.asarray(confusion, dtype=np.float64)
+    n_classes = confusion.shape[1]
+    pool = np.full((n_classes, n_classes), 1.0 / n_classes)
+    for t in range(n_classes):
+        rows = confusion[:, t, :]
+        ok = np.isfinite(rows).all(axis=1) & (weights > 0)
+        if ok.any():
+            pool[t] = (weights[ok, None] * rows[ok]).sum(axis=0) / weights[ok].sum()
+    pool = pool / pool.sum(axis=1, keepdims=True)
+    return np.ascontiguousarray((1.0 - POOL_SMOOTHING) * pool + POOL_SMOOTHING / n_classes)
+
+
+def _filled_confusion(confusion: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """Per-worker confusion with undefined rows replaced by the pool's."""
+    filled = np.array(confusion, dtype=np.float64)
+    bad = ~np.isfinite(filled).all(axis=2)
+    filled[bad] = np.broadcast_to(pool, filled.shape)[bad]
+    return np.ascontiguousarray(filled)
+
+
+def _with_model_vote(post: np.ndarray, machine: ModelProbs, n_labels: np.ndarray,
+                     temperature: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Posterior after the machine model's vote, the model's label per item, and its confusion.
+
+    The model's top class counts as one judgment from a machine annotator whose
+    confusion ``[true, given]`` is fitted on the items with at least two human
+    class answers: expected counts under the human posterior plus a
+    Dawid-Skene-style prior (``MODEL_PRIOR_STRENGTH`` pseudo-judgments per
+    true class, mean accuracy ``MODEL_PRIOR_ACCURACY``).
+    """
+    n_items, n_classes = post.shape
+    has = machine.has_probs
+    model_label = np.full(n_items, -1, dtype=np.int64)
+    model_label[has] = np.argmax(machine.probs[has], axis=1)
+    off = (1.0 - MODEL_PRIOR_ACCURACY) / max(n_classes - 1, 1)
+    counts = np.full((n_classes, n_classes), MODEL_PRIOR_STRENGTH * off)
+    np.fill_diagonal(counts, MODEL_PRIOR_STRENGTH * (MODEL_PRIOR_ACCURACY if n_classes > 1 else 1.0))
+    fit = np.flatnonzero(has & (n_labels >= 2))
+    for k in range(n_classes):
+        chosen = fit[model_label[fit] == k]
+        counts[:, k] += post[chosen].sum(axis=0)
+    confusion = counts / counts.sum(axis=1, keepdims=True)
+    log_post = np.log(np.maximum(post, 1e-300))
+    scored = np.flatnonzero(has)
+    log_post[scored] += np.log(confusion[:, model_label[scored]]).T / temperature
+    log_post -= log_post.max(axis=1, keepdims=True)
+    combined = np.exp(log_post)
+    combined[post <= 0] = 0.0
+    combined /= combined.sum(axis=1, keepdims=True)
+    return np.ascontiguousarray(combined), model_label, confusion
+
+
+def _stop_cdf(post: np.ndarray, targets: np.ndarray, pool: np.ndarray, update: np.ndarray, n_steps: int,
+              engine: str, n_runs: int, seed: int) -> tuple[np.ndarray, str]:
+    """P(target reached within m labels), m = 0..n_steps, per row; and the engine used."""
+    n_classes = pool.shape[0]
+    if post.shape[0] == 0 or n_steps <= 0:
+        return np.ones((post.shape[0], max(n_steps, 0) + 1)), "none"
+    exact = engine == "exact" or (engine == "auto" and kr.n_count_states(n_classes, n_steps) <= MAX_EXACT_STATES)
+    post = np.ascontiguousarray(post, dtype=np.float64)
+    targets = np.ascontiguousarray(targets, dtype=np.float64)
+    if exact:
+        counts, child, offsets = kr.count_states(n_classes, n_steps)
+        return kr.stop_cdf_exact(post, targets, pool, update, counts, child, offsets), "exact"
+    return kr.stop_cdf_simulated(post, targets, pool, update, int(n_steps), int(n_runs), int(seed)), "simulate"
+
+
+# -- output -------------------------------------------------------------------------------------
+
+def _budget_table(n_now: np.ndarray, expected: np.ndarray, label_more: np.ndarray, fresh: float,
+                  price: float | None) -> pl.DataFrame:
+    """Labels and cost of fixed k-redundancy versus the advice."""
+    n_items = n_now.size
+    now_k = int(round(float(n_now.mean()))) if n_items else 0
+    rows = []
+    rows.append(("current labels", float(n_now.mean()) if n_items else 0.0, float(n_now.sum()), 0.0))
+    for k in sorted({now_k, 3, 5} - {0}):
+        rows.append((f"fixed k={k}", float(k), float(k * n_items), float(np.maximum(k - n_now, 0).sum())))
+    extra_total = float(expected[label_more].sum())
+    rows.append(("adaptive (this batch)", (float(n_now.sum()) + extra_total) / max(n_items, 1),
+                 float(n_now.sum()) + extra_total, extra_total))
+    rows.append((NEXT_BATCH, fresh, fresh * n_items, fresh * n_items))
+    frame = pl.DataFrame(rows, schema=["scheme", "labels_per_item", "total_labels", "additional_labels"],
+                         orient="row")
+    if price is None:
+        return frame.with_columns(pl.lit(None, dtype=pl.Float64).alias("cost"),
+                                  pl.lit(None, dtype=pl.Float64).alias("additional_cost"))
+    return frame.with_columns((pl.col("total_labels") * price).alias("cost"),
+                              (pl.col("additional_labels") * price).alias("additional_cost"))
+
+
+def _pool_table(pool: np.ndarray, classes: list[str]) -> pl.DataFrame:
+    n = len(classes)
+    return pl.DataFrame({
+        "true": [classes[t] for t in range(n) for _ in range(n)],
+        "given": [classes[g] for _ in range(n) for g in range(n)],
+        "probability": pool.reshape(-1),
+    })
+
+
+def _names(classes: pl.Series, codes: np.ndarray) -> pl.Series:
+    codes = np.asarray(codes)
+    names = classes.gather(np.where(codes >= 0, codes, 0).astype(np.int64))
+    missing = np.flatnonzero(codes < 0)
+    return names.scatter(missing, None) if missing.size else names
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if not np.isfinite(value) else float(value)
+    return value
+
+
+def _check_params(target: float, max_labels: int, price: float | None, method: str, plan_level: float,
+                  min_reach: float, ambiguity_alpha: float, engine: str, n_runs: int, seed: int) -> None:
+    owner = "advise_redundancy"
+
+    def real(x: Any) -> bool:
+        return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) \
+            and bool(np.isfinite(x))
+
+    check_param(owner, "target", target, real(target) and 0.0 < target < 1.0, "a float in the range (0.0, 1.0)")
+    check_param(owner, "max_labels", max_labels, isinstance(max_labels, (int, np.integer))
+                and not isinstance(max_labels, bool) and 1 <= max_labels <= 1000, "an int in the range [1, 1000]")
+    check_param(owner, "price_per_label", price, price is None or (real(price) and price >= 0),
+                "None or a float in the range [0.0, inf)")
+    check_param(owner, "method", method, method in METHODS, f"one of {list(METHODS)}")
+    for name, value in (("plan_level", plan_level), ("min_reach", min_reach)):
+        check_param(owner, name, value, real(value) and 0.0 < value <= 1.0, "a float in the range (0.0, 1.0]")
+    check_param(owner, "ambiguity_alpha", ambiguity_alpha, real(ambiguity_alpha) and 0.0 <= ambiguity_alpha < 1.0,
+                "a float in the range [0.0, 1.0)")
+    check_param(owner, "engine", engine, engine in ENGINES, f"one of {list(ENGINES)}")
+    check_param(owner, "n_runs", n_runs, isinstance(n_runs, (int, np.integer)) and n_runs >= 1,
+                "an int in the range [1, inf)")
+    check_param(owner, "seed", seed, isinstance(seed, (int, np.integer)) and seed >= 0, "a non-negative int")

@@ -1,0 +1,233 @@
+"""``advise_redundancy``: actions, targets, machine votes, importance, budget and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+
+from consensus import DawidSkene, InputError, Judgments, MajorityVote, ParameterError, advise_redundancy
+from consensus.redundancy import ACTIONS, importance_per_item
+
+
+def crowd(n_items=120, per_item=3, n_workers=12, k=2, accuracy=0.8, seed=0, na_items=0):
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, k, n_items)
+    item, worker, label = [], [], []
+    for i in range(n_items):
+        for w in rng.choice(n_workers, per_item, replace=False):
+            item.append(i)
+            worker.append(w)
+            if i < na_items:
+                label.append(-1)
+            elif rng.random() < accuracy:
+                label.append(truth[i])
+            else:
+                label.append(rng.choice([c for c in range(k) if c != truth[i]]))
+    return Judgments.from_codes(np.array(item), np.array(worker), np.array(label), n_classes=k), truth
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    judgments, _ = crowd()
+    return DawidSkene().fit(judgments)
+
+
+def test_columns_and_actions(fitted):
+    advice = advise_redundancy(fitted, target=0.95, max_labels=7)
+    items = advice.items
+    assert items.columns == ["item", "label", "confidence", "n_labels", "n_na", "status", "importance", "target",
+                             "extra_labels", "expected_extra_labels", "p_reach_target", "ambiguity_p",
+                             "action", "reason"]
+    assert items.height == fitted.judgments_.n_items
+    assert set(items["action"].unique()) <= set(ACTIONS)
+    accept = items.filter(pl.col("action") == "accept")
+    assert (accept["confidence"] >= 0.95 - 1e-9).all()
+    assert (accept["extra_labels"] == 0).all() and (accept["p_reach_target"] == 1.0).all()
+    more = items.filter(pl.col("action") == "label_more")
+    assert more.height > 0
+    assert (more["confidence"] < 0.95).all()
+    assert (more["extra_labels"] >= 1).all()
+    assert (more["extra_labels"] <= 7 - more["n_labels"]).all()
+    assert (more["p_reach_target"] >= 0.5).all()
+    assert (more["expected_extra_labels"] <= 7 - more["n_labels"] + 1e-9).all()
+    # the fitted model is used as it is: same confidences
+    np.testing.assert_allclose(items["confidence"].to_numpy(),
+                               fitted.probas_[np.arange(fitted.probas_.shape[0]), fitted.labels_])
+
+
+def test_higher_target_never_asks_fewer_labels(fitted):
+    low = advise_redundancy(fitted, target=0.9, max_labels=9).items
+    high = advise_redundancy(fitted, target=0.99, max_labels=9).items
+    assert (high["expected_extra_labels"].to_numpy() >= low["expected_extra_labels"].to_numpy() - 1e-9).all()
+    assert (high["p_reach_target"].to_numpy() <= low["p_reach_target"].to_numpy() + 1e-9).all()
+    assert (high["action"] == "accept").sum() <= (low["action"] == "accept").sum()
+
+
+def test_fit_from_judgments_and_frames_agree(fitted):
+    again = advise_redundancy(fitted.judgments_, method="ds")
+    np.testing.assert_allclose(again.items["confidence"].to_numpy(),
+                               advise_redundancy(fitted).items["confidence"].to_numpy())
+
+
+def test_no_budget_left_goes_to_expert(fitted):
+    items = advise_redundancy(fitted, max_labels=3).items
+    open_items = items.filter(pl.col("action") != "accept")
+    assert open_items.height > 0
+    assert (open_items["action"] == "expert_review").all()
+    assert open_items["reason"].str.contains("max_labels 3 reached").all()
+
+
+def test_mostly_na_items_go_to_expert():
+    judgments, _ = crowd(na_items=5)
+    items = advise_redundancy(DawidSkene().fit(judgments)).items
+    head = items.head(5)
+    assert (head["status"] == "mostly_na").all()
+    assert (head["action"] == "expert_review").all()
+    assert head["label"].null_count() == 5
+
+
+def test_systematic_disagreement_goes_to_expert():
+    # reliable annotators, but one item split 5 / 5: no crowd label will settle it
+    rng = np.random.default_rng(1)
+    item, worker, label = [], [], []
+    for i in range(60):
+        for w in range(10):
+            item.append(i)
+            worker.append(w)
+            label.append((w % 2) if i == 0 else (i % 2 if rng.random() < 0.95 else 1 - i % 2))
+    judgments = Judgments.from_codes(np.array(item), np.array(worker), np.array(label), n_classes=2)
+    items = advise_redundancy(DawidSkene().fit(judgments), max_labels=20).items
+    assert items["action"][0] == "expert_review"
+    assert "disagreement" in items["reason"][0]
+    assert items["ambiguity_p"][0] < 0.01
+
+
+def test_importance_raises_target(fitted):
+    n = fitted.judgments_.n_items
+    importance = np.ones(n)
+    importance[:10] = 5.0
+    items = advise_redundancy(fitted, importance=importance).items
+    np.testing.assert_allclose(items["target"].to_numpy()[:10], 1 - 0.05 / 5)
+    np.testing.assert_allclose(items["target"].to_numpy()[10:], 0.95)
+    plain = advise_redundancy(fitted).items
+    assert (items["expected_extra_labels"][:10].to_numpy() >= plain["expected_extra_labels"][:10].to_numpy() - 1e-9).all()
+    by_name = importance_per_item(fitted.judgments_, {0: "critical", 1: "high", "2": 3})
+    assert by_name[:4].tolist() == [10.0, 2.0, 3.0, 1.0]
+    with pytest.raises(ParameterError, match="importance of item"):
+        importance_per_item(fitted.judgments_, {0: 0.5})
+    with pytest.raises(ParameterError, match="importance of item"):
+        importance_per_item(fitted.judgments_, {0: "urgent"})
+
+
+def test_model_probs_accept_model_and_quarantine(fitted, tmp_path):
+    judgments = fitted.judgments_
+    labels = fitted.labels_
+    probs = np.full((judgments.n_items, 2), 0.02)
+    probs[np.arange(judgments.n_items), labels] = 0.98  # a model that agrees with the crowd
+    frame = pl.DataFrame({"item": [str(i) for i in range(judgments.n_items)] + ["ghost"],
+                          "prob_0": list(probs[:, 0]) + [0.5], "prob_1": list(probs[:, 1]) + [0.5]})
+    path = tmp_path / "model.csv"
+    frame.write_csv(path)
+    advice = advise_redundancy(fitted, model_probs=str(path))
+    items = advice.items
+    assert {"model_label", "confidence_with_model"} <= set(items.columns)
+    settled = items.filter(pl.col("action") == "accept_model")
+    assert settled.height > 0
+    assert (settled["confidence"] < 0.95).all() and (settled["confidence_with_model"] >= 0.95 - 1e-9).all()
+    assert advice.model_quarantine.height == 1
+    assert advice.model_quarantine["reason"][0] == "item not in the judgments"
+    summary = advice.summary()
+    assert summary["model"]["rows"] == f"model rows {judgments.n_items + 1} = used {judgments.n_items} + quarantined 1"
+    assert summary["model"]["accuracy_estimate"] > 0.8
+    n_settled = settled.height
+    # a model that answers at random is estimated as such and settles fewer items
+    rng = np.random.default_rng(5)
+    coin = rng.random(judgments.n_items + 1)
+    frame.with_columns(pl.Series("prob_0", coin), pl.Series("prob_1", 1 - coin)).write_csv(path)
+    random_model = advise_redundancy(fitted, model_probs=str(path))
+    assert abs(random_model.summary()["model"]["accuracy_estimate"] - 0.5) < 0.15
+    assert (random_model.items["action"] == "accept_model").sum() < n_settled
+
+
+@pytest.mark.parametrize(("body", "message", "where"), [
+    ("item,prob_0,prob_1\n0,0.5,0.5\n1,-0.2,1.2\n", "negative probability", "column 'prob_0', row 2"),
+    ("item,prob_0,prob_1\n0,0.5,0.4\n", "must sum to 1", "row 1"),
+    ("item,prob_0,prob_1\n0,abc,0.4\n", "non-numeric", "column 'prob_0', row 1"),
+    ("item,prob_0\n0,1.0\n", "no probability column for class '1'", "model.csv"),
+    ("item,0,1\n0,0.5,0.5\n0,0.5,0.5\n", "more than once", "rows 1, 2"),
+])
+def test_bad_model_probs(fitted, tmp_path, body, message, where):
+    path = tmp_path / "model.csv"
+    path.write_text(body)
+    with pytest.raises(InputError, match=message) as info:
+        advise_redundancy(fitted, model_probs=str(path))
+    assert where in str(info.value)
+    assert "model.csv" in str(info.value)
+
+
+def test_budget_and_summary(fitted):
+    advice = advise_redundancy(fitted, price_per_label=0.1)
+    budget = advice.budget
+    assert budget["scheme"].to_list() == ["current labels", "fixed k=3", "fixed k=5", "adaptive (this batch)",
+                                          "adaptive (next batch, from scratch)"]
+    np.testing.assert_allclose(budget["cost"].to_numpy(), budget["total_labels"].to_numpy() * 0.1)
+    n = fitted.judgments_.n_items
+    assert budget.filter(pl.col("scheme") == "fixed k=5")["additional_labels"][0] == 2 * n
+    summary = json.loads(json.dumps(advice.summary()))
+    assert sum(summary["actions"].values()) == n
+    assert summary["extra_labels_requested"] == int(advice.items["extra_labels"].sum())
+    assert summary["params"]["engine"] == "exact"
+    assert set(summary["savings_vs_fixed"]) == {"fixed k=3", "fixed k=5"}
+    assert advise_redundancy(fitted).budget["cost"].null_count() == budget.height
+
+
+def test_simulation_engine_agrees_with_exact_and_is_seeded(fitted):
+    exact = advise_redundancy(fitted, engine="exact").items
+    sim = advise_redundancy(fitted, engine="simulate", n_runs=4000, seed=3).items
+    np.testing.assert_allclose(sim["p_reach_target"].to_numpy(), exact["p_reach_target"].to_numpy(), atol=0.05)
+    np.testing.assert_allclose(sim["expected_extra_labels"].to_numpy(),
+                               exact["expected_extra_labels"].to_numpy(), atol=0.2)
+    again = advise_redundancy(fitted, engine="simulate", n_runs=4000, seed=3).items
+    assert sim.equals(again)
+
+
+def test_exclude_workers_changes_the_pool():
+    # worker 0 answers at random; without it the pool is more accurate and needs fewer labels
+    judgments, _ = crowd(accuracy=0.9, seed=4)
+    label = judgments.label.copy()
+    rng = np.random.default_rng(0)
+    noisy = judgments.worker < 4
+    label[noisy] = rng.integers(0, 2, int(noisy.sum()))
+    noisy_crowd = Judgments.from_codes(judgments.item, judgments.worker, label, n_classes=2)
+    model = DawidSkene().fit(noisy_crowd)
+    everyone = advise_redundancy(model).summary()
+    honest = advise_redundancy(model, exclude_workers=[0, 1, 2, 3]).summary()
+    assert honest["pool_accuracy"] > everyone["pool_accuracy"]
+    assert honest["next_batch_labels_per_item"] < everyone["next_batch_labels_per_item"]
+    with pytest.raises(ParameterError, match="no annotator"):
+        advise_redundancy(model, exclude_workers=np.ones(model.judgments_.n_workers, dtype=bool))
+
+
+def test_voting_model_is_accepted(fitted):
+    advice = advise_redundancy(MajorityVote().fit(fitted.judgments_))
+    assert advice.params["method"] == "MajorityVote"
+    assert advice.params["temperature"] == 1.0
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [
+    ({"target": 1.0}, "target"), ({"target": 0}, "target"), ({"max_labels": 0}, "max_labels"),
+    ({"price_per_label": -1.0}, "price_per_label"), ({"method": "magic"}, "method"),
+    ({"plan_level": 0.0}, "plan_level"), ({"engine": "gpu"}, "engine"), ({"seed": -1}, "seed"),
+    ({"n_runs": 0}, "n_runs"),
+])
+def test_parameter_errors(fitted, kwargs, name):
+    with pytest.raises(ParameterError, match=f"'{name}' parameter of advise_redundancy"):
+        advise_redundancy(fitted, **kwargs)
+
+
+def test_unfitted_model_is_an_error():
+    with pytest.raises(ParameterError, match="not fitted"):
+        advise_redundancy(DawidSkene())
