@@ -59,6 +59,21 @@ class EMAggregator(Aggregator):
                     isinstance(self.random_state, (int, np.integer)) and self.random_state >= 0,
                     "a non-negative int")
 
+    def fit(self, data, gold=None, *, engine="local"):  # noqa: ANN001, ANN201 - see Aggregator.fit
+        """Fit on ``data``; return self.
+
+        ``engine="local"`` (default) fits in memory. ``engine="dask"`` (a local
+        Dask cluster) or a :class:`consensus.backends.Backend` (e.g.
+        ``DaskBackend(client)``) loads ``data`` (a Parquet glob, a polars frame,
+        a dask DataFrame, or a ``PartitionedJudgments`` already loaded) as
+        partitions by item and runs EM on them; see :mod:`consensus.backends`.
+        """
+        if engine is None or (isinstance(engine, str) and engine == "local"):
+            return super().fit(data, gold)
+        from consensus.backends.em import fit_with_engine
+
+        return fit_with_engine(self, data, gold, engine)
+
     # hooks ------------------------------------------------------------------------------
     def _check_params(self) -> None:
         self._check_common_params()
@@ -125,8 +140,8 @@ class EMAggregator(Aggregator):
         self.n_iter_ = len(history)
         self.converged_ = converged
         self._finish(judgments, posterior)
-        self.worker_accuracy_ = ds.worker_expected_accuracy(
-            judgments.worker_offsets, judgments.item_by_worker, judgments.label_by_worker, posterior)
+        self.worker_accuracy_ = ds.worker_accuracy_by_item(  # item-sorted: no worker-sorted copy
+            judgments.item_offsets, judgments.worker, judgments.label, posterior, judgments.n_workers)
 
 
 def _non_negative(value: object) -> bool:

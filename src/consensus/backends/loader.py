@@ -1,0 +1,350 @@
+"""Load a delivery into resident partitions by item, with global code books.
+
+Passes (each a set of tasks; only small summaries reach the driver):
+
+1. read every input piece (a file, or a partition of a dask DataFrame) into the
+   role columns, and return its unique item ids;
+2. when an item occurs in more than one piece the input is not partitioned by
+   item: a one-time repartition hashes item ids into ``n_partitions`` buckets
+   (logged); otherwise every piece is a partition;
+3. validate every partition exactly as :func:`consensus.io.judgments.read_judgments`
+   does (quarantine reasons, duplicate policy; a partition holds all rows of its
+   items in input order, so the duplicate rules give the same answer) and
+   return its unique items, workers and labels;
+4. on the driver, merge those into the global code books (classes sorted as
+   ``read_judgments`` sorts them, worker and item ids sorted), then encode
+   every partition with them.
+
+A polars (or pandas) frame is split by hashed item id on the driver and scattered.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from consensus.backends import tasks
+from consensus.backends.base import Backend
+from consensus.errors import InputError, ParameterError
+from consensus.io.judgments import DEFAULT_NA_LABELS, DUPLICATE_POLICIES, natural_sort
+
+
+@dataclass
+class PartitionedJudgments:
+    """Judgments held by a backend as resident partitions, with the global code books.
+
+    Attributes
+    ----------
+    backend : Backend
+    parts : list
+        Handles of the resident :class:`consensus.backends.tasks.Partition` objects.
+    workers : list of int64 arrays
+        Global worker codes present in each partition (sorted).
+    item_codes : list of int64 arrays
+        Global item code of each partition's items (in the partition's item order).
+    item_ids, worker_ids : polars.Series
+        Global code books (sorted ids, as ``read_judgments`` makes them).
+    classes : list of str
+    n_input_rows, n_judgments : int
+    quarantine : polars.DataFrame
+        Unused rows with a ``reason`` (partition order).
+    n_judgments_per_worker, n_na_per_worker : int64 (n_workers,)
+    n_labels_per_item, n_na_per_item : int64 (n_items,)
+    repartitioned : bool
+        Whether the one-time repartition by item ran.
+    source : str
+    """
+
+    backend: Backend
+    parts: list[Any]
+    workers: list[np.ndarray]
+    item_codes: list[np.ndarray]
+    item_ids: pl.Series
+    worker_ids: pl.Series
+    classes: list[str]
+    n_input_rows: int
+    n_judgments: int
+    quarantine: pl.DataFrame
+    n_judgments_per_worker: np.ndarray
+    n_na_per_worker: np.ndarray
+    n_labels_per_item: np.ndarray
+    n_na_per_item: np.ndarray
+    repartitioned: bool = False
+    source: str = "<partitions>"
+    gold: None = None
+    gold_quarantine: None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_partitions(self) -> int:
+        return len(self.parts)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    @property
+    def n_workers(self) -> int:
+        return len(self.worker_ids)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def n_quarantined(self) -> int:
+        return self.quarantine.height
+
+    def accounting_line(self) -> str:
+        return f"input rows {self.n_input_rows} = used {self.n_judgments} + quarantined {self.n_quarantined}"
+
+    def gold_accounting_line(self) -> None:
+        return None
+
+    def to_global_items(self, per_part: Sequence[np.ndarray]) -> np.ndarray:
+        """Stack per-partition item rows into global item order (rows ``item_codes[p]``)."""
+        first = np.asarray(per_part[0])
+        out = np.empty((self.n_items, *first.shape[1:]), dtype=first.dtype)
+        for rows, codes in zip(per_part, self.item_codes):
+            out[codes] = rows
+        return out
+
+    def release(self) -> None:
+        self.backend.release(self.parts)
+
+    def __repr__(self) -> str:
+        return (f"PartitionedJudgments({self.n_judgments} judgments, {self.n_items} items, {self.n_workers} "
+                f"workers, {self.n_classes} classes, {self.n_partitions} partitions, source={self.source!r})")
+
+
+def load_partitions(
+    backend: Backend,
+    source: Any,
+    *,
+    item_col: str | None = None,
+    worker_col: str | None = None,
+    label_col: str | None = None,
+    duration_col: str | None = None,
+    start_col: str | None = None,
+    submit_col: str | None = None,
+    na_labels: Iterable[str] | None = DEFAULT_NA_LABELS,
+    classes: Sequence[str] | None = None,
+    duplicates: str = "first",
+    n_partitions: int | None = None,
+    log: Callable[[str], None] | None = None,
+) -> PartitionedJudgments:
+    """Read, validate and integer-code ``source`` into partitions by item held by ``backend``.
+
+    Parameters
+    ----------
+    backend : Backend
+    source : path, glob, list of paths, polars or pandas DataFrame, or dask DataFrame
+        As :func:`consensus.io.judgments.read_judgments` (Parquet globs are the
+        intended input); a dask DataFrame is read partition by partition.
+    item_col, worker_col, label_col, duration_col, start_col, submit_col, na_labels, classes, duplicates
+        As :func:`~consensus.io.judgments.read_judgments` (gold is not supported here).
+    n_partitions : int, optional
+        Partitions made when the input has to be split by item (default ``backend.n_partitions``).
+    log : callable, optional
+        Receives progress messages (e.g. the repartition notice).
+
+    Returns
+    -------
+    PartitionedJudgments
+
+    Raises
+    ------
+    InputError
+        As ``read_judgments``: missing files or columns, no usable row, duplicates
+        with ``duplicates="error"``, only abstentions.
+    """
+    if duplicates not in DUPLICATE_POLICIES:
+        raise ParameterError(f"The 'duplicates' parameter must be one of {DUPLICATE_POLICIES}. "
+                             f"Got {duplicates!r} instead.")
+    declared = [str(c) for c in classes] if classes is not None else None
+    if declared is not None and len(set(declared)) != len(declared):
+        raise ParameterError("The 'classes' parameter must not repeat a class.")
+    n_out = int(n_partitions or backend.n_partitions)
+    say = log or (lambda message: None)
+    na_set = sorted({str(v).strip().lower() for v in (na_labels or ())})
+    columns = {"item": item_col, "worker": worker_col, "label": label_col, "duration": duration_col,
+               "start": start_col, "submit": submit_col}
+    pieces, name, is_frame = _read_pieces(backend, source, columns)
+    summaries = backend.map_gather(tasks.piece_summary, pieces)
+    cmap = summaries[0][2]
+    n_input_rows = sum(s[0] for s in summaries)
+    notes: list[str] = []
+    repartitioned = False
+    if is_frame or len(pieces) == 1:
+        splits = backend.map(tasks.split_piece, pieces, n_out)
+        frames = [backend.submit(tasks.take_bucket, b, *splits) for b in range(n_out)]
+        backend.release(splits)
+        if not is_frame:
+            notes.append(f"split {name} into {n_out} partitions by hashed item id")
+    else:
+        shared = _shared_item(summaries)
+        if shared is None:
+            frames = backend.map(tasks.piece_frame, pieces)
+        else:
+            item, first, second = shared
+            repartitioned = True
+            splits = backend.map(tasks.split_piece, pieces, n_out)
+            frames = [backend.submit(tasks.take_bucket, b, *splits) for b in range(n_out)]
+            backend.release(splits)
+            notes.append(f"input is not partitioned by item (item {item!r} is in pieces {first} and {second}): "
+                         f"repartitioned {len(pieces)} pieces into {n_out} partitions by hashed item id (one-time)")
+    backend.release(pieces)
+    for note in notes:
+        say(note)
+    validated = backend.map(tasks.validate, frames, cmap, na_set, declared, duplicates)
+    backend.release(frames)
+    info = backend.map_gather(tasks.validated_summary, validated)
+    quarantine = pl.concat([s["quarantine"] for s in info], how="vertical_relaxed")
+    n_used = sum(s["n_used"] for s in info)
+    if n_used == 0:
+        reasons = quarantine.get_column("reason").unique(maintain_order=True).head(3).to_list()
+        raise InputError(f"no usable judgments: all {n_input_rows} rows were quarantined ({'; '.join(reasons)})",
+                         source=name)
+    keep = [p for p, s in enumerate(info) if s["n_used"] > 0]  # partitions with usable rows
+    validated_kept = [validated[p] for p in keep]
+    info = [info[p] for p in keep]
+    class_names = declared if declared is not None else natural_sort(
+        sorted({label for s in info for label in s["labels"]}))
+    if not class_names:
+        raise InputError("every judgment is an abstention (n/a); there is no class to aggregate", source=name)
+    item_ids, item_codes = _code_book([s["items"] for s in info], "item")
+    worker_ids, worker_codes = _code_book([s["workers"] for s in info], "worker")
+    parts = backend.map(tasks.encode, validated_kept, class_names,
+                        per_part=[(p, item_codes[p], worker_codes[p]) for p in range(len(keep))])
+    backend.release(validated)
+    counts = backend.map_gather(tasks.partition_counts, parts)
+    n_workers = len(worker_ids)
+    data = PartitionedJudgments(
+        backend=backend, parts=parts, workers=worker_codes, item_codes=item_codes, item_ids=item_ids,
+        worker_ids=worker_ids, classes=list(class_names), n_input_rows=n_input_rows, n_judgments=n_used,
+        quarantine=quarantine,
+        n_judgments_per_worker=backend.reduce_by_worker([c["n_judgments"] for c in counts], worker_codes, n_workers),
+        n_na_per_worker=backend.reduce_by_worker([c["n_na"] for c in counts], worker_codes, n_workers),
+        n_labels_per_item=np.zeros(0), n_na_per_item=np.zeros(0), repartitioned=repartitioned, source=name,
+        notes=notes)
+    data.n_labels_per_item = data.to_global_items([c["n_labels_item"] for c in counts])
+    data.n_na_per_item = data.to_global_items([c["n_na_item"] for c in counts])
+    return data
+
+
+def from_codes(backend: Backend, item: np.ndarray, worker: np.ndarray, label: np.ndarray, *,
+               n_classes: int | None = None, n_partitions: int | None = None,
+               duration: np.ndarray | None = None) -> PartitionedJudgments:
+    """Partition integer codes (as :meth:`consensus.data.Judgments.from_codes`) by item range and scatter them.
+
+    Item and worker ids are the codes; items are split into ``n_partitions``
+    contiguous ranges. For benchmarks and tests that generate arrays directly.
+    """
+    item = np.asarray(item, dtype=np.int64)
+    worker = np.asarray(worker, dtype=np.int64)
+    label = np.asarray(label, dtype=np.int32)
+    n_items = int(item.max()) + 1 if item.size else 0
+    n_workers = int(worker.max()) + 1 if worker.size else 0
+    if n_classes is None:
+        n_classes = int(label.max()) + 1 if label.size else 0
+    classes = [str(k) for k in range(n_classes)]
+    n_out = int(n_partitions or backend.n_partitions)
+    bounds = np.linspace(0, n_items, n_out + 1).astype(np.int64)
+    order = np.argsort(item, kind="stable")
+    cuts = np.searchsorted(item[order], bounds)
+    parts, workers, item_codes, values = [], [], [], []
+    for p in range(n_out):
+        rows = order[cuts[p]:cuts[p + 1]]
+        if rows.size == 0:
+            continue
+        local_items = np.arange(bounds[p], bounds[p + 1], dtype=np.int64)
+        present = np.unique(worker[rows])
+        values.append((len(parts), (item[rows] - bounds[p]).astype(np.int32),
+                       np.searchsorted(present, worker[rows]).astype(np.int32), label[rows],
+                       local_items, present, classes, None if duration is None else duration[rows]))
+        parts.append(None)
+        workers.append(present)
+        item_codes.append(local_items)
+    handles = backend.scatter(values)
+    parts = [backend.submit(_from_codes_args, h) for h in handles]
+    backend.release(handles)
+    counts = backend.map_gather(tasks.partition_counts, parts)
+    data = PartitionedJudgments(
+        backend=backend, parts=parts, workers=workers, item_codes=item_codes,
+        item_ids=pl.Series("item", np.arange(n_items, dtype=np.int64)),
+        worker_ids=pl.Series("worker", np.arange(n_workers, dtype=np.int64)), classes=classes,
+        n_input_rows=int(item.size), n_judgments=int(item.size),
+        quarantine=pl.DataFrame(schema={"source": pl.String, "row": pl.Int64, "reason": pl.String}),
+        n_judgments_per_worker=backend.reduce_by_worker([c["n_judgments"] for c in counts], workers, n_workers),
+        n_na_per_worker=backend.reduce_by_worker([c["n_na"] for c in counts], workers, n_workers),
+        n_labels_per_item=np.zeros(0), n_na_per_item=np.zeros(0), source="<codes>")
+    data.n_labels_per_item = data.to_global_items([c["n_labels_item"] for c in counts])
+    data.n_na_per_item = data.to_global_items([c["n_na_item"] for c in counts])
+    return data
+
+
+def _from_codes_args(args: tuple[Any, ...]) -> tasks.Partition:
+    return tasks.from_codes(*args)
+
+
+def _read_pieces(backend: Backend, source: Any, columns: dict[str, str | None]) -> tuple[list[Any], str, bool]:
+    """Handles of ``(role frame, column map)`` pieces, a name for messages, and whether it was a frame."""
+    from consensus.io.readers import describe_source, expand_paths, read_table
+
+    if isinstance(source, (str, os.PathLike)) or (
+            isinstance(source, (list, tuple)) and all(isinstance(s, (str, os.PathLike)) for s in source)):
+        paths = expand_paths(source)  # raises InputError for missing files
+        name = describe_source(source)
+        return [backend.submit(tasks.read_piece, str(path), columns) for path in paths], name, False
+    if _is_dask_frame(source):
+        return _dask_pieces(backend, source, columns), "<dask frame>", False
+    name = describe_source(source)
+    raw = read_table(source)
+    return backend.scatter([tasks.select_roles(raw, columns, name)]), name, True
+
+
+def _is_dask_frame(source: Any) -> bool:
+    return type(source).__module__.startswith("dask") and hasattr(source, "to_delayed")
+
+
+def _dask_pieces(backend: Backend, frame: Any, columns: dict[str, str | None]) -> list[Any]:
+    delayed = frame.to_delayed()
+    client = getattr(backend, "client", None)
+    if client is not None:
+        pandas_parts = list(client.compute(delayed))
+    else:
+        pandas_parts = backend.scatter([d.compute() for d in delayed])
+    lengths = backend.map_gather(len, pandas_parts)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    pieces = [backend.submit(tasks.read_pandas_piece, part, int(offsets[p]), columns)
+              for p, part in enumerate(pandas_parts)]
+    backend.release(pandas_parts)
+    return pieces
+
+
+def _shared_item(summaries: list[tuple[int, pl.Series, Any]]) -> tuple[str, int, int] | None:
+    """An item id present in two pieces, with the two piece numbers (1-based), or None."""
+    frame = pl.concat([pl.DataFrame({"item": s[1], "piece": pl.Series([p] * len(s[1]), dtype=pl.Int64)})
+                       for p, s in enumerate(summaries)])
+    dup = frame.filter(pl.col("item").is_duplicated())
+    if dup.height == 0:
+        return None
+    item = dup.get_column("item")[0]
+    where = sorted(dup.filter(pl.col("item") == item).get_column("piece").to_list())
+    return item, where[0] + 1, where[1] + 1
+
+
+def _code_book(uniques: list[pl.Series], name: str) -> tuple[pl.Series, list[np.ndarray]]:
+    """Global sorted ids from per-partition sorted uniques, and each partition's global codes."""
+    ids = pl.concat(uniques).unique().sort().alias(name)
+    table = pl.DataFrame({"v": ids, "code": pl.int_range(len(ids), dtype=pl.Int64, eager=True)})
+    codes = []
+    for values in uniques:
+        joined = pl.DataFrame({"v": values.cast(ids.dtype)}).join(table, on="v", how="left", maintain_order="left")
+        codes.append(joined.get_column("code").to_numpy().astype(np.int64))
+    return ids, codes
