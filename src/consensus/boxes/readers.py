@@ -1,0 +1,450 @@
+"""Read box deliveries into a :class:`BoxSet`: CSV/TSV/Parquet/JSONL/frames, COCO JSON, Label Studio JSON.
+
+Every input row ends up as a box, an empty annotation (image and annotator
+given, all coordinates empty: the annotator saw the image and drew nothing) or
+a quarantined row with its ``reason``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from consensus.boxes.data import BOX_FORMATS, BoxSet
+from consensus.errors import InputError, ParameterError, check_param
+from consensus.io.judgments import natural_sort
+from consensus.io.readers import ROW_COL, SOURCE_COL, describe_source, expand_paths, read_table
+
+IMAGE_NAMES = ("image", "image_id", "img", "item", "task", "file", "filename", "file_name", "image_name")
+WORKER_NAMES = ("worker", "annotator", "worker_id", "annotator_id", "workerid", "user", "user_id", "rater",
+                "completed_by")
+LABEL_NAMES = ("label", "class", "category", "class_name", "category_name", "label_name")
+XYXY_NAMES = (("x0", "y0", "x1", "y1"), ("xmin", "ymin", "xmax", "ymax"), ("x_min", "y_min", "x_max", "y_max"),
+              ("left", "top", "right", "bottom"), ("x1", "y1", "x2", "y2"))
+XYWH_NAMES = (("x", "y", "w", "h"), ("x", "y", "width", "height"), ("left", "top", "width", "height"),
+              ("x0", "y0", "w", "h"))
+WIDTH_NAMES = ("image_width", "img_width", "original_width", "imagewidth")
+HEIGHT_NAMES = ("image_height", "img_height", "original_height", "imageheight")
+DURATION_NAMES = ("duration", "seconds", "duration_s", "box_seconds")
+TIME_NAMES = ("timestamp", "timestamp_ms", "time", "drawn_at", "created_at")
+COCO_ANNOTATOR_FIELDS = ("annotator", "annotator_id", "worker", "worker_id", "user_id", "creator", "completed_by",
+                         "rater")
+DEFAULT_LABEL = "object"
+#: Reason a JSON reader already found for leaving a record out (quarantined with it).
+NOTE_COL = "__note"
+
+
+def read_boxes(source: Any, *, box_format: str = "auto", normalized: bool | None = None,
+               image_col: str | None = None, worker_col: str | None = None, label_col: str | None = None,
+               coord_cols: tuple[str, str, str, str] | None = None, width_col: str | None = None,
+               height_col: str | None = None, duration_col: str | None = None, time_col: str | None = None,
+               seen: Any = None, annotator_field: str | None = None) -> BoxSet:
+    """Read boxes from a file, files, glob or frame.
+
+    Parameters
+    ----------
+    source : path, glob, list of paths, polars/pandas DataFrame
+        One row per box: image, annotator, four coordinates, optional class
+        label, image width/height, seconds per box or a per-box timestamp. A
+        ``.json`` file may also be a COCO file (``images``, ``annotations`` with
+        ``bbox`` and an annotator field) or a Label Studio export (a list of tasks
+        with ``annotations`` of ``rectanglelabels`` results and ``completed_by``).
+    box_format : {"auto", "xyxy", "xywh"}
+        ``xyxy``: corners ``x0, y0, x1, y1``; ``xywh``: top-left corner, width, height.
+        ``auto`` picks from the column names.
+    normalized : bool, optional
+        Coordinates are fractions of the image size. Default: true when every
+        coordinate lies in [-0.5, 1.5].
+    image_col, worker_col, label_col, width_col, height_col, duration_col, time_col : str, optional
+        Column names (detected from common names when omitted). ``time_col``
+        holds when each box was drawn (epoch seconds or milliseconds, or a
+        datetime); seconds per box are then the gaps between one annotator's
+        consecutive boxes on an image.
+    coord_cols : tuple of 4 str, optional
+        The coordinate columns, in the order of ``box_format``.
+    seen : path or frame, optional
+        Every (image, annotator) pair that was shown (columns detected like
+        ``image_col``/``worker_col``), so annotators who drew nothing count.
+    annotator_field : str, optional
+        COCO: the annotation field naming the annotator.
+
+    Returns
+    -------
+    BoxSet
+
+    Raises
+    ------
+    InputError
+        A file is missing or unreadable, or a needed column cannot be found.
+    ParameterError
+        An option has an invalid value.
+    """
+    check_param("read_boxes", "box_format", box_format, box_format in ("auto", *BOX_FORMATS),
+                "one of 'auto', 'xyxy', 'xywh'")
+    name = describe_source(source)
+    special = _read_special_json(source, annotator_field)
+    if special is not None:
+        raw, fmt, special_norm = special
+        box_format = fmt
+        coord_cols = ("x", "y", "w", "h")
+        image_col, worker_col, label_col = "image", "worker", "label"
+        width_col = width_col or "image_width"
+        height_col = height_col or "image_height"
+        duration_col = duration_col or ("duration" if "duration" in raw.columns else None)
+        if normalized is None:
+            normalized = special_norm
+    else:
+        raw = read_table(source)
+    return _build(raw, name, box_format=box_format, normalized=normalized, image_col=image_col,
+                  worker_col=worker_col, label_col=label_col, coord_cols=coord_cols, width_col=width_col,
+                  height_col=height_col, duration_col=duration_col, time_col=time_col, seen=seen)
+
+
+# -- column detection -------------------------------------------------------------------------
+def _pick(columns: list[str], given: str | None, names: tuple[str, ...], role: str, source: str,
+          required: bool) -> str | None:
+    if given is not None:
+        if given not in columns:
+            raise InputError(f"no column {given!r} for the {role}; columns are {', '.join(columns[:12])}",
+                             source=source)
+        return given
+    lower = {c.lower(): c for c in columns}
+    for candidate in names:
+        if candidate in lower:
+            return lower[candidate]
+    if required:
+        raise InputError(f"cannot find the {role} column (tried {', '.join(names[:6])}, ...); "
+                         f"name it with the matching option; columns are {', '.join(columns[:12])}",
+                         source=source)
+    return None
+
+
+def _pick_coords(columns: list[str], box_format: str, coord_cols: tuple[str, ...] | None,
+                 source: str) -> tuple[str, tuple[str, str, str, str]]:
+    if coord_cols is not None:
+        if len(coord_cols) != 4:
+            raise ParameterError(f"coord_cols must name 4 columns; got {coord_cols!r}")
+        missing = [c for c in coord_cols if c not in columns]
+        if missing:
+            raise InputError(f"no coordinate column {missing[0]!r}; columns are {', '.join(columns[:12])}",
+                             source=source)
+        return ("xyxy" if box_format == "auto" else box_format), tuple(coord_cols)  # type: ignore[return-value]
+    lower = {c.lower(): c for c in columns}
+    tried = {"xyxy": XYXY_NAMES, "xywh": XYWH_NAMES}
+    order = ("xyxy", "xywh") if box_format == "auto" else (box_format,)
+    for fmt in order:
+        for names in tried[fmt]:
+            if all(n in lower for n in names):
+                if fmt == "xyxy" and names == ("x1", "y1", "x2", "y2") and "x0" in lower:
+                    continue
+                return fmt, tuple(lower[n] for n in names)  # type: ignore[return-value]
+    want = " / ".join(",".join(n) for fmt in order for n in tried[fmt][:2])
+    raise InputError(f"cannot find the box coordinate columns (expected e.g. {want}); "
+                     "name them with coord_cols / --coords", source=source)
+
+
+# -- building ---------------------------------------------------------------------------------
+def _as_float(frame: pl.DataFrame, column: str) -> pl.Expr:
+    dtype = frame.schema[column]
+    expr = pl.col(column)
+    if dtype == pl.String:
+        expr = expr.str.strip_chars()
+        return pl.when(expr == "").then(None).otherwise(expr).cast(pl.Float64, strict=False)
+    if dtype.is_numeric() or dtype == pl.Boolean:
+        return expr.cast(pl.Float64)
+    return pl.lit(None, dtype=pl.Float64)
+
+
+def _as_text(frame: pl.DataFrame, column: str) -> pl.Expr:
+    dtype = frame.schema[column]
+    expr = pl.col(column)
+    if dtype.is_float():
+        # 12.0 -> "12": ids written as floats by a spreadsheet stay readable
+        expr = pl.when(expr == expr.round(0)).then(expr.cast(pl.Int64).cast(pl.String)) \
+            .otherwise(expr.cast(pl.String))
+    elif dtype != pl.String:
+        expr = expr.cast(pl.String)
+    expr = expr.str.strip_chars()
+    return pl.when(expr == "").then(None).otherwise(expr)
+
+
+def _seconds_between(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """Per-box seconds from a draw-time column: gap to the same annotator's previous box on the image."""
+    dtype = frame.schema[column]
+    if dtype.is_temporal():
+        t = pl.col(column).cast(pl.Datetime("us")).dt.epoch("us").cast(pl.Float64) / 1e6
+    else:
+        num = frame.select(_as_float(frame, column)).to_series()
+        if dtype == pl.String and num.null_count() > frame.get_column(column).null_count():
+            t = pl.col(column).str.to_datetime(strict=False).dt.epoch("us").cast(pl.Float64) / 1e6
+        else:
+            finite = num.drop_nulls()
+            scale = 1e3 if finite.len() and float(finite.median()) > 1e11 else 1.0  # type: ignore[arg-type]
+            t = _as_float(frame, column) / scale
+    frame = frame.with_columns(t.alias("__t"))
+    frame = frame.with_columns(
+        (pl.col("__t") - pl.col("__t").sort().shift(1).over(["image", "worker"], order_by="__t"))
+        .alias("duration"))
+    return frame.drop("__t")
+
+
+def _build(raw: pl.DataFrame, name: str, *, box_format: str, normalized: bool | None, image_col: str | None,
+           worker_col: str | None, label_col: str | None, coord_cols: tuple[str, str, str, str] | None,
+           width_col: str | None, height_col: str | None, duration_col: str | None, time_col: str | None,
+           seen: Any) -> BoxSet:
+    columns = [c for c in raw.columns if c not in (SOURCE_COL, ROW_COL, NOTE_COL)]
+    icol = _pick(columns, image_col, IMAGE_NAMES, "image id", name, True)
+    wcol = _pick(columns, worker_col, WORKER_NAMES, "annotator id", name, True)
+    lcol = _pick(columns, label_col, LABEL_NAMES, "class label", name, False)
+    fmt, ccols = _pick_coords(columns, box_format, coord_cols, name)
+    wd = _pick(columns, width_col, WIDTH_NAMES, "image width", name, False)
+    ht = _pick(columns, height_col, HEIGHT_NAMES, "image height", name, False)
+    dcol = _pick(columns, duration_col, DURATION_NAMES, "seconds per box", name, False)
+    tcol = None if dcol else _pick(columns, time_col, TIME_NAMES, "draw time", name, False)
+    n_rows = raw.height
+    exprs = [
+        _as_text(raw, icol).alias("image"), _as_text(raw, wcol).alias("worker"),
+        (_as_text(raw, lcol) if lcol else pl.lit(DEFAULT_LABEL, dtype=pl.String)).alias("label"),
+        *(_as_float(raw, c).alias(f"c{k}") for k, c in enumerate(ccols)),
+        (_as_float(raw, wd) if wd else pl.lit(None, dtype=pl.Float64)).alias("image_width"),
+        (_as_float(raw, ht) if ht else pl.lit(None, dtype=pl.Float64)).alias("image_height"),
+        (_as_float(raw, dcol) if dcol else pl.lit(None, dtype=pl.Float64)).alias("duration"),
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("__pos"),
+    ]
+    frame = raw.with_columns(exprs)
+    c = [pl.col(f"c{k}") for k in range(4)]
+    n_null = pl.sum_horizontal(*(x.is_null().cast(pl.Int32) for x in c))
+    raw_coord_blank = pl.sum_horizontal(*(
+        (_as_text(raw, col).is_null()).cast(pl.Int32) for col in ccols))
+    finite = pl.all_horizontal(*(x.is_finite() for x in c))
+    note = pl.col(NOTE_COL) if NOTE_COL in raw.columns else pl.lit(None, dtype=pl.String)
+    reason = (
+        pl.when(note.is_not_null()).then(note)
+        .when(pl.col("image").is_null()).then(pl.lit(f"missing image id (column {icol!r})"))
+        .when(pl.col("worker").is_null()).then(pl.lit(f"missing annotator id (column {wcol!r})"))
+        .when((n_null == 4) & (raw_coord_blank == 4)).then(pl.lit(None, dtype=pl.String))  # empty annotation
+        .when(raw_coord_blank > 0).then(pl.lit("some box coordinates are empty"))
+        .when((n_null > 0) | ~finite).then(pl.lit("box coordinate is not a finite number"))
+        .when(pl.col("label").is_null()).then(pl.lit(f"missing class label (column {lcol!r})"))
+        .when(pl.col("image_width").is_not_null() & ~(pl.col("image_width") > 0))
+        .then(pl.lit("image width is not a positive number"))
+        .when(pl.col("image_height").is_not_null() & ~(pl.col("image_height") > 0))
+        .then(pl.lit("image height is not a positive number"))
+        .otherwise(pl.lit(None, dtype=pl.String))
+    )
+    frame = frame.with_columns(reason.alias("reason"),
+                               ((n_null == 4) & (raw_coord_blank == 4)).alias("__empty"))
+    if wd:
+        frame = frame.with_columns(pl.when(pl.col("image_width").is_not_null() & ~(pl.col("image_width") > 0))
+                                   .then(None).otherwise(pl.col("image_width")).alias("image_width"))
+    if ht:
+        frame = frame.with_columns(pl.when(pl.col("image_height").is_not_null() & ~(pl.col("image_height") > 0))
+                                   .then(None).otherwise(pl.col("image_height")).alias("image_height"))
+    empty_rows = frame.filter(pl.col("reason").is_null() & pl.col("__empty"))
+    boxes = frame.filter(pl.col("reason").is_null() & ~pl.col("__empty"))
+    if fmt == "xywh":
+        boxes = boxes.with_columns((pl.col("c0") + pl.col("c2")).alias("c2"), (pl.col("c1") + pl.col("c3")).alias("c3"))
+    # exact duplicates (same image, annotator, class and corners): keep the first
+    dup = boxes.select(pl.struct("image", "worker", "label", "c0", "c1", "c2", "c3").is_first_distinct()).to_series()
+    dup_rows = boxes.filter(~dup).with_columns(
+        pl.lit("duplicate box (same annotator, image, class and coordinates)").alias("reason"))
+    boxes = boxes.filter(dup)
+    if tcol and not dcol:
+        boxes = _seconds_between(boxes, tcol)
+    quarantined = pl.concat([frame.filter(pl.col("reason").is_not_null()), dup_rows], how="vertical")
+    quarantine = quarantined.sort("__pos").select([*raw.columns, "reason"])
+    if normalized is None:
+        vals = boxes.select(pl.min_horizontal(*c).min().alias("lo"), pl.max_horizontal(*c).max().alias("hi"))
+        lo, hi = vals.row(0)
+        normalized = bool(boxes.height and lo is not None and lo >= -0.5 and hi <= 1.5)
+    seen_frame = _read_seen(seen) if seen is not None else None
+    return _encode(boxes, empty_rows, seen_frame, fmt, normalized, name, n_rows, quarantine)
+
+
+def _read_seen(seen: Any) -> pl.DataFrame:
+    name = describe_source(seen)
+    raw = read_table(seen)
+    columns = [c for c in raw.columns if c not in (SOURCE_COL, ROW_COL)]
+    icol = _pick(columns, None, IMAGE_NAMES, "image id", name, True)
+    wcol = _pick(columns, None, WORKER_NAMES, "annotator id", name, True)
+    frame = raw.select(_as_text(raw, icol).alias("image"), _as_text(raw, wcol).alias("worker"))
+    bad = frame.select(pl.col("image").is_null() | pl.col("worker").is_null()).to_series()
+    if bad.any():
+        rows = (np.flatnonzero(bad.to_numpy()) + 1).tolist()
+        raise InputError("missing image or annotator id in the table of shown pairs", source=name, rows=rows)
+    return frame
+
+
+def _codes(values: pl.Series, ids: list[str]) -> np.ndarray:
+    table = pl.DataFrame({"v": pl.Series(ids, dtype=pl.String),
+                          "code": pl.int_range(len(ids), dtype=pl.Int32, eager=True)})
+    joined = pl.DataFrame({"v": values}).join(table, on="v", how="left", maintain_order="left")
+    return joined.get_column("code").to_numpy()
+
+
+def _encode(boxes: pl.DataFrame, empty_rows: pl.DataFrame, seen: pl.DataFrame | None, fmt: str,
+            normalized: bool, name: str, n_rows: int, quarantine: pl.DataFrame) -> BoxSet:
+    pairs = [boxes.select("image", "worker"), empty_rows.select("image", "worker")]
+    if seen is not None:
+        pairs.append(seen)
+    pairs_frame = pl.concat(pairs, how="vertical").unique()
+    image_ids = natural_sort(pairs_frame.get_column("image").unique().to_list())
+    worker_ids = natural_sort(pairs_frame.get_column("worker").unique().to_list())
+    classes = natural_sort(boxes.get_column("label").unique().to_list())
+    coded = boxes.with_columns(
+        pl.Series("ic", _codes(boxes.get_column("image"), image_ids)),
+        pl.Series("wc", _codes(boxes.get_column("worker"), worker_ids)),
+        pl.Series("lc", _codes(boxes.get_column("label"), classes)),
+    ).sort(["ic", "wc", "c0", "c1", "c2", "c3", "lc"])
+    pair_codes = np.stack([_codes(pairs_frame.get_column("image"), image_ids),
+                           _codes(pairs_frame.get_column("worker"), worker_ids)])
+    order = np.lexsort((pair_codes[1], pair_codes[0]))
+    n_images = len(image_ids)
+    width = np.full(n_images, np.nan)
+    height = np.full(n_images, np.nan)
+    sizes = pl.concat([boxes.select("image", "image_width", "image_height"),
+                       empty_rows.select("image", "image_width", "image_height")]) \
+        .group_by("image").agg(pl.col("image_width").max(), pl.col("image_height").max())
+    codes = _codes(sizes.get_column("image"), image_ids)
+    width[codes] = sizes.get_column("image_width").fill_null(np.nan).to_numpy()
+    height[codes] = sizes.get_column("image_height").fill_null(np.nan).to_numpy()
+    if normalized:
+        width[:] = 1.0
+        height[:] = 1.0
+    coords = coded.select("c0", "c1", "c2", "c3").to_numpy().astype(np.float64)
+    return BoxSet(
+        coded.get_column("ic").to_numpy(), coded.get_column("wc").to_numpy(), coded.get_column("lc").to_numpy(),
+        coords, pl.Series("image", image_ids, dtype=pl.String), pl.Series("worker", worker_ids, dtype=pl.String),
+        classes, pair_codes[0][order], pair_codes[1][order], image_width=width, image_height=height,
+        duration=coded.get_column("duration").fill_null(np.nan).to_numpy().astype(np.float64),
+        box_format=fmt, normalized=normalized, input_row=coded.get_column("__pos").to_numpy(),
+        n_input_rows=n_rows, n_empty=empty_rows.height, quarantine=quarantine, source=name)
+
+
+# -- COCO and Label Studio JSON -----------------------------------------------------------------
+def _read_special_json(source: Any, annotator_field: str | None) -> tuple[pl.DataFrame, str, bool] | None:
+    if not isinstance(source, (str, os.PathLike)):
+        return None
+    paths = expand_paths(source)
+    if len(paths) != 1 or paths[0].suffix.lower() != ".json":
+        return None
+    path = paths[0]
+    try:
+        with open(path, encoding="utf-8") as handle:
+            doc = json.load(handle)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot be read as JSON: {exc}", source=str(path)) from None
+    if isinstance(doc, dict) and "annotations" in doc and "images" in doc:
+        return _coco_rows(doc, str(path), annotator_field), "xywh", False
+    if isinstance(doc, list) and doc and isinstance(doc[0], dict) and "data" in doc[0] \
+            and ("annotations" in doc[0] or "completions" in doc[0]):
+        return _label_studio_rows(doc, str(path))
+    return None
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        for key in ("email", "id", "name", "username"):
+            if value.get(key) is not None:
+                return str(value[key])
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        out = float(value)
+    except ValueError:
+        return None
+    return out
+
+
+def _frame(records: list[dict[str, Any]], source: str) -> pl.DataFrame:
+    schema = {"image": pl.String, "worker": pl.String, "label": pl.String, "x": pl.Float64, "y": pl.Float64,
+              "w": pl.Float64, "h": pl.Float64, "image_width": pl.Float64, "image_height": pl.Float64,
+              "duration": pl.Float64, NOTE_COL: pl.String}
+    if not records:
+        raise InputError("holds no annotations", source=source)
+    frame = pl.DataFrame(records, schema=schema, orient="row")
+    return frame.with_columns(pl.lit(source, dtype=pl.String).alias(SOURCE_COL),
+                              pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias(ROW_COL))
+
+
+def _coco_rows(doc: dict[str, Any], source: str, annotator_field: str | None) -> pl.DataFrame:
+    images = {img.get("id"): img for img in doc.get("images", []) if isinstance(img, dict)}
+    cats = {c.get("id"): c.get("name") for c in doc.get("categories", []) if isinstance(c, dict)}
+    anns = [a for a in doc.get("annotations", []) if isinstance(a, dict)]
+    field = annotator_field
+    if field is None:
+        present = {k for a in anns[:1000] for k in a}
+        field = next((f for f in COCO_ANNOTATOR_FIELDS if f in present), None)
+        if field is None:
+            raise InputError("COCO annotations have no annotator field (tried "
+                             f"{', '.join(COCO_ANNOTATOR_FIELDS)}); name it with annotator_field / "
+                             "--annotator-field", source=source)
+    records = []
+    for ann in anns:
+        img = images.get(ann.get("image_id"), {})
+        bbox = ann.get("bbox")
+        xywh = [_num(v) for v in bbox] if isinstance(bbox, list) and len(bbox) == 4 else [None] * 4
+        cat = ann.get("category_id")
+        label = cats.get(cat, None if cat is None else str(cat))
+        records.append({
+            "image": _text(img.get("file_name", ann.get("image_id"))) if img else _text(ann.get("image_id")),
+            "worker": _text(ann.get(field)), "label": label if label is not None else DEFAULT_LABEL,
+            "x": xywh[0], "y": xywh[1], "w": xywh[2], "h": xywh[3],
+            "image_width": _num(img.get("width")), "image_height": _num(img.get("height")),
+            "duration": None, NOTE_COL: None})
+    return _frame(records, source)
+
+
+def _label_studio_rows(tasks: list[dict[str, Any]], source: str) -> tuple[pl.DataFrame, str, bool]:
+    records: list[dict[str, Any]] = []
+    any_unscaled = False
+    for task in tasks:
+        data = task.get("data") or {}
+        image = next((v for v in data.values() if isinstance(v, str)), None) if isinstance(data, dict) else None
+        image = _text(image if image is not None else task.get("id"))
+        for ann in task.get("annotations", task.get("completions", [])) or []:
+            worker = _text(ann.get("completed_by"))
+            rects = [r for r in ann.get("result", []) or [] if isinstance(r, dict) and r.get("type") == "rectanglelabels"]
+            lead = _num(ann.get("lead_time"))
+            per_box = lead / len(rects) if lead is not None and rects else None
+            base = {"image": image, "worker": worker, "label": DEFAULT_LABEL, "x": None, "y": None, "w": None,
+                    "h": None, "image_width": None, "image_height": None, "duration": None, NOTE_COL: None}
+            if ann.get("was_cancelled"):
+                records.append({**base, NOTE_COL: "cancelled annotation (was_cancelled)"})
+                continue
+            if not rects:
+                records.append(base)  # saw the image, drew nothing
+                continue
+            for r in rects:
+                v = r.get("value") or {}
+                ow, oh = _num(r.get("original_width")), _num(r.get("original_height"))
+                labels = v.get("rectanglelabels") or []
+                rot = _num(v.get("rotation")) or 0.0
+                x, y, w, h = (_num(v.get(k)) for k in ("x", "y", "width", "height"))
+                if ow and oh:
+                    sx, sy = ow / 100.0, oh / 100.0
+                else:
+                    sx = sy = 0.01
+                    any_unscaled = True
+                scaled = [None if t is None else t * s for t, s in ((x, sx), (y, sy), (w, sx), (h, sy))]
+                records.append({**base, "label": str(labels[0]) if labels else None,
+                                "x": scaled[0], "y": scaled[1], "w": scaled[2], "h": scaled[3],
+                                "image_width": ow, "image_height": oh, "duration": per_box,
+                                NOTE_COL: "rotated rectangle (rotation != 0) cannot be an axis-aligned box" if rot and not math.isclose(rot, 0.0) else None})
+    frame = _frame(records, source)
+    return frame, "xywh", any_unscaled and not any(r["image_width"] for r in records)

@@ -1,0 +1,201 @@
+"""Box kernels against their plain-Python twins in ``naive_boxes``; IoU properties; thread-count independence."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from naive import readonly
+from naive_boxes import (
+    boxes,
+    crowds,
+    naive_fuse_boxes,
+    naive_image_agreement,
+    naive_image_pairwise_iou,
+    naive_iou,
+    naive_iou_matrix,
+    naive_match_boxes,
+    naive_split_merge_flags,
+    partition,
+)
+
+from consensus.kernels import box_fusion as bf
+from consensus.kernels import box_matching as bm
+from consensus.kernels import iou as ki
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _iou(a, b):
+    return ki.box_iou(*a, *b)
+
+
+# -- IoU ------------------------------------------------------------------------------------------
+@SETTINGS
+@given(a=boxes(), b=boxes())
+def test_iou_matches_naive_and_is_symmetric(a, b):
+    v = _iou(a, b)
+    assert v == pytest.approx(naive_iou(a, b), abs=1e-12)
+    assert v == _iou(b, a)
+    assert 0.0 <= v <= 1.0
+
+
+@SETTINGS
+@given(a=boxes())
+def test_iou_with_itself_is_one(a):
+    assert _iou(a, a) == 1.0
+
+
+@SETTINGS
+@given(a=boxes(min_size=0.5), b=boxes(min_size=0.5), sx=st.floats(0.01, 100.0), sy=st.floats(0.01, 100.0),
+       dx=st.floats(-100, 100), dy=st.floats(-100, 100))
+def test_iou_is_invariant_to_axis_scaling_and_shift(a, b, sx, sy, dx, dy):
+    def t(box):
+        return (box[0] * sx + dx, box[1] * sy + dy, box[2] * sx + dx, box[3] * sy + dy)
+
+    assert _iou(t(a), t(b)) == pytest.approx(_iou(a, b), abs=1e-9)
+
+
+def test_iou_edge_cases():
+    assert _iou((0, 0, 1, 1), (1, 0, 2, 1)) == 0.0  # touching edge
+    assert _iou((0, 0, 1, 1), (1, 1, 2, 2)) == 0.0  # touching corner
+    assert _iou((0, 0, 2, 2), (1, 1, 3, 3)) == pytest.approx(1 / 7)
+    assert _iou((0, 0, 0, 5), (0, 0, 0, 5)) == 1.0  # equal zero-area boxes
+    assert _iou((0, 0, 0, 5), (0, 0, 1, 5)) == 0.0  # zero-area vs positive
+    assert _iou((2, 2, 1, 1), (0, 0, 3, 3)) == 0.0  # negative width counts as zero area
+    assert _iou((0, 0, 4, 4), (1, 1, 2, 2)) == pytest.approx(1 / 16)  # containment
+
+
+@SETTINGS
+@given(a=st.lists(boxes(), max_size=6), b=st.lists(boxes(), max_size=6))
+def test_iou_matrix_matches_naive(a, b):
+    aa = np.array(a, dtype=np.float64).reshape(-1, 4)
+    bb = np.array(b, dtype=np.float64).reshape(-1, 4)
+    np.testing.assert_allclose(ki.iou_matrix(*readonly(aa, bb)), naive_iou_matrix(a, b), atol=1e-12)
+
+
+@SETTINGS
+@given(c=crowds())
+def test_image_pairwise_iou_matches_naive(c):
+    off, val = ki.image_pairwise_iou(*readonly(c["offsets"], c["coords"]))
+    ref_off, ref_val = naive_image_pairwise_iou(c["offsets"], c["coords"])
+    np.testing.assert_array_equal(off, ref_off)
+    np.testing.assert_allclose(val, ref_val, atol=1e-12)
+
+
+# -- matching -------------------------------------------------------------------------------------
+def _match(c, threshold=0.5, class_aware=True, weight=None):
+    w = np.ones(c["coords"].shape[0]) if weight is None else weight
+    return bm.match_boxes(*readonly(c["offsets"], c["coords"], c["worker"], c["label"], c["valid"], w),
+                          threshold, class_aware)
+
+
+@SETTINGS
+@given(c=crowds(), threshold=st.sampled_from([0.3, 0.5, 0.7]), class_aware=st.booleans())
+def test_match_boxes_matches_naive(c, threshold, class_aware):
+    local, n_obj = _match(c, threshold, class_aware)
+    ref_local, ref_n = naive_match_boxes(c["offsets"], c["coords"], c["worker"], c["label"], c["valid"],
+                                         np.ones(len(c["coords"])), threshold, class_aware)
+    np.testing.assert_array_equal(local, ref_local)
+    np.testing.assert_array_equal(n_obj, ref_n)
+
+
+@SETTINGS
+@given(c=crowds(), class_aware=st.booleans())
+def test_match_one_box_per_annotator_and_class_per_object(c, class_aware):
+    local, _ = _match(c, 0.5, class_aware)
+    for group in partition(c["offsets"], local):
+        members = sorted(group)
+        assert len({int(c["worker"][r]) for r in members}) == len(members)
+        if class_aware:
+            assert len({int(c["label"][r]) for r in members}) == 1
+    assert np.all(local[c["valid"] == 0] == -1)
+
+
+@SETTINGS
+@given(c=crowds(), data=st.data())
+def test_match_is_invariant_to_annotator_naming(c, data):
+    """Renaming annotators (a permutation of the codes) changes the canonical box order, not the objects."""
+    perm = np.array(data.draw(st.permutations(range(10))), dtype=np.int32)
+    worker = perm[c["worker"]]
+    order = np.lexsort((c["coords"][:, 0], worker, c["image"]))
+    renamed = {**c, "worker": worker[order], "coords": np.ascontiguousarray(c["coords"][order]),
+               "label": c["label"][order], "valid": c["valid"][order]}
+    a, _ = _match(c)
+    b, _ = _match(renamed)
+    back = np.empty_like(b)
+    back[order] = b  # b in the original box order
+    assert partition(c["offsets"], a) == partition(c["offsets"], back)
+
+
+# -- fusion, agreement, flags ---------------------------------------------------------------------
+def _objects(c):
+    local, n_obj = _match(c)
+    start = np.concatenate([[0], np.cumsum(n_obj)])
+    obj = np.where(local >= 0, start[c["image"]] + local, -1)
+    idx = np.flatnonzero(obj >= 0)
+    members = idx[np.argsort(obj[idx], kind="stable")].astype(np.int64)
+    obj_offsets = np.concatenate([[0], np.cumsum(np.bincount(obj[idx], minlength=int(start[-1])))]).astype(np.int64)
+    return obj, obj_offsets, members, start
+
+
+@SETTINGS
+@given(c=crowds(), method=st.sampled_from([bf.MEAN, bf.MEDIAN]), seed=st.integers(0, 1000))
+def test_fuse_boxes_matches_naive(c, method, seed):
+    _, obj_offsets, members, _ = _objects(c)
+    weight = np.random.default_rng(seed).uniform(0.2, 3.0, c["coords"].shape[0])
+    fused, wsum = bf.fuse_boxes(*readonly(obj_offsets, members, c["coords"], weight), method)
+    ref, ref_w = naive_fuse_boxes(obj_offsets, members, c["coords"], weight, method)
+    np.testing.assert_allclose(fused, ref, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(wsum, ref_w, rtol=1e-12)
+
+
+@SETTINGS
+@given(c=crowds())
+def test_image_agreement_matches_naive(c):
+    obj, *_ = _objects(c)
+    args = (c["offsets"], c["coords"], c["worker"], obj, c["valid"], c["seen_offsets"], c["seen_worker"])
+    got = bf.image_agreement(*readonly(*args))
+    ref = naive_image_agreement(*args)
+    for g, r in zip(got, ref):
+        np.testing.assert_allclose(g, r, atol=1e-12, equal_nan=True)
+
+
+@SETTINGS
+@given(c=crowds())
+def test_split_merge_flags_match_naive(c):
+    obj, obj_offsets, members, start = _objects(c)
+    fused, _ = bf.fuse_boxes(obj_offsets, members, c["coords"], np.ones(c["coords"].shape[0]), bf.MEAN)
+    args = (c["offsets"], c["coords"], c["worker"], c["valid"], obj, start.astype(np.int64), fused, 0.8, 0.8, 1.5)
+    got = bf.split_merge_flags(*readonly(*args[:7]), *args[7:])
+    ref = naive_split_merge_flags(*args)
+    for g, r in zip(got, ref):
+        np.testing.assert_array_equal(g, r)
+
+
+def test_paired_iou_matches_naive():
+    rng = np.random.default_rng(3)
+    a = np.sort(rng.uniform(0, 10, (50, 4)).reshape(50, 2, 2), axis=1).transpose(0, 2, 1).reshape(50, 4)
+    b = a + rng.normal(0, 1, a.shape)
+    np.testing.assert_allclose(bf.paired_iou(*readonly(a, b)), [naive_iou(x, y) for x, y in zip(a, b)], atol=1e-12)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 threads")
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(c=crowds(max_images=30))
+def test_kernels_do_not_depend_on_thread_count(c):
+    outputs = []
+    for n in (1, 2):
+        numba.set_num_threads(n)
+        try:
+            obj, obj_offsets, members, _ = _objects(c)
+            fused, _ = bf.fuse_boxes(obj_offsets, members, c["coords"], np.ones(c["coords"].shape[0]), bf.MEDIAN)
+            agree = bf.image_agreement(c["offsets"], c["coords"], c["worker"], obj, c["valid"], c["seen_offsets"],
+                                       c["seen_worker"])
+            outputs.append((obj, fused, *agree))
+        finally:
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    for a, b in zip(*outputs):
+        np.testing.assert_array_equal(a, b)
