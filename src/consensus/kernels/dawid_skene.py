@@ -222,3 +222,273 @@ def worker_expected_accuracy(worker_offsets, item_by_worker, label_by_worker, po
         if n > 0:
             accuracy[w] = total / n
     return accuracy
+
+
+# -- single-pass EM over the item-sorted judgments ------------------------------------------
+#
+# The per-worker M-step used to walk a worker-sorted copy of the judgments and gather each
+# item's posterior at random. Here the expected counts are scattered instead, while walking the
+# item-sorted arrays in order: the per-worker tables (n_workers x K x K) are small enough to stay
+# in cache, so one EM iteration streams the judgments once. Sums are deterministic on any
+# thread count: the judgments are cut into a fixed number of chunks that does not depend on the
+# threads, each chunk sums into its own table, and the tables are added in chunk order.
+
+#: Upper bound on the reduction chunks (parallel work units) of the scatter kernels.
+MAX_CHUNKS = 16
+
+
+@kernel
+def reduction_chunks(item_offsets, n_workers, n_classes):
+    """Item boundaries of the fixed reduction chunks: int64 (n_chunks + 1,).
+
+    The number of chunks depends only on the data's shape (at most
+    :data:`MAX_CHUNKS`, and few enough that the per-chunk count tables stay
+    smaller than the judgments); each chunk holds about the same number of judgments.
+    """
+    n_items = item_offsets.size - 1
+    n_judgments = item_offsets[n_items]
+    table = max(1, n_workers * n_classes * n_classes)
+    n_chunks = min(MAX_CHUNKS, max(1, n_judgments // (2 * table)), max(1, n_items))
+    bounds = np.empty(n_chunks + 1, dtype=np.int64)
+    bounds[0] = 0
+    for c in range(1, n_chunks):
+        target = (n_judgments * c) // n_chunks
+        cut = min(np.int64(np.searchsorted(item_offsets, target, side="left")), n_items)
+        bounds[c] = max(bounds[c - 1], cut)
+    bounds[n_chunks] = n_items
+    return bounds
+
+
+@parallel_kernel
+def _combine_chunks(partial):
+    """Sum ``partial[c]`` over chunks in chunk order: (n_workers, a, b)."""
+    n_chunks, n_workers, n_rows, n_cols = partial.shape
+    out = np.empty((n_workers, n_rows, n_cols), dtype=np.float64)
+    for w in prange(n_workers):
+        for given in range(n_rows):
+            for k in range(n_cols):
+                acc = partial[0, w, given, k]
+                for c in range(1, n_chunks):
+                    acc += partial[c, w, given, k]
+                out[w, given, k] = acc
+    return out
+
+
+@parallel_kernel
+def emission_counts(item_offsets, worker, label, posterior, n_workers):
+    """Expected per-worker counts ``sum_j [l_j = given] posterior[i_j, true]`` by a scatter.
+
+    Parameters
+    ----------
+    item_offsets : int64 (n_items + 1,)
+    worker, label : int32 (n_judgments,)
+        Item-sorted judgments; negative labels are skipped.
+    posterior : float64 (n_items, K)
+    n_workers : int
+
+    Returns
+    -------
+    counts : float64 (n_workers, K, K)
+        Indexed ``[w, given, true]``, without pseudo-counts (see :func:`emission_from_counts`).
+    """
+    n_classes = posterior.shape[1]
+    bounds = reduction_chunks(item_offsets, n_workers, n_classes)
+    n_chunks = bounds.size - 1
+    partial = np.zeros((n_chunks, n_workers, n_classes, n_classes), dtype=np.float64)
+    for c in prange(n_chunks):
+        table = partial[c].reshape(-1)
+        for i in range(bounds[c], bounds[c + 1]):
+            for j in range(item_offsets[i], item_offsets[i + 1]):
+                given = label[j]
+                if given >= 0:
+                    base = (worker[j] * n_classes + given) * n_classes
+                    for k in range(n_classes):
+                        table[base + k] += posterior[i, k]
+    return _combine_chunks(partial)
+
+
+@kernel
+def _finish_row(posterior, i, gold_class):
+    """:func:`finish_item` on ``posterior[i]`` with K exponentials instead of 2K (same result to rounding)."""
+    n_classes = posterior.shape[1]
+    if gold_class >= 0:
+        loglik = posterior[i, gold_class]
+        for k in range(n_classes):
+            posterior[i, k] = 0.0
+        posterior[i, gold_class] = 1.0
+        return loglik
+    top = posterior[i, 0]
+    for k in range(1, n_classes):
+        if posterior[i, k] > top:
+            top = posterior[i, k]
+    if top == -np.inf:
+        for k in range(n_classes):
+            posterior[i, k] = 1.0 / n_classes
+        return -np.inf
+    total = 0.0
+    for k in range(n_classes):
+        e = np.exp(posterior[i, k] - top)
+        posterior[i, k] = e
+        total += e
+    for k in range(n_classes):  # total lies in [1, K]: dividing is exact enough and cannot overflow
+        posterior[i, k] = posterior[i, k] / total
+    return top + np.log(total)
+
+
+@parallel_kernel
+def em_pass(item_offsets, worker, label, log_emission, log_prior, gold):
+    """One E-step plus the next M-step's expected counts, in a single pass.
+
+    Computes what :func:`e_step` computes (equal to rounding) and, from the
+    new posteriors, the counts :func:`emission_counts` would compute, so the
+    next M-step needs no second pass over the judgments. Two classes take a
+    scalar path (one exponential and one logarithm per item).
+
+    Returns
+    -------
+    posterior : float64 (n_items, K)
+    item_loglik : float64 (n_items,)
+    counts : float64 (n_workers, K, K)
+        ``[w, given, true]`` expected counts under ``posterior`` (gold clamped).
+    """
+    n_items = item_offsets.size - 1
+    n_workers = log_emission.shape[0]
+    n_classes = log_prior.size
+    posterior = np.empty((n_items, n_classes), dtype=np.float64)
+    item_loglik = np.empty(n_items, dtype=np.float64)
+    bounds = reduction_chunks(item_offsets, n_workers, n_classes)
+    n_chunks = bounds.size - 1
+    partial = np.zeros((n_chunks, n_workers, n_classes, n_classes), dtype=np.float64)
+    emission = log_emission.reshape(-1)
+    for c in prange(n_chunks):
+        table = partial[c].reshape(-1)
+        for i in range(bounds[c], bounds[c + 1]):
+            start = item_offsets[i]
+            stop = item_offsets[i + 1]
+            if n_classes == 2:
+                a = log_prior[0]
+                b = log_prior[1]
+                for j in range(start, stop):
+                    given = label[j]
+                    if given >= 0:
+                        base = (worker[j] * 2 + given) * 2
+                        a += emission[base]
+                        b += emission[base + 1]
+                truth = gold[i]
+                if truth >= 0:
+                    item_loglik[i] = a if truth == 0 else b
+                    p0 = 1.0 if truth == 0 else 0.0
+                    p1 = 1.0 - p0
+                elif a == -np.inf and b == -np.inf:
+                    item_loglik[i] = -np.inf
+                    p0 = 0.5
+                    p1 = 0.5
+                elif a >= b:
+                    e = np.exp(b - a)  # may be subnormal: keep it, never 1 - p0
+                    p0 = 1.0 / (1.0 + e)
+                    p1 = e / (1.0 + e)
+                    item_loglik[i] = a + np.log1p(e)
+                else:
+                    e = np.exp(a - b)
+                    p0 = e / (1.0 + e)
+                    p1 = 1.0 / (1.0 + e)
+                    item_loglik[i] = b + np.log1p(e)
+                posterior[i, 0] = p0
+                posterior[i, 1] = p1
+                for j in range(start, stop):
+                    given = label[j]
+                    if given >= 0:
+                        base = (worker[j] * 2 + given) * 2
+                        table[base] += p0
+                        table[base + 1] += p1
+                continue
+            for k in range(n_classes):
+                posterior[i, k] = log_prior[k]
+            for j in range(start, stop):
+                given = label[j]
+                if given >= 0:
+                    base = (worker[j] * n_classes + given) * n_classes
+                    for k in range(n_classes):
+                        posterior[i, k] += emission[base + k]
+            item_loglik[i] = _finish_row(posterior, i, gold[i])
+            for j in range(start, stop):
+                given = label[j]
+                if given >= 0:
+                    base = (worker[j] * n_classes + given) * n_classes
+                    for k in range(n_classes):
+                        table[base + k] += posterior[i, k]
+    return posterior, item_loglik, _combine_chunks(partial)
+
+
+@parallel_kernel
+def emission_from_counts(counts, alpha, prior_index, prior_counts):
+    """Log emission tables from expected counts plus pseudo-counts (the M-step's second half).
+
+    Same result as :func:`m_step_emission` given the counts of :func:`emission_counts`.
+
+    Parameters
+    ----------
+    counts : float64 (n_workers, K, K)
+        ``[w, given, true]`` expected counts.
+    alpha, prior_index, prior_counts
+        As in :func:`m_step_emission`.
+
+    Returns
+    -------
+    log_emission : float64 (n_workers, K, K)
+    """
+    n_workers, n_classes, _ = counts.shape
+    log_emission = np.empty((n_workers, n_classes, n_classes), dtype=np.float64)
+    for w in prange(n_workers):
+        table = log_emission[w]
+        p = prior_index[w]
+        for given in range(n_classes):
+            for k in range(n_classes):
+                value = alpha
+                if p >= 0:
+                    value += prior_counts[p, given, k]
+                table[given, k] = value + counts[w, given, k]
+        for k in range(n_classes):
+            total = 0.0
+            for given in range(n_classes):
+                total += table[given, k]
+            log_total = np.log(total) if total > 0.0 else 0.0
+            for given in range(n_classes):
+                if total <= 0.0:
+                    table[given, k] = -np.log(n_classes)
+                elif table[given, k] > 0.0:
+                    table[given, k] = np.log(table[given, k]) - log_total
+                else:
+                    table[given, k] = -np.inf
+    return log_emission
+
+
+@parallel_kernel
+def worker_accuracy_by_item(item_offsets, worker, label, posterior, n_workers):
+    """:func:`worker_expected_accuracy` from the item-sorted judgments (no worker-sorted copy).
+
+    Returns
+    -------
+    accuracy : float64 (n_workers,)
+        Mean posterior probability of each worker's class answers; NaN for
+        workers without class judgments.
+    """
+    bounds = reduction_chunks(item_offsets, n_workers, 1)
+    n_chunks = bounds.size - 1
+    partial = np.zeros((n_chunks, n_workers, 1, 2), dtype=np.float64)
+    for c in prange(n_chunks):
+        table = partial[c]
+        for i in range(bounds[c], bounds[c + 1]):
+            for j in range(item_offsets[i], item_offsets[i + 1]):
+                given = label[j]
+                if given < 0:
+                    continue
+                cell = table[worker[j], 0]
+                cell[0] += posterior[i, given]
+                cell[1] += 1.0
+    totals = _combine_chunks(partial)
+    accuracy = np.full(n_workers, np.nan, dtype=np.float64)
+    for w in range(n_workers):
+        if totals[w, 0, 1] > 0.0:
+            accuracy[w] = totals[w, 0, 0] / totals[w, 0, 1]
+    return accuracy

@@ -157,9 +157,24 @@ class DawidSkene(EMAggregator):
         self._prior_index, self._prior_counts = self._prior_tables(judgments)
 
     def _m_step(self, judgments: Judgments, posterior: np.ndarray) -> None:
-        self._log_emission = ds.m_step_emission(
-            judgments.worker_offsets, judgments.item_by_worker, judgments.label_by_worker,
-            posterior, float(self.alpha), self._prior_index, self._prior_counts)
+        # The E-step (ds.em_pass) already scattered the expected counts of the posteriors it
+        # returned; other posteriors (the initial ones) get a scatter pass of their own. Both walk
+        # the item-sorted judgments: no worker-sorted copy is built.
+        pending = getattr(self, "_pending_counts", None)
+        self._pending_counts = None
+        if pending is not None and pending[0] is posterior:
+            counts = pending[1]
+        else:
+            counts = ds.emission_counts(judgments.item_offsets, judgments.worker, judgments.label,
+                                        posterior, judgments.n_workers)
+        self._log_emission = ds.emission_from_counts(counts, float(self.alpha), self._prior_index,
+                                                     self._prior_counts)
+
+    def _e_step(self, judgments: Judgments, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        posterior, item_loglik, counts = ds.em_pass(judgments.item_offsets, judgments.worker, judgments.label,
+                                                    self._log_emission, self._log_prior, gold)
+        self._pending_counts = (posterior, counts)
+        return posterior, item_loglik
 
     def _penalty(self) -> float:
         # the class-prior term is added by the EM loop
