@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from consensus.agreement_metrics import AgreementReport, agreement
     from consensus.claims import (AcceptancePlan, AuditPlan, ClaimValidation, acceptance_plan, plan_audit,
                                   validate_claim)
+    from consensus.boxes import BoxConsensus, BoxResult, BoxSet, fit_boxes, read_boxes
     from consensus.data import Judgments
     from consensus.errors import ConsensusError, InputError, ParameterError
     from consensus.fraud import FraudReport, detect_fraud
@@ -43,6 +44,11 @@ _LAZY = {
     "AcceptancePlan": "consensus.claims",
     "agreement": "consensus.agreement_metrics",
     "AgreementReport": "consensus.agreement_metrics",
+    "BoxConsensus": "consensus.boxes",
+    "BoxResult": "consensus.boxes",
+    "BoxSet": "consensus.boxes",
+    "fit_boxes": "consensus.boxes",
+    "read_boxes": "consensus.boxes",
     "advise_redundancy": "consensus.redundancy",
     "RedundancyAdvice": "consensus.redundancy",
 }

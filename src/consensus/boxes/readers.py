@@ -406,7 +406,8 @@ def _coco_rows(doc: dict[str, Any], source: str, annotator_field: str | None) ->
             "worker": _text(ann.get(field)), "label": label if label is not None else DEFAULT_LABEL,
             "x": xywh[0], "y": xywh[1], "w": xywh[2], "h": xywh[3],
             "image_width": _num(img.get("width")), "image_height": _num(img.get("height")),
-            "duration": None, NOTE_COL: None})
+            "duration": None,
+            NOTE_COL: None if isinstance(bbox, list) and len(bbox) == 4 else "bbox is not a list of 4 numbers"})
     return _frame(records, source)
 
 

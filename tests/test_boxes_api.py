@@ -1,0 +1,290 @@
+"""Box readers, BoxConsensus tables and flags on constructed cases and a real sample; the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+import consensus
+from consensus.boxes import BoxConsensus, BoxSet, fit_boxes, read_boxes
+from consensus.cli import main
+from consensus.errors import InputError, ParameterError
+
+DATA = Path(__file__).resolve().parent / "data" / "boxes"
+SAMPLE = DATA / "braylan_3_images.csv"
+
+
+def frame(rows, columns=("image", "worker", "x0", "y0", "x1", "y1")):
+    return pl.DataFrame([dict(zip(columns, r)) for r in rows])
+
+
+def crowd(extra=(), jitter=1.0):
+    """Two objects on image a, three careful annotators; image b with one object."""
+    rows = []
+    for k, w in enumerate(("w1", "w2", "w3")):
+        d = jitter * (k - 1)
+        rows += [("a", w, 10 + d, 10, 50 + d, 90), ("a", w, 100, 10 - d, 140, 90 - d), ("b", w, 0, 0, 20 + d, 20)]
+    return frame(rows + list(extra))
+
+
+# -- real sample ------------------------------------------------------------------------------------
+def test_real_sample_reads_fits_and_accounts():
+    data = read_boxes(SAMPLE)
+    assert (data.n_boxes, data.n_images, data.n_workers) == (112, 3, 21)
+    assert data.accounting_line() == "input rows 112 = used 112 + quarantined 0"
+    result = fit_boxes(data)
+    s = result.summary()
+    assert set(s) >= {"mean_matched_iou", "f1_agreement", "n_images", "n_objects", "images_by_recommendation",
+                      "workers_flagged"}
+    assert s["n_images"] == 3 and 0 < s["n_objects"] <= s["n_candidates"]
+    assert 0.5 < s["mean_matched_iou"] < 1 and 0 < s["f1_agreement"] < 1
+    assert sum(s["images_by_recommendation"].values()) == 3
+    assert result.boxes.columns[:7] == ["image", "object", "x0", "y0", "x1", "y1", "label"]
+    assert (result.boxes.get_column("confidence") >= 0.5).all()
+    # the consensus is close to the experts' boxes: most kept objects overlap a gold box
+    gold = pl.read_csv(DATA / "braylan_3_images_gold.csv", schema_overrides={"image": pl.String})
+    from consensus.kernels.iou import iou_matrix
+
+    hits = 0
+    for image in ("0", "1", "2"):
+        ours = result.boxes.filter(pl.col("image") == image).select("x0", "y0", "x1", "y1").to_numpy()
+        g = gold.filter(pl.col("image") == image).select("x0", "y0", "x1", "y1").to_numpy().astype(float)
+        hits += int((iou_matrix(ours, g).max(axis=1) >= 0.5).sum())
+    assert hits >= 0.75 * result.boxes.height  # 8 of 10 on these three images
+
+
+def test_input_row_order_does_not_change_the_result():
+    raw = pl.read_csv(SAMPLE, infer_schema=False)
+    shuffled = raw.sample(fraction=1.0, shuffle=True, seed=7)
+    a, b = fit_boxes(raw), fit_boxes(shuffled)
+    assert a.boxes.equals(b.boxes)
+    assert a.images.equals(b.images)
+    assert a.workers.equals(b.workers)
+
+
+# -- formats -------------------------------------------------------------------------------------
+def test_xywh_and_normalised_give_the_same_objects():
+    base = crowd()
+    xyxy = fit_boxes(base)
+    xywh = fit_boxes(base.select("image", "worker", pl.col("x0").alias("x"), pl.col("y0").alias("y"),
+                                 (pl.col("x1") - pl.col("x0")).alias("w"), (pl.col("y1") - pl.col("y0")).alias("h")))
+    assert xywh.data.box_format == "xywh" and xywh.boxes.columns[2:6] == ["x", "y", "w", "h"]
+    np.testing.assert_allclose(xywh.boxes.get_column("x").to_numpy(), xyxy.boxes.get_column("x0").to_numpy())
+    np.testing.assert_allclose(xywh.boxes.get_column("w").to_numpy(),
+                               (xyxy.boxes.get_column("x1") - xyxy.boxes.get_column("x0")).to_numpy())
+    norm = fit_boxes(base.with_columns(pl.col("x0", "x1") / 200.0, pl.col("y0", "y1") / 100.0))
+    assert norm.data.normalized
+    np.testing.assert_allclose(norm.boxes.get_column("x1").to_numpy() * 200, xyxy.boxes.get_column("x1").to_numpy())
+    np.testing.assert_allclose(norm.boxes.get_column("confidence").to_numpy(),
+                               xyxy.boxes.get_column("confidence").to_numpy())
+
+
+def test_quarantine_reasons_and_empty_annotations():
+    rows = [("a", "w1", 0, 0, 10, 10), ("a", "w2", 0, 0, 10, 10), (None, "w3", 0, 0, 1, 1),
+            ("a", None, 0, 0, 1, 1), ("a", "w3", "x", 0, 1, 1), ("a", "w3", 1, None, 2, 2),
+            ("a", "w1", 0, 0, 10, 10), ("a", "w4", None, None, None, None)]
+    raw = pl.DataFrame({c: [None if r[k] is None else str(r[k]) for r in rows]
+                        for k, c in enumerate(("image", "worker", "x0", "y0", "x1", "y1"))})
+    data = read_boxes(raw)
+    assert data.n_boxes == 2 and data.n_empty == 1
+    assert data.accounting_line() == "input rows 8 = used 3 + quarantined 5"
+    reasons = dict(zip(data.quarantine.get_column("__row").to_list(), data.quarantine.get_column("reason").to_list()))
+    assert reasons[3].startswith("missing image id")
+    assert reasons[4].startswith("missing annotator id")
+    assert reasons[5] == "box coordinate is not a finite number"
+    assert reasons[6] == "some box coordinates are empty"
+    assert reasons[7].startswith("duplicate box")
+    # w4 saw image a and drew nothing: the object has 2 of 3 annotators
+    result = fit_boxes(data)
+    assert result.boxes.get_column("n_seen").to_list() == [3]
+    # weighted share: w4, who drew nothing, weighs less than w1 and w2 (detection reliability)
+    assert 2 / 3 < result.boxes.get_column("confidence").item() < 1
+
+
+def test_seen_table_counts_annotators_who_drew_nothing(tmp_path):
+    seen = tmp_path / "seen.csv"
+    pl.DataFrame({"image": ["b", "b", "b"], "worker": ["w4", "w5", "w6"]}).write_csv(seen)
+    result = fit_boxes(crowd(), seen=str(seen))
+    b = result.boxes.filter(pl.col("image") == "b")
+    assert b.height == 1 and b.get_column("n_seen").item() == 6
+    keep_all = fit_boxes(crowd(), seen=str(seen), min_confidence=0.6, keep_all=True)
+    assert not keep_all.boxes.filter(pl.col("image") == "b").get_column("kept").item()
+
+
+def test_coco_json(tmp_path):
+    doc = {"images": [{"id": 1, "file_name": "img1.jpg", "width": 200, "height": 100}],
+           "categories": [{"id": 3, "name": "person"}],
+           "annotations": [{"id": k, "image_id": 1, "category_id": 3, "bbox": [10 + k, 10, 40, 80],
+                            "annotator": f"u{k}"} for k in range(3)]
+           + [{"id": 9, "image_id": 1, "category_id": 3, "bbox": [1, 2], "annotator": "u9"}]}
+    path = tmp_path / "coco.json"
+    path.write_text(json.dumps(doc))
+    result = fit_boxes(str(path))
+    assert result.data.accounting_line() == "input rows 4 = used 3 + quarantined 1"
+    row = result.boxes.row(0, named=True)
+    assert row["image"] == "img1.jpg" and row["label"] == "person" and row["n_annotators"] == 3
+    assert row["x"] == pytest.approx(11.0) and row["w"] == pytest.approx(40.0)
+    for a in doc["annotations"]:
+        a["rater_id"] = a.pop("annotator")
+    path.write_text(json.dumps(doc))
+    with pytest.raises(InputError, match="annotator field"):
+        read_boxes(str(path))
+    assert read_boxes(str(path), annotator_field="rater_id").n_boxes == 3
+
+
+def test_label_studio_json(tmp_path):
+    def rect(x, label="car", rotation=0):
+        return {"type": "rectanglelabels", "original_width": 400, "original_height": 200,
+                "value": {"x": x, "y": 10, "width": 25, "height": 50, "rotation": rotation,
+                          "rectanglelabels": [label]}}
+
+    tasks = [{"id": 7, "data": {"image": "/data/upload/cars.png"}, "annotations": [
+        {"completed_by": 1, "result": [rect(10)], "lead_time": 4.0},
+        {"completed_by": {"id": 2, "email": "b@x.org"}, "result": [rect(11)]},
+        {"completed_by": 3, "result": []},
+        {"completed_by": 4, "result": [rect(10)], "was_cancelled": True},
+        {"completed_by": 5, "result": [rect(50, rotation=30)]}]}]
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps(tasks))
+    data = read_boxes(str(path))
+    assert data.accounting_line() == "input rows 5 = used 3 + quarantined 2"
+    assert set(data.worker_ids.to_list()) == {"1", "3", "b@x.org"}
+    reasons = data.quarantine.get_column("reason").to_list()
+    assert any("cancelled" in r for r in reasons) and any("rotat" in r for r in reasons)
+    result = fit_boxes(data)
+    row = result.boxes.row(0, named=True)
+    assert row["x"] == pytest.approx(0.5 * (40 + 44)) and row["w"] == pytest.approx(100.0)
+    assert row["n_seen"] == 3 and row["label"] == "car"
+    assert data.duration[~np.isnan(data.duration)].tolist() == [4.0]
+
+
+def test_missing_columns_and_bad_parameters():
+    with pytest.raises(InputError, match="coordinate columns"):
+        read_boxes(pl.DataFrame({"image": ["a"], "worker": ["w"], "foo": [1]}))
+    with pytest.raises(InputError, match="annotator id"):
+        read_boxes(pl.DataFrame({"image": ["a"], "x0": [0], "y0": [0], "x1": [1], "y1": [1]}))
+    with pytest.raises(ParameterError, match="iou_threshold"):
+        BoxConsensus(iou_threshold=0).fit(crowd())
+    with pytest.raises(ParameterError, match="box_format"):
+        read_boxes(crowd(), box_format="cxcywh")
+
+
+# -- model ----------------------------------------------------------------------------------------
+def test_split_boxes_are_flagged():
+    """The elephant split into three: w4 draws three boxes inside the object the others agree on."""
+    rows = [("a", w, 100 + d, 100, 300 + d, 200) for w, d in (("w1", 0), ("w2", 2), ("w3", -2))]
+    rows += [("a", "w4", 100, 100, 165, 200), ("a", "w4", 168, 100, 232, 200), ("a", "w4", 235, 100, 300, 200)]
+    result = fit_boxes(frame(rows))
+    assert result.boxes.height == 1
+    flagged = result.box_flags
+    assert flagged.get_column("worker").to_list() == ["w4"] * 3
+    assert flagged.get_column("split").all() and not flagged.get_column("merged").any()
+    w4 = result.workers.filter(pl.col("worker") == "w4").row(0, named=True)
+    assert w4["n_split"] == 3 and w4["n_matched"] == 0
+    # one box inside the object is not a split
+    single = fit_boxes(frame(rows[:4]))
+    assert single.box_flags.height == 0
+
+
+def test_merged_box_is_flagged():
+    rows = []
+    for w, d in (("w1", 0), ("w2", 1), ("w3", -1)):
+        rows += [("a", w, 10 + d, 10, 50, 90), ("a", w, 60, 10 + d, 100, 90)]
+    rows.append(("a", "w4", 8, 8, 102, 92))
+    result = fit_boxes(frame(rows))
+    assert result.boxes.height == 2
+    assert result.box_flags.get_column("worker").to_list() == ["w4"]
+    assert result.box_flags.get_column("flags").to_list() == ["merged"]
+
+
+def test_degenerate_out_of_image_whole_image_and_fast_boxes():
+    cols = ("image", "worker", "x0", "y0", "x1", "y1", "image_width", "image_height", "duration")
+    rows = [("a", w, 10, 10, 50, 50, 100, 100, 5.0) for w in ("w1", "w2", "w3")]
+    rows += [("a", "w4", 20, 20, 20, 40, 100, 100, 5.0),  # zero width
+             ("a", "w5", 80, 80, 130, 120, 100, 100, 5.0),  # past the edge
+             ("a", "w6", 0, 0, 100, 100, 100, 100, 0.1)]  # whole image, fast
+    result = fit_boxes(frame(rows, cols), fast_seconds=0.5)
+    flags = dict(zip(result.annotations.get_column("worker"), result.annotations.get_column("flags")))
+    assert flags == {"w1": "", "w2": "", "w3": "", "w4": "degenerate", "w5": "out_of_image",
+                     "w6": "whole_image;fast"}
+    assert result.annotations.filter(pl.col("worker") == "w4").get_column("object").item() is None
+
+
+def test_reliability_weights_favour_precise_annotators():
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(40):
+        x, y = rng.uniform(0, 500, 2)
+        for w, sd in (("p1", 1.0), ("p2", 1.0), ("p3", 1.0), ("sloppy", 8.0)):
+            j = rng.normal(0, sd, 4)
+            rows.append((f"img{i}", w, x + j[0], y + j[1], x + 60 + j[2], y + 60 + j[3]))
+    result = fit_boxes(frame(rows))
+    workers = {r["worker"]: r for r in result.workers.iter_rows(named=True)}
+    assert workers["sloppy"]["loc_weight"] < 0.2 * workers["p1"]["loc_weight"]
+    assert workers["sloppy"]["mean_iou"] < workers["p1"]["mean_iou"]
+    assert workers["sloppy"]["iou_high"] < workers["p1"]["iou_low"]
+    assert "low_iou" not in workers["p1"]["flags"]
+
+
+def test_tightness_bias_and_recommendations():
+    rows = []
+    for i in range(15):
+        for w in ("w1", "w2", "w3"):
+            rows.append((f"i{i}", w, 100, 100, 200, 200))
+        rows.append((f"i{i}", "loose", 80, 80, 220, 220))
+    rows.append(("solo", "w1", 0, 0, 10, 10))
+    result = fit_boxes(frame(rows))
+    loose = result.workers.filter(pl.col("worker") == "loose").row(0, named=True)
+    assert loose["tightness"] == pytest.approx(np.log(1.96 / 1.0), abs=0.15) and "loose" in loose["flags"]
+    rec = dict(zip(result.images.get_column("image"), result.images.get_column("recommendation")))
+    assert rec["solo"] == "needs_more_annotators"
+    assert rec["i0"] == "accept"
+
+
+def test_class_agnostic_matching_votes_the_class():
+    rows = [("a", "w1", 0, 0, 10, 10, "person"), ("a", "w2", 0, 0, 10, 10, "person"),
+            ("a", "w3", 0, 0, 10, 10, "poster")]
+    cols = ("image", "worker", "x0", "y0", "x1", "y1", "label")
+    aware = fit_boxes(frame(rows, cols))
+    assert sorted(aware.boxes.get_column("label").to_list()) == ["person"]
+    agnostic = fit_boxes(frame(rows, cols), class_aware=False)
+    assert agnostic.boxes.get_column("label").to_list() == ["person"]
+    assert agnostic.boxes.get_column("n_annotators").to_list() == [3]
+
+
+def test_lazy_public_api():
+    assert consensus.fit_boxes is fit_boxes and consensus.BoxSet is BoxSet
+
+
+# -- CLI -------------------------------------------------------------------------------------------
+def test_cli_writes_tables(tmp_path, capsys):
+    out = tmp_path / "cb.csv"
+    code = main(["boxes", str(SAMPLE), "-o", str(out), "--images-out", str(tmp_path / "img.csv"),
+                 "--workers-out", str(tmp_path / "w.parquet"), "--flags-out", str(tmp_path / "f.csv")])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "input rows 112 = used 112 + quarantined 0" in err
+    boxes = pl.read_csv(out)
+    assert boxes.columns[:9] == ["image", "object", "x0", "y0", "x1", "y1", "label", "confidence", "n_annotators"]
+    assert pl.read_csv(tmp_path / "img.csv").height == 3
+    assert pl.read_parquet(tmp_path / "w.parquet").height == 21
+
+
+def test_cli_quarantine_and_errors(tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    src.write_text("image,worker,x,y,w,h\na,u1,0,0,10,10\na,u2,1,0,10,10\n,u3,0,0,1,1\n")
+    out = tmp_path / "o.csv"
+    assert main(["boxes", str(src), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "input rows 3 = used 2 + quarantined 1" in err
+    q = pl.read_csv(tmp_path / "o.quarantine.csv")
+    assert q.get_column("reason").to_list()[0].startswith("missing image id")
+    assert pl.read_csv(out).columns[2:6] == ["x", "y", "w", "h"]
+    assert main(["boxes", str(tmp_path / "none.csv")]) == 2
+    assert main(["boxes", str(src), "--iou", "1.5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("consensus boxes: error:") and "iou_threshold" in err[-1]
