@@ -276,7 +276,7 @@ def speed_child(n_boxes: int) -> dict:
     small = boxset(synthetic(200, seed=1), 200)  # warm-up: compile or load every kernel
     fit_arrays(small)
     image_pairwise_iou(small.image_offsets, small.coords)
-    n_images = max(int(n_boxes / 10.1), 1)
+    n_images = max(int(n_boxes / 9.9), 1)  # the generator makes ~9.9 boxes per image
     t = time.perf_counter()
     data = boxset(synthetic(n_images), n_images)
     t_build = time.perf_counter() - t

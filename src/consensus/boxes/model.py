@@ -11,7 +11,8 @@ The model, in the order :meth:`BoxConsensus.fit` runs it:
    coordinates; each annotator's noise variance is the mean squared
    deviation of their coordinates from the fused boxes, in units of the fused
    box's width/height, shrunk towards the crowd's by ``prior_boxes`` pseudo
-   boxes; the weight is its inverse.
+   boxes; the weight is its inverse (the fused coordinate is the weighted
+   median by default, the weighted mean with ``fusion="mean"``).
 3. **Confidence**: the weighted share of the annotators who saw the image
    that drew the object; the weights are each annotator's detection
    reliability (F1 of their boxes against the kept objects, shrunk by one
@@ -74,8 +75,9 @@ class BoxConsensus:
     class_aware : bool, default True
         Only boxes of the same class match; with False, classes are decided by
         a weighted vote of the matched boxes.
-    fusion : {"mean", "median"}, default "mean"
-        Reliability-weighted coordinate mean, or weighted median.
+    fusion : {"median", "mean"}, default "median"
+        Reliability-weighted median of each coordinate (robust to a stray box
+        in the object), or the weighted mean. Objects of two boxes use the mean.
     n_iter : int, default 5
         Rounds of consensus -> reliability -> consensus.
     prior_boxes : float, default 4.0
@@ -113,7 +115,7 @@ class BoxConsensus:
         (0.4: about 1.5 times the area).
     """
 
-    def __init__(self, *, iou_threshold: float = 0.5, class_aware: bool = True, fusion: str = "mean",
+    def __init__(self, *, iou_threshold: float = 0.5, class_aware: bool = True, fusion: str = "median",
                  n_iter: int = 5, prior_boxes: float = 4.0, min_confidence: float = 0.5, keep_all: bool = False,
                  min_evidence: int = 10, accept_f1: float = 0.7, review_after: int = 5,
                  uncertain_band: float = 0.2, contain: float = 0.8, fast_seconds: float | None = None,
@@ -233,7 +235,7 @@ def match(boxes: BoxSet, iou_threshold: float = 0.5,
     return obj, local, start
 
 
-def fit_arrays(boxes: BoxSet, *, iou_threshold: float = 0.5, class_aware: bool = True, fusion: str = "mean",
+def fit_arrays(boxes: BoxSet, *, iou_threshold: float = 0.5, class_aware: bool = True, fusion: str = "median",
                n_iter: int = 5, prior_boxes: float = 4.0, min_confidence: float = 0.5) -> Fit:
     """Matching, iterated reliability-weighted fusion and confidence on a :class:`BoxSet`."""
     from consensus.kernels.box_fusion import MEAN, MEDIAN, fuse_boxes, image_agreement, paired_iou

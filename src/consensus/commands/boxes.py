@@ -111,8 +111,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     model.add_argument("--iou", type=float, default=0.5, help="IoU threshold for matching (default 0.5)")
     model.add_argument("--class-agnostic", action="store_true",
                        help="match boxes of different classes; the class is a weighted vote")
-    model.add_argument("--fusion", choices=("mean", "median"), default="mean",
-                       help="reliability-weighted coordinate mean or median (default mean)")
+    model.add_argument("--fusion", choices=("median", "mean"), default="median",
+                       help="reliability-weighted coordinate median or mean (default median)")
     model.add_argument("--min-confidence", type=float, default=0.5,
                        help="keep objects drawn by this weighted share of the annotators who saw the image "
                        "(default 0.5)")
