@@ -1,0 +1,165 @@
+"""The Dask engine equals the in-memory fit (multi-partition data, process and thread clusters)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+pytest.importorskip("distributed", reason="Dask tests need the 'dask' extra: pip install 'consensus[dask]'")
+
+from consensus import MACE, DawidSkene, OneCoinDawidSkene  # noqa: E402
+from consensus.backends import DaskBackend, LocalBackend, worker_statistics  # noqa: E402
+from consensus.fraud import FraudConfig  # noqa: E402
+from consensus.fraud._base import Context  # noqa: E402
+from consensus.io.judgments import read_judgments  # noqa: E402
+
+TOL = 1e-9
+
+
+def _crowd(seed: int = 0, n: int = 2500) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 3, 300)
+    item = rng.integers(0, 300, n)
+    worker = rng.integers(0, 30, n)
+    skill = rng.uniform(0.3, 0.95, 30)
+    right = rng.random(n) < skill[worker]
+    label = np.where(right, truth[item], rng.integers(0, 3, n))
+    frame = pl.DataFrame({"item": [f"i{x:03d}" for x in item], "worker": [f"w{x}" for x in worker],
+                          "label": [["cat", "dog", "owl"][x] for x in label],
+                          "seconds": rng.uniform(0.5, 20, n)})
+    # a few rows to quarantine: a missing worker, and duplicates of (item, worker)
+    return frame.with_columns(pl.when(pl.int_range(n) == 7).then(None).otherwise(pl.col("worker")).alias("worker"))
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """The crowd in 4 Parquet files: rows in input order (so items span files)."""
+    folder = tmp_path_factory.mktemp("deliveries")
+    frame = _crowd()
+    for k in range(4):
+        frame[k * 625:(k + 1) * 625].write_parquet(folder / f"part{k}.parquet")
+    return frame, str(folder / "*.parquet")
+
+
+@pytest.fixture(scope="module", params=["processes", "threads"])
+def backend(request):
+    processes = request.param == "processes"
+    be = DaskBackend(n_workers=2, threads_per_worker=1, processes=processes, n_partitions=3)
+    yield be
+    be.close()
+
+
+def _same_fit(a, b):
+    assert a.n_iter_ == b.n_iter_
+    np.testing.assert_allclose(b.log_likelihood_history_, a.log_likelihood_history_, rtol=TOL, atol=0)
+    np.testing.assert_allclose(b.probas_, a.probas_, atol=TOL)
+    np.testing.assert_allclose(b.raw_probas_, a.raw_probas_, atol=TOL)
+    np.testing.assert_allclose(b.confusion_, a.confusion_, atol=TOL)
+    np.testing.assert_allclose(b.priors_, a.priors_, atol=TOL)
+    np.testing.assert_allclose(b.worker_accuracy_, a.worker_accuracy_, atol=TOL)
+    np.testing.assert_array_equal(b.labels_, a.labels_)
+    assert b.temperature_ == pytest.approx(a.temperature_, rel=1e-12)
+    assert b.judgments_.item_ids.to_list() == a.judgments_.item_ids.to_list()
+    assert b.judgments_.worker_ids.to_list() == a.judgments_.worker_ids.to_list()
+
+
+@pytest.mark.parametrize("model", [DawidSkene, OneCoinDawidSkene, MACE])
+def test_dask_equals_local(backend, files, model):
+    frame, glob = files
+    local = model().fit(frame)
+    data = backend.load(glob)
+    assert data.repartitioned  # items span the files: one-time repartition by item
+    assert data.n_partitions == 3
+    dask = model().fit(data, engine=backend)
+    _same_fit(local, dask)
+    # row accounting: every input row used or quarantined with a reason
+    assert data.n_input_rows == data.n_judgments + data.n_quarantined == frame.height
+    def reasons(q):  # the kept row is named by file here and by frame row there
+        return sorted(q["reason"].str.replace(r"; kept .*", "").to_list())
+
+    assert reasons(data.quarantine) == reasons(local.judgments_.quarantine)
+    table = dask.item_table()
+    assert table.columns == local.item_table().columns
+    data.release()
+
+
+def test_polars_frame_and_item_partitioned_files(backend, files, tmp_path):
+    frame, _ = files
+    local = DawidSkene(calibration="none").fit(frame)
+    _same_fit(local, DawidSkene(calibration="none").fit(frame, engine=backend))
+    # files that are already partitioned by item are used as they are
+    by_item = frame.with_columns(pl.col("item").str.slice(1).cast(pl.Int64).alias("k"))
+    for k in range(3):
+        by_item.filter(pl.col("k") % 3 == k).drop("k").write_parquet(tmp_path / f"p{k}.parquet")
+    data = backend.load(str(tmp_path / "*.parquet"))
+    assert not data.repartitioned and data.n_partitions == 3
+    _same_fit(local, DawidSkene(calibration="none").fit(data, engine=backend))
+    data.release()
+
+
+def test_fraud_statistics_equal_local(backend, files):
+    frame, glob = files
+    config = FraudConfig(min_seconds=2.0)
+    judgments = read_judgments(frame, duration_col="seconds")
+    observed, expected, n_compared, n_agree, chance = Context(judgments, config).agreement
+    data = backend.load(glob, duration_col="seconds")
+    stats = worker_statistics(data, config=config)
+    assert stats["worker"].to_list() == judgments.worker_ids.to_list()
+    np.testing.assert_array_equal(stats["n_compared"].to_numpy(), n_compared)
+    np.testing.assert_array_equal(stats["n_agree"].to_numpy(), n_agree)
+    np.testing.assert_allclose(stats["chance_agreement"].to_numpy().astype(float), chance, atol=TOL)
+    classes = judgments.classes
+    np.testing.assert_array_equal(stats.select([f"observed_{c}" for c in classes]).to_numpy(), observed)
+    np.testing.assert_allclose(stats.select([f"expected_{c}" for c in classes]).to_numpy(), expected, atol=TOL)
+    fast = np.isfinite(judgments.duration) & (judgments.duration < 2.0)
+    np.testing.assert_array_equal(stats["n_fast"].to_numpy(), np.bincount(judgments.worker[fast],
+                                                                          minlength=judgments.n_workers))
+    np.testing.assert_array_equal(stats["n_judgments"].to_numpy(), judgments.n_judgments_per_worker)
+    data.release()
+
+
+def test_local_backend_and_dask_frame(files):
+    dd = pytest.importorskip("dask.dataframe", reason="needs dask.dataframe (pandas)")
+    frame, _ = files
+    local = DawidSkene().fit(frame)
+    _same_fit(local, DawidSkene().fit(frame, engine=LocalBackend(n_partitions=5)))
+    ddf = dd.from_pandas(frame.to_pandas(), npartitions=3)
+    _same_fit(local, DawidSkene().fit(ddf, engine=LocalBackend(n_partitions=2)))
+
+
+def test_bad_input_and_parameters(backend, tmp_path):
+    from consensus.errors import InputError, ParameterError
+
+    with pytest.raises(InputError, match="no file matches"):
+        backend.load(str(tmp_path / "missing-*.parquet"))
+    frame = _crowd(n=200)
+    with pytest.raises(ParameterError, match="engine"):
+        DawidSkene().fit(frame, engine="spark")
+    from consensus.models import GLAD
+
+    with pytest.raises(ParameterError, match="GLAD cannot run on a partitioned engine"):
+        GLAD().fit(frame, engine=backend)
+    dup = pl.concat([frame.head(3), frame.head(1)])
+    with pytest.raises(InputError, match="duplicate"):
+        backend.load(dup, duplicates="error")
+
+
+def test_numba_cache_is_used_in_worker_processes(backend):
+    if not backend._cluster or not backend._cluster.processes:
+        pytest.skip("only meaningful with worker processes")
+    from consensus.kernels import partitioned as kp
+
+    def run(_):
+        rng = np.random.default_rng(0)
+        post = rng.dirichlet(np.ones(3), 10)
+        offsets = np.array([0, 5, 10], dtype=np.int64)
+        items = np.arange(10, dtype=np.int32)
+        labels = np.zeros(10, dtype=np.int32)
+        kp.worker_answer_stats(offsets, items, labels, post)
+        stats = kp.worker_answer_stats.stats
+        return stats.cache_hits, stats.cache_misses
+
+    run(None)  # compiled (and cached on disk) here, at the latest
+    hits, misses = backend.gather([backend.submit(run, None)])[0]
+    assert sum(hits.values()) >= 1, (hits, misses)
