@@ -44,6 +44,8 @@ _LAZY = {
     "AcceptancePlan": "consensus.claims",
     "agreement": "consensus.agreement_metrics",
     "AgreementReport": "consensus.agreement_metrics",
+    "DaskBackend": "consensus.backends",
+    "LocalBackend": "consensus.backends",
     "BoxConsensus": "consensus.boxes",
     "BoxResult": "consensus.boxes",
     "BoxSet": "consensus.boxes",

@@ -118,21 +118,30 @@ class Judgments:
             raise InputError("item and worker codes must be >= 0 and label codes >= -1 (-1 = n/a)")
         if n_classes is not None and label.size and label.max() >= n_classes:
             raise InputError(f"label code {int(label.max())} is out of range for n_classes={n_classes}")
-        order = np.lexsort((label, worker, item))  # canonical even with repeated pairs
         n_items = int(item.max()) + 1 if item.size else 0
         n_workers = int(worker.max()) + 1 if worker.size else 0
+        # the permutation of np.lexsort((label, worker, item)) (canonical even with repeated
+        # pairs), by an O(n) counting sort on item and a parallel sort within each item
+        from consensus.kernels.sort import counting_order, order_within_groups
+
+        item32 = np.ascontiguousarray(item, dtype=np.int32)
+        order, item_offsets = counting_order(item32, n_items)
+        order = order_within_groups(item_offsets, order, np.ascontiguousarray(worker, dtype=np.int32),
+                                    np.ascontiguousarray(label, dtype=np.int32), True)
         if n_classes is None:
             n_classes = int(label.max()) + 1 if label.size else 0
+        from consensus.kernels.sort import gather_int32
+
         return cls(
-            item[order],
-            worker[order],
-            label[order],
+            gather_int32(item32, order),
+            gather_int32(np.ascontiguousarray(worker, dtype=np.int32), order),
+            gather_int32(np.ascontiguousarray(label, dtype=np.int32), order),
             pl.Series("item", np.arange(n_items, dtype=np.int64)),
             pl.Series("worker", np.arange(n_workers, dtype=np.int64)),
             [str(k) for k in range(n_classes)],
             gold=None if gold is None else np.asarray(gold, dtype=np.int32),
             duration=None if duration is None else np.asarray(duration, dtype=np.float64)[order],
-            input_row=order.astype(np.int64),
+            input_row=order,
         )
 
     # sizes -----------------------------------------------------------------
@@ -160,7 +169,9 @@ class Judgments:
     @cached_property
     def worker_order(self) -> np.ndarray:
         """Judgment indices grouped by worker, shape (n_judgments,), stable within a worker."""
-        return np.argsort(self.worker, kind="stable").astype(np.int64)
+        from consensus.kernels.sort import counting_order  # O(n); = np.argsort(worker, kind="stable")
+
+        return counting_order(self.worker, self.n_workers)[0]
 
     @cached_property
     def worker_offsets(self) -> np.ndarray:
