@@ -80,6 +80,22 @@ def test_no_budget_left_goes_to_expert(fitted):
     assert open_items["reason"].str.contains("max_labels 3 reached").all()
 
 
+def test_per_item_max_labels(fitted):
+    n = fitted.judgments_.n_items
+    caps = np.full(n, 9)
+    caps[: n // 2] = 3
+    items = advise_redundancy(fitted, max_labels=caps).items
+    first = items.head(n // 2).filter(pl.col("action") != "accept")
+    assert (first["action"] == "expert_review").all()
+    rest = items.tail(n - n // 2)
+    assert (rest["action"] == "label_more").any()
+    assert (rest["extra_labels"] <= 6).all()
+    with pytest.raises(ParameterError, match="one entry per item"):
+        advise_redundancy(fitted, max_labels=np.array([3, 4]))
+    with pytest.raises(ParameterError, match="'max_labels' parameter"):
+        advise_redundancy(fitted, max_labels=np.zeros(n, dtype=int))
+
+
 def test_mostly_na_items_go_to_expert():
     judgments, _ = crowd(na_items=5)
     items = advise_redundancy(DawidSkene().fit(judgments)).items

@@ -122,7 +122,7 @@ def advise_redundancy(
     data: Aggregator | Judgments | Source,
     *,
     target: float = 0.95,
-    max_labels: int = 7,
+    max_labels: int | np.ndarray = 7,
     price_per_label: float | None = None,
     model_probs: Source | ModelProbs | None = None,
     importance: Any = None,
@@ -144,8 +144,9 @@ def advise_redundancy(
         refitted); anything else is read and fitted with ``method``.
     target : float, default 0.95
         Posterior the top class must reach, in (0, 1).
-    max_labels : int, default 7
-        Most judgments (abstentions included) an item may get in total.
+    max_labels : int or array of int (n_items,), default 7
+        Most judgments (abstentions included) an item may get in total; an
+        array gives every item its own cap (e.g. what a replay has left).
     price_per_label : float, optional
         Price of one label; fills the budget's cost columns.
     model_probs : path, frame or ModelProbs, optional
@@ -203,7 +204,12 @@ def advise_redundancy(
 
     n_labels = judgments.n_labels_per_item.astype(np.int64)
     n_na = judgments.n_na_per_item.astype(np.int64)
-    budget_left = np.maximum(max_labels - n_labels - n_na, 0)
+    caps = np.asarray(max_labels)
+    if caps.ndim and caps.shape != (n_items,):
+        raise ParameterError(f"The 'max_labels' array of advise_redundancy must have one entry per item "
+                             f"({n_items}); got shape {caps.shape}.")
+    caps = np.broadcast_to(caps.astype(np.int64), (n_items,))
+    budget_left = np.maximum(caps - n_labels - n_na, 0)
     mostly_na = n_na > n_labels
     labels = np.where(mostly_na, -1, np.asarray(model.labels_))
     confidence = np.where(labels >= 0, post[np.arange(n_items), np.maximum(labels, 0)], np.nan)
@@ -252,7 +258,7 @@ def advise_redundancy(
             action[i], reason[i] = "expert_review", \
                 f"disagreement beyond annotator reliability (p={ambiguity[i]:.2g})"
         elif no_budget[i]:
-            action[i], reason[i] = "expert_review", f"max_labels {max_labels} reached"
+            action[i], reason[i] = "expert_review", f"max_labels {caps[i]} reached"
         elif unlikely[i]:
             action[i], reason[i] = "expert_review", \
                 f"target reached within {budget_left[i]} labels with p={p_reach[i]:.2f} only"
@@ -288,14 +294,15 @@ def advise_redundancy(
     items = pl.DataFrame(columns)
 
     prior = _class_prior(model, post)
-    fresh_cdf, _ = _stop_cdf(prior[None, :], np.array([target]), pool, update, int(max_labels),
-                             chosen_engine if chosen_engine != "none" else engine, n_runs, seed)
+    fresh_cdf, _ = _stop_cdf(prior[None, :], np.array([target]), pool, update, int(np.max(caps)) if n_items else 1,
+                             engine, n_runs, seed)
     fresh_expected = float((1.0 - fresh_cdf[0, :-1]).sum())
     fresh_reach = float(fresh_cdf[0, -1])
     budget = _budget_table(n_labels + n_na, expected, label_more, fresh_expected, price_per_label)
 
     params = {
-        "target": float(target), "max_labels": int(max_labels), "price_per_label": price_per_label,
+        "target": float(target), "price_per_label": price_per_label,
+        "max_labels": int(max_labels) if np.ndim(max_labels) == 0 else "per item",
         "plan_level": float(plan_level), "min_reach": float(min_reach),
         "ambiguity_alpha": float(ambiguity_alpha), "engine": chosen_engine,
         "n_runs": int(n_runs) if chosen_engine == "simulate" else None, "seed": int(seed),
@@ -517,7 +524,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _check_params(target: float, max_labels: int, price: float | None, method: str, plan_level: float,
+def _check_params(target: float, max_labels: Any, price: float | None, method: str, plan_level: float,
                   min_reach: float, ambiguity_alpha: float, engine: str, n_runs: int, seed: int) -> None:
     owner = "advise_redundancy"
 
@@ -526,8 +533,11 @@ def _check_params(target: float, max_labels: int, price: float | None, method: s
             and bool(np.isfinite(x))
 
     check_param(owner, "target", target, real(target) and 0.0 < target < 1.0, "a float in the range (0.0, 1.0)")
-    check_param(owner, "max_labels", max_labels, isinstance(max_labels, (int, np.integer))
-                and not isinstance(max_labels, bool) and 1 <= max_labels <= 1000, "an int in the range [1, 1000]")
+    caps = np.asarray(max_labels)
+    check_param(owner, "max_labels", max_labels, not isinstance(max_labels, bool) and caps.size > 0
+                and np.issubdtype(caps.dtype, np.integer) and caps.ndim <= 1
+                and bool(((caps >= 1) & (caps <= 1000)).all()),
+                "an int (or an array of ints, one per item) in the range [1, 1000]")
     check_param(owner, "price_per_label", price, price is None or (real(price) and price >= 0),
                 "None or a float in the range [0.0, inf)")
     check_param(owner, "method", method, method in METHODS, f"one of {list(METHODS)}")
