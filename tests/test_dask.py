@@ -163,3 +163,24 @@ def test_numba_cache_is_used_in_worker_processes(backend):
     run(None)  # compiled (and cached on disk) here, at the latest
     hits, misses = backend.gather([backend.submit(run, None)])[0]
     assert sum(hits.values()) >= 1, (hits, misses)
+
+
+def test_cli_engine_dask(backend, files, tmp_path, capsys):
+    from consensus.cli import main
+
+    frame, glob = files
+    address = backend.client.scheduler.address
+    out = tmp_path / "items.csv"
+    code = main(["aggregate", glob, "--method", "ds", "--engine", "dask", "--scheduler", address,
+                 "-o", str(out), "--confusion-out", str(tmp_path / "confusion.csv")])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "repartitioned 4 pieces into" in err
+    assert f"input rows {frame.height} = used " in err
+    local = tmp_path / "local.csv"
+    assert main(["aggregate", glob, "--method", "ds", "-o", str(local)]) == 0
+    a, b = pl.read_csv(local), pl.read_csv(out)
+    assert a["item"].to_list() == b["item"].to_list() and a["label"].to_list() == b["label"].to_list()
+    np.testing.assert_allclose(b["confidence"].to_numpy(), a["confidence"].to_numpy(), atol=1e-9)
+    assert main(["aggregate", glob, "--method", "glad", "--engine", "dask", "--scheduler", address]) == 2
+    assert "--engine dask runs --method ds, onecoin, mace" in capsys.readouterr().err

@@ -33,9 +33,13 @@ def build_model(args: argparse.Namespace):  # noqa: ANN201 - an Aggregator
 
 
 def run(args: argparse.Namespace) -> int:
-    from consensus.io.writers import write_table
-
     check_outputs(args.output, args.workers_out, args.confusion_out, args.quarantine_out)
+    if args.engine == "dask":
+        return run_partitioned(args)
+    if args.scheduler is not None:
+        from consensus.errors import ParameterError
+
+        raise ParameterError("--scheduler needs --engine dask")
     judgments = read_from_args(args)
     report_accounting(judgments, args, args.output)
     exclusion = None
@@ -46,6 +50,13 @@ def run(args: argparse.Namespace) -> int:
                                                log=log)
     model = build_model(args)
     model.fit(judgments)
+    return report_fit(args, model, judgments, exclusion)
+
+
+def report_fit(args: argparse.Namespace, model, judgments, exclusion) -> int:  # noqa: ANN001
+    """Log the fit and write the tables (in-memory and partitioned fits alike)."""
+    from consensus.io.writers import write_table
+
     fitted = model.model_ if args.method == "auto" else model
     if args.method == "auto":
         log(f"auto: chose {model.chosen_method_} (Dawid-Skene overturns {model.overturn_rate_:.2%} of "
@@ -82,6 +93,41 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Methods the partitioned engines run (EM models whose M-step is per-worker sums).
+PARTITIONED_METHODS = ("ds", "onecoin", "mace")
+
+
+def run_partitioned(args: argparse.Namespace) -> int:
+    """``--engine dask``: load the input as partitions by item on a Dask cluster and fit there."""
+    from consensus.backends.dask import DaskBackend
+    from consensus.errors import ParameterError
+
+    unsupported = [flag for flag, given in (("--gold", args.gold), ("--gold-col", args.gold_col),
+                                            ("--exclude-flagged", args.exclude_flagged),
+                                            ("--workers-out", args.workers_out)) if given]
+    if args.method not in PARTITIONED_METHODS:
+        raise ParameterError(f"--engine dask runs --method {', '.join(PARTITIONED_METHODS)}; got --method "
+                             f"{args.method}")
+    if unsupported:
+        raise ParameterError(f"--engine dask does not support {', '.join(unsupported)} yet; use --engine local")
+    classes = None
+    if args.classes is not None:
+        classes = [c.strip() for c in args.classes.split(",")]
+    na_labels = () if args.no_na else (args.na_label if args.na_label is not None else None)
+    options = {} if na_labels is None else {"na_labels": na_labels}
+    backend = DaskBackend(scheduler=args.scheduler)
+    try:
+        log(f"engine: {backend.describe()}")
+        source = args.input[0] if len(args.input) == 1 else list(args.input)
+        data = backend.load(source, item_col=args.item_col, worker_col=args.worker_col, label_col=args.label_col,
+                            duration_col=args.duration_col, start_col=args.start_col, submit_col=args.submit_col,
+                            classes=classes, duplicates=args.duplicates, log=log, **options)
+        report_accounting(data, args, args.output)
+        model = build_model(args)
+        model.fit(data, engine=backend)
+        return report_fit(args, model, data, None)
+    finally:
+        backend.close()
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -116,6 +162,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     out.add_argument("-o", "--output", help="item table (default: CSV on stdout)")
     out.add_argument("--workers-out", metavar="FILE", help="worker table with accuracy and confusion columns")
     out.add_argument("--confusion-out", metavar="FILE", help="confusion matrices in long form")
+    engine = agg.add_argument_group("engine")
+    engine.add_argument("--engine", choices=("local", "dask"), default="local",
+                        help="local = in memory (default); dask = partitions by item on a Dask cluster "
+                        "(--method ds, onecoin or mace; pip install 'consensus[dask]')")
+    engine.add_argument("--scheduler", metavar="ADDR",
+                        help="Dask scheduler address, e.g. tcp://host:8786 (default: start a local cluster)")
     agg.add_argument("--exclude-flagged", action="store_true",
                      help="run `consensus fraud` (default settings) first, leave the flagged annotators out, "
                      "and report how many item labels changed")
