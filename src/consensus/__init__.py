@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "Judgments": "consensus.data",
+    "audit": "consensus.audit",
+    "AuditResult": "consensus.audit",
     "ConsensusError": "consensus.errors",
     "InputError": "consensus.errors",
     "ParameterError": "consensus.errors",

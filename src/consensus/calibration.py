@@ -80,3 +80,19 @@ def _grid_minimum(objective, coarse: int = 25, fine: int = 11) -> float:  # noqa
     fine_grid = np.linspace(max(grid[best] - step, 0.0), min(grid[best] + step, top), fine)
     fine_values = np.array([objective(x) for x in fine_grid])
     return float(min(np.exp(fine_grid[int(np.argmin(fine_values))]), MAX_TEMPERATURE))
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 10) -> float:
+    """Expected calibration error over equal-width confidence bins.
+
+    ``sum over bins of |sum(correct - confidence)| / n`` with bins
+    ``[0, 1/n_bins), ..., [1 - 1/n_bins, 1]`` (confidence 1.0 falls in the last
+    one). ``confidence`` and ``correct`` have shape ``(n,)``; NaN when n = 0.
+    """
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=np.float64)
+    if confidence.size == 0:
+        return float("nan")
+    bins = np.minimum((confidence * n_bins).astype(np.int64), n_bins - 1)
+    gap = np.bincount(bins, weights=correct - confidence, minlength=n_bins)
+    return float(np.abs(gap).sum() / confidence.size)

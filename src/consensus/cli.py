@@ -15,7 +15,7 @@ from consensus._version import __version__
 from consensus.commands.common import log
 
 #: Subcommand modules, in the order ``consensus --help`` lists them.
-COMMANDS = ("aggregate", "agreement", "validate", "fraud", "redundancy", "boxes")
+COMMANDS = ("audit", "aggregate", "agreement", "validate", "fraud", "redundancy", "boxes")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,1 @@
+"""The human-readable audit report (self-contained HTML with inline SVG plots)."""

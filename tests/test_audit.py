@@ -1,0 +1,227 @@
+"""consensus audit: the whole run, its outputs, the report's escaping, the CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from consensus.audit import Progress, audit
+from consensus.audit.instructions import confused_pairs, disputed_items, vote_matrix
+from consensus.cli import main
+from consensus.data import Judgments
+from consensus.errors import ParameterError
+from consensus.report import svg
+
+SAMPLE = Path(__file__).resolve().parents[1] / "datasets" / "weather_sentiment_amt"
+BOXES = Path(__file__).resolve().parents[1] / "datasets" / "boxes_sample" / "boxes.csv"
+XSS = "<script>alert(1)</script>"
+
+
+def _delivery(seed: int = 0, n_items: int = 80, n_workers: int = 12, per_item: int = 5) -> pl.DataFrame:
+    """Five answers per item from mostly good annotators; one is a random clicker named like an attack."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 3, n_items)
+    rows = []
+    names = [f"w{k}" for k in range(n_workers - 1)] + [XSS]
+    for i in range(n_items):
+        for w in rng.choice(n_workers, per_item, replace=False):
+            good = w != n_workers - 1
+            label = truth[i] if good and rng.random() < 0.85 else rng.integers(0, 3)
+            rows.append((f"item-{i}", names[w], ["cat", "dog", "<b>bird</b>"][label], float(rng.lognormal(2, 0.5))))
+    return pl.DataFrame(rows, schema=["item", "worker", "label", "duration"], orient="row")
+
+
+@pytest.fixture(scope="module")
+def delivery() -> pl.DataFrame:
+    return _delivery()
+
+
+@pytest.fixture(scope="module")
+def gold(delivery: pl.DataFrame) -> pl.DataFrame:
+    # the majority label of the first 30 items stands in for gold
+    first = delivery.filter(pl.col("item").is_in([f"item-{i}" for i in range(30)]))
+    return first.group_by("item").agg(pl.col("label").mode().sort().first()).sort("item")
+
+
+@pytest.fixture(scope="module")
+def result(delivery: pl.DataFrame, gold: pl.DataFrame):
+    return audit(delivery, gold=gold, claimed_accuracy=0.9, seed=3)
+
+
+def test_summary_has_every_headline(result) -> None:
+    s = result.summary
+    assert s["verdict"] in ("supported", "not_supported", "refuted")
+    assert s["verdict"] == result.claim.verdict == s["claim"]["verdict"]
+    assert s["rows"]["input"] == s["rows"]["used"] + s["rows"]["quarantined"]
+    assert s["n_items"] == 80 and s["n_workers"] == 12
+    for key in ("aggregation", "agreement", "fraud", "calibration", "redundancy", "instructions", "seconds"):
+        assert key in s, key
+    assert s["aggregation"]["n_gold_items"] == 30
+    assert 0.0 <= s["calibration"]["ece"] <= 1.0 and s["calibration"]["n"] == 30
+    json.loads(result.to_json())  # strict JSON: no NaN
+
+
+def test_calibration_is_scored_on_gold_of_a_gold_free_fit(result, gold) -> None:
+    cal = result.calibration
+    # gold items are clamped in the main fit (confidence 1); the calibration fit must not see gold
+    assert cal["confidence"].max() <= 1.0 and cal["confidence"].size == gold.height
+    assert np.isclose(cal["accuracy"], cal["correct"].mean())
+
+
+def test_write_creates_report_summary_and_readable_tables(result, tmp_path: Path) -> None:
+    written = result.write(tmp_path / "out")
+    assert (tmp_path / "out" / "report.html").is_file()
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["verdict"] == result.verdict
+    tables = sorted(p.stem for p in (tmp_path / "out" / "tables").glob("*.parquet"))
+    assert {"items", "workers", "confusion", "fraud_workers", "advice", "claim_overall",
+            "disputed_items", "confused_pairs"} <= set(tables)
+    assert len(written) == 2 + len(tables)
+    items = pl.read_parquet(tmp_path / "out" / "tables" / "items.parquet")
+    assert items.height == 80 and items.equals(result.items)
+
+
+def test_report_escapes_vendor_strings(result) -> None:
+    from consensus.report.html import render_report
+
+    page = render_report(result)
+    assert XSS not in page and "<b>bird</b>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;b&gt;bird&lt;/b&gt;" in page
+    assert page.count("<script>") == 1  # only the report's own
+    assert "Content-Security-Policy" in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
+    verdict_at = page.index('id="verdict"')
+    assert verdict_at < page.index('id="annotators"') < page.index('id="instructions"')
+
+
+def test_without_claim_there_is_no_verdict(delivery) -> None:
+    result = audit(delivery, redundancy=False, fraud=False)
+    assert result.verdict is None and result.summary["verdict"] is None
+    assert result.claim is None and "calibration" not in result.summary
+    assert 0.0 < result.summary["aggregation"]["estimated_accuracy"] <= 1.0
+
+
+def test_same_seed_same_summary(delivery, gold) -> None:
+    a = audit(delivery, gold=gold, claimed_accuracy=0.9, seed=5)
+    b = audit(delivery, gold=gold, claimed_accuracy=0.9, seed=5)
+    strip = lambda s: {k: v for k, v in s.items() if k != "seconds"}  # noqa: E731
+    assert strip(a.summary) == strip(b.summary)
+    assert a.items.equals(b.items) and a.workers.equals(b.workers)
+
+
+def test_bad_parameters_are_named() -> None:
+    with pytest.raises(ParameterError, match="method"):
+        audit(_delivery(n_items=5), method="nope")
+    with pytest.raises(ParameterError, match="claimed_accuracy"):
+        audit(_delivery(n_items=5), claimed_accuracy=1.5)
+
+
+# --- instructions --------------------------------------------------------------------------
+def test_confused_pairs_against_a_hand_count() -> None:
+    counts = np.zeros((2, 3, 3))
+    counts[0] = [[8, 2, 0], [1, 9, 0], [0, 0, 10]]
+    counts[1] = [[5, 0, 0], [3, 2, 0], [0, 4, 6]]
+    table = confused_pairs(counts, ["a", "b", "c"])
+    first = table.row(0, named=True)
+    # a<->b: (2 + 0) + (1 + 3) = 6 of rows a (15) + b (15); b<->c: 4 of 15 + 20; a<->c: none
+    assert (first["class_a"], first["class_b"]) == ("a", "b")
+    assert first["a_as_b"] == 2 and first["b_as_a"] == 4 and np.isclose(first["share"], 6 / 30)
+    assert table.height == 2 and np.isclose(table["share"][1], 4 / 35)
+
+
+def test_disputed_items_rank_by_vote_entropy() -> None:
+    item = np.array([0, 0, 0, 1, 1, 1, 2, 2, 3])
+    worker = np.array([0, 1, 2, 0, 1, 2, 0, 1, 0])
+    label = np.array([0, 0, 0, 0, 1, 2, 0, 1, 1])
+    j = Judgments.from_codes(item, worker, label, n_classes=3)
+    votes = vote_matrix(j)
+    assert votes.tolist() == [[3, 0, 0], [1, 1, 1], [1, 1, 0], [0, 1, 0]]
+    labels = pl.Series(["0", "0", "0", "1"])
+    table = disputed_items(j, labels, np.array([1.0, 0.4, 0.6, 1.0]))
+    assert table["item"].to_list() == [1, 2]  # unanimous and single-answer items are not disputed
+    assert table["votes"][0] == "0: 1, 1: 1, 2: 1" and np.isclose(table["disagreement"][0], 1.0)
+    assert np.isclose(table["disagreement"][1], np.log(2) / np.log(3))
+
+
+# --- progress and plots ------------------------------------------------------------------
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_draws_on_a_terminal_only() -> None:
+    tty, pipe = _Tty(), io.StringIO()
+    for stream in (tty, pipe):
+        progress = Progress(2, stream=stream)
+        with progress.step("one"):
+            pass
+        with progress.step("two"):
+            pass
+        progress.close()
+    assert "2/2" in tty.getvalue() and "#" in tty.getvalue()
+    assert pipe.getvalue() == ""
+    quiet = _Tty()
+    progress = Progress(1, enabled=False, stream=quiet)
+    with progress.step("x"):
+        pass
+    assert quiet.getvalue() == "" and set(progress.timings) == {"x"}
+
+
+def test_svg_plots_escape_and_handle_empty_data() -> None:
+    assert "no data" in svg.histogram(np.array([np.nan]), title="t", x_label="x")
+    heat = svg.heatmap(np.eye(2), [XSS, "b"], ["a", "b"], title="t", row_title="r", col_title="c")
+    assert XSS not in heat and "&lt;script&gt;" in heat
+    hist = svg.histogram(np.array([1.0, 2.0, 4.0]), title=XSS, x_label="x", markers=[(2.0, "floor")], log_x=True)
+    assert XSS not in hist and "floor" in hist
+    cal = svg.calibration_plot(np.array([0.95, 0.95, 0.55]), np.array([1, 1, 0]), title="c")
+    assert cal.count("<circle") == 2
+
+
+# --- CLI ----------------------------------------------------------------------------------
+def test_cli_audits_the_bundled_sample(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "audit"
+    code = main(["audit", str(SAMPLE / "judgments.csv"), "--gold", str(SAMPLE / "gold_sample.csv"),
+                 "--claimed-accuracy", "0.96", "--boxes", str(BOXES), "-o", str(out)])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "input rows 6030 = used 6025 + quarantined 5" in err and "audit: claim 96.00%" in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["verdict"] in ("supported", "not_supported", "refuted")
+    assert summary["claim"]["n"] == 100  # the 100-item gold sample
+    assert (out / "report.html").stat().st_size > 10_000
+    assert (out / "quarantine.csv").is_file()
+    boxes = summary["boxes"]
+    assert boxes["n_images"] == 30 and boxes["input_rows"] == boxes["used_rows"] + boxes["quarantined_rows"]
+    assert "input rows 1408 = used" in err
+    for name in ("boxes", "box_images", "box_workers"):
+        assert pl.read_parquet(out / "tables" / f"{name}.parquet").height > 0
+    assert 'id="boxes"' in (out / "report.html").read_text()
+
+
+def test_cli_quiet_prints_nothing(tmp_path: Path, capsys) -> None:
+    frame = _delivery(n_items=20)
+    path = tmp_path / "d.csv"
+    frame.write_csv(path)
+    assert main(["audit", str(path), "-o", str(tmp_path / "o"), "--quiet", "--no-redundancy"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["verdict"] is None
+
+
+def test_cli_errors_are_one_line(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "d.csv"
+    _delivery(n_items=10).write_csv(path)
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    assert main(["audit", str(path), "-o", str(blocker)]) == 2
+    assert "it is a file" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("item,worker\n1,2\n")
+    assert main(["audit", str(bad), "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.csv" in err and "Traceback" not in err
