@@ -22,7 +22,7 @@ chunks, and outputs are int32 codes plus float32 durations
 
 Command line (writes Parquet for end-to-end tests)::
 
-    python benchmarks/synthetic.py --judgments 1e6 --classes 5 --out /tmp/synth.parquet
+    python benchmarks/synthetic.py --judgments 1e6 --classes 5 --out /tmp/synth.parquet [--ids int]
 """
 
 from __future__ import annotations
@@ -360,18 +360,24 @@ def _confusions(rng: np.random.Generator, worker_type: np.ndarray, K: int,
 
 def write_parquet(data: SyntheticJudgments, path: str | Path, *, ids: str = "str",
                   gold_path: str | Path | None = None, with_duration: bool = True,
-                  row_group_size: int = 1 << 20) -> Path:
-    """Write the judgments as Parquet (``item, worker, label[, duration_s]``).
+                  row_group_size: int = 1 << 20, labels: str = "str") -> Path:
+    """Write the judgments as Parquet (``item, worker, label[, duration_s]``), chunk by chunk.
 
     ``ids="str"`` writes ids as text (``i123``, ``w45``) as deliveries have them,
-    ``ids="int"`` as the integer codes. Labels are the class codes as text
-    (``"0"``, ``"1"``, ...). With ``gold_path``, the truth of every item is
+    ``ids="int"`` as the integer codes (int32). ``labels="str"`` writes the class
+    codes as text (``"0"``, ``"1"``, ...; dictionary-encoded by Parquet),
+    ``labels="int"`` as int32. With ``gold_path``, the truth of every item is
     written there as ``item, label``.
+
+    Each row group is built from one slice of the arrays and written before the
+    next is made (pyarrow ``ParquetWriter``), so memory stays at one row group
+    of text, never 100M Python objects.
     """
     import polars as pl
+    import pyarrow.parquet as pq
 
-    if ids not in ("str", "int"):
-        raise ValueError("ids must be 'str' or 'int'")
+    if ids not in ("str", "int") or labels not in ("str", "int"):
+        raise ValueError("ids and labels must be 'str' or 'int'")
 
     def id_column(name: str, prefix: str, codes: np.ndarray) -> pl.Series:
         series = pl.Series(name, codes)
@@ -379,20 +385,34 @@ def write_parquet(data: SyntheticJudgments, path: str | Path, *, ids: str = "str
             series = pl.select((pl.lit(prefix) + series.cast(pl.String)).alias(name)).to_series()
         return series
 
-    columns = [
-        id_column("item", "i", data.item),
-        id_column("worker", "w", data.worker),
-        pl.Series("label", data.label).cast(pl.String),
-    ]
-    if with_duration:
-        columns.append(pl.Series("duration_s", data.duration))
+    def label_column(codes: np.ndarray) -> pl.Series:
+        series = pl.Series("label", codes)
+        return series.cast(pl.String) if labels == "str" else series
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    pl.DataFrame(columns).write_parquet(path, row_group_size=row_group_size)
+    writer = None
+    try:
+        for start in range(0, max(data.n_judgments, 1), row_group_size):
+            stop = min(start + row_group_size, data.n_judgments)
+            columns = [
+                id_column("item", "i", data.item[start:stop]),
+                id_column("worker", "w", data.worker[start:stop]),
+                label_column(data.label[start:stop]),
+            ]
+            if with_duration:
+                columns.append(pl.Series("duration_s", data.duration[start:stop]))
+            table = pl.DataFrame(columns).to_arrow()
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema, compression="zstd")
+            writer.write_table(table, row_group_size=row_group_size)
+    finally:
+        if writer is not None:
+            writer.close()
     if gold_path is not None:
         gold = pl.DataFrame([
             id_column("item", "i", np.arange(data.n_items, dtype=np.int32)),
-            pl.Series("label", data.truth).cast(pl.String),
+            label_column(data.truth),
         ])
         Path(gold_path).parent.mkdir(parents=True, exist_ok=True)
         gold.write_parquet(gold_path)
@@ -406,6 +426,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--labels-per-item", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ids", choices=("str", "int"), default="str")
+    parser.add_argument("--labels", choices=("str", "int"), default="str")
     parser.add_argument("--out", type=Path, help="Parquet file to write (gold next to it as *.gold.parquet)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
@@ -414,7 +435,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.out:
         start = time.perf_counter()
         gold = args.out.with_name(args.out.stem + ".gold.parquet")
-        write_parquet(data, args.out, ids=args.ids, gold_path=gold)
+        write_parquet(data, args.out, ids=args.ids, labels=args.labels, gold_path=gold)
         print(f"wrote {args.out} and {gold} in {time.perf_counter() - start:.2f} s")
 
 

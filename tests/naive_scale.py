@@ -56,3 +56,15 @@ def naive_worker_accuracy_by_item(item_offsets, worker, label, posterior, n_work
                 total[worker[j]] += posterior[i, label[j]]
                 n[worker[j]] += 1
     return np.array([t / c if c else np.nan for t, c in zip(total, n)])
+
+
+def naive_worker_vote_counts(item_offsets, worker, label, reference, n_workers, n_classes):
+    counts = np.zeros((n_workers, n_classes, n_classes), dtype=np.int64)
+    answered = np.zeros(n_workers, dtype=np.int64)
+    for i in range(len(item_offsets) - 1):
+        for j in range(item_offsets[i], item_offsets[i + 1]):
+            if label[j] >= 0:
+                answered[worker[j]] += 1
+                if reference[i] >= 0:
+                    counts[worker[j], reference[i], label[j]] += 1
+    return counts, answered

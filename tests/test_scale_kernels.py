@@ -16,11 +16,12 @@ from naive_scale import (
     naive_emission_counts,
     naive_order_within_groups,
     naive_worker_accuracy_by_item,
+    naive_worker_vote_counts,
 )
 from test_kernels_dawid_skene import e_step_inputs, m_step_inputs
 
 from consensus.kernels import dawid_skene as ds
-from consensus.kernels import sort
+from consensus.kernels import sort, vote
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 RTOL, ATOL = 1e-9, 1e-12
@@ -170,3 +171,14 @@ def test_reduction_chunks_cover_items_in_order():
     offsets = np.array([0, 5, 5, 6, 20, 21, 40], dtype=np.int64)
     bounds = ds.reduction_chunks(offsets, 1, 1)
     assert bounds[0] == 0 and bounds[-1] == 6 and (np.diff(bounds) >= 0).all()
+
+
+@SETTINGS
+@given(data=judgment_sets(), seed=st.integers(0, 1000))
+def test_worker_vote_counts_matches_naive(data, seed):
+    offsets, worker, label = readonly(*item_csr(data["item"], data["worker"], data["label"], data["n_items"]))
+    reference = np.random.default_rng(seed).integers(-1, data["K"], data["n_items"]).astype(np.int32)
+    got = vote.worker_vote_counts(offsets, worker, label, reference, data["n_workers"], data["K"])
+    want = naive_worker_vote_counts(offsets, worker, label, reference, data["n_workers"], data["K"])
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)

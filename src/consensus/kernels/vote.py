@@ -109,3 +109,64 @@ def weighted_vote_counts(item_offsets, worker, label, worker_weight, n_classes):
             if code >= 0:
                 counts[i, code] += worker_weight[worker[j]]
     return counts
+
+
+@parallel_kernel
+def worker_vote_counts(item_offsets, worker, label, reference, n_workers, n_classes):
+    """Per-worker (reference label, given label) counts, by a scatter over the item-sorted judgments.
+
+    Parameters
+    ----------
+    item_offsets : int64 (n_items + 1,)
+    worker, label : int32 (n_judgments,)
+        Item-sorted judgments; negative labels (abstentions) are skipped.
+    reference : int32 (n_items,)
+        Reference class per item (e.g. the majority label), ``-1`` for none.
+    n_workers, n_classes : int
+
+    Returns
+    -------
+    counts : int64 (n_workers, n_classes, n_classes)
+        ``[w, reference, given]``, judgments whose item has a reference.
+    answered : int64 (n_workers,)
+        Class (non-abstention) judgments per worker.
+    """
+    from_chunks = _chunk_bounds(item_offsets, n_workers * n_classes * n_classes + 1)
+    n_chunks = from_chunks.size - 1
+    partial = np.zeros((n_chunks, n_workers, n_classes * n_classes + 1), dtype=np.int64)
+    for c in prange(n_chunks):
+        table = partial[c]
+        for i in range(from_chunks[c], from_chunks[c + 1]):
+            ref = reference[i]
+            for j in range(item_offsets[i], item_offsets[i + 1]):
+                given = label[j]
+                if given < 0:
+                    continue
+                w = worker[j]
+                table[w, n_classes * n_classes] += 1
+                if ref >= 0:
+                    table[w, ref * n_classes + given] += 1
+    counts = np.zeros((n_workers, n_classes, n_classes), dtype=np.int64)
+    answered = np.zeros(n_workers, dtype=np.int64)
+    for w in prange(n_workers):
+        for c in range(n_chunks):
+            for r in range(n_classes):
+                for g in range(n_classes):
+                    counts[w, r, g] += partial[c, w, r * n_classes + g]
+            answered[w] += partial[c, w, n_classes * n_classes]
+    return counts, answered
+
+
+@kernel
+def _chunk_bounds(item_offsets, table_size):
+    """Item boundaries of at most 16 chunks with about equal judgments (independent of threads)."""
+    n_items = item_offsets.size - 1
+    n_judgments = item_offsets[n_items]
+    n_chunks = min(16, max(1, n_judgments // (2 * max(1, table_size))), max(1, n_items))
+    bounds = np.empty(n_chunks + 1, dtype=np.int64)
+    bounds[0] = 0
+    for c in range(1, n_chunks):
+        cut = min(np.int64(np.searchsorted(item_offsets, (n_judgments * c) // n_chunks, side="left")), n_items)
+        bounds[c] = max(bounds[c - 1], cut)
+    bounds[n_chunks] = n_items
+    return bounds

@@ -19,16 +19,17 @@ def empirical_confusion(judgments: Judgments, labels: np.ndarray) -> np.ndarray:
     Returns float64 ``(n_workers, K, K)`` indexed ``[w, reference, given]``;
     rows with no judgments are NaN.
     """
-    n_classes = judgments.n_classes
-    reference = labels[judgments.item]
-    keep = (reference >= 0) & (judgments.label >= 0)
-    flat = (judgments.worker[keep].astype(np.int64) * n_classes + reference[keep]) * n_classes \
-        + judgments.label[keep]
-    counts = np.bincount(flat, minlength=judgments.n_workers * n_classes * n_classes)
-    counts = counts.reshape(judgments.n_workers, n_classes, n_classes).astype(np.float64)
+    counts = _vote_counts(judgments, labels)[0].astype(np.float64)
     totals = counts.sum(axis=2, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         return counts / totals
+
+
+def _vote_counts(judgments: Judgments, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``[w, reference, given]`` int64 counts and class answers per worker (kernels.vote)."""
+    return vote.worker_vote_counts(judgments.item_offsets, judgments.worker, judgments.label,
+                                   np.ascontiguousarray(labels, dtype=np.int32), judgments.n_workers,
+                                   judgments.n_classes)
 
 
 class MajorityVote(Aggregator):
@@ -77,12 +78,13 @@ class MajorityVote(Aggregator):
             self.probas_ = counts / totals
         self.labels_ = labels
         self.n_tied_ = n_tied
-        self.confusion_ = empirical_confusion(judgments, labels)
-        correct = (judgments.label >= 0) & (judgments.label == labels[judgments.item])
-        answered = np.bincount(judgments.worker[judgments.label >= 0], minlength=judgments.n_workers)
+        # one scatter pass over the item-sorted judgments gives both (no per-judgment temporaries)
+        counts, answered = _vote_counts(judgments, labels)
+        totals = counts.sum(axis=2, keepdims=True)
+        correct = np.trace(counts, axis1=1, axis2=2)
         with np.errstate(invalid="ignore", divide="ignore"):
-            self.worker_accuracy_ = np.bincount(
-                judgments.worker[correct], minlength=judgments.n_workers) / answered
+            self.confusion_ = counts / totals
+            self.worker_accuracy_ = correct / answered
 
     def _truth_posterior(self) -> np.ndarray:
         """Voting methods score annotators against the chosen label (one-hot)."""
