@@ -19,7 +19,9 @@ in a fixed random order (seeded by ``--order-seed``).
   one with ``--reveal one``) of every ``label_more`` item; stop when no
   ``label_more`` item has judgments left. Items the advice sends to
   ``expert_review`` get no more crowd labels (the replay has no expert: they keep
-  the crowd's label, and are counted).
+  the crowd's label, and are counted); with ``--experts crowd`` they instead keep
+  getting one more crowd label per round while any is left (the stopping rule
+  alone is measured).
 
 Reported per dataset: accuracy on gold and labels used (total and share of all
 judgments) for every scheme; for the adaptive runs, the fixed-k accuracy at the
@@ -112,7 +114,7 @@ def fixed(judgments: Judgments, truth: np.ndarray, rank: np.ndarray) -> list[dic
 
 
 def adaptive(judgments: Judgments, truth: np.ndarray, rank: np.ndarray, target: float, start: int,
-             reveal: str, max_rounds: int = 200) -> dict:
+             reveal: str, experts_mode: str = "keep", max_rounds: int = 200) -> dict:
     available = np.diff(judgments.item_offsets)
     revealed = np.minimum(start, available)
     rounds = 0
@@ -123,10 +125,12 @@ def adaptive(judgments: Judgments, truth: np.ndarray, rank: np.ndarray, target: 
         advice = advise_redundancy(model, target=target, max_labels=available.astype(np.int64))
         action = advice.items["action"].to_numpy()
         experts = action == "expert_review"
-        more = (action == "label_more") & (revealed < available)
+        asked = (action == "label_more") | (experts if experts_mode == "crowd" else False)
+        more = asked & (revealed < available)
         if not more.any():
             break
         step = advice.items["extra_labels"].to_numpy() if reveal == "advice" else np.ones(judgments.n_items, int)
+        step = np.where(experts, 1, step)  # --experts crowd: one more crowd label per round instead of the expert
         revealed = np.where(more, np.minimum(revealed + np.maximum(step, 1), available), revealed)
         rounds += 1
     keep = rank < revealed[judgments.item]
@@ -150,7 +154,8 @@ def at_budget(fixed_rows: list[dict], labels: float) -> float:
     return float(np.interp(labels, xs, ys))
 
 
-def run_dataset(folder: Path, targets: list[float], start: int, reveal: str, seed: int) -> dict:
+def run_dataset(folder: Path, targets: list[float], start: int, reveal: str, seed: int,
+                experts_mode: str = "keep") -> dict:
     t0 = time.perf_counter()
     judgments, truth = load(folder)
     rank = order_ranks(judgments, seed)
@@ -159,7 +164,7 @@ def run_dataset(folder: Path, targets: list[float], start: int, reveal: str, see
     fixed_rows = fixed(judgments, truth, rank)
     adaptive_rows = []
     for target in targets:
-        row = adaptive(judgments, truth, rank, target, start, reveal)
+        row = adaptive(judgments, truth, rank, target, start, reveal, experts_mode)
         row["fixed_at_budget"] = at_budget(fixed_rows, row["labels"])
         row["label_share"] = row["labels"] / judgments.n_judgments
         row["gap_to_all_points"] = 100 * (all_row["accuracy"] - row["accuracy"])
@@ -209,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=int, default=1, help="judgments revealed per item before the first fit")
     parser.add_argument("--reveal", choices=("advice", "one"), default="advice",
                         help="reveal extra_labels per round (advice) or one (one)")
+    parser.add_argument("--experts", choices=("keep", "crowd"), default="keep",
+                        help="expert_review items: keep their crowd label and stop (keep; the replay has no "
+                        "expert), or keep revealing their crowd labels one per round (crowd)")
     parser.add_argument("--order-seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
@@ -216,13 +224,14 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     results = []
     for name in names:
-        res = run_dataset(args.data / name, args.targets, args.start, args.reveal, args.order_seed)
+        res = run_dataset(args.data / name, args.targets, args.start, args.reveal, args.order_seed, args.experts)
         results.append(res)
         print("\n".join(table(res)), flush=True)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     command = "python benchmarks/redundancy.py " + " ".join(argv if argv is not None else sys.argv[1:])
     head = [f"# Redundancy replay ({platform.python_version()}, {platform.machine()})", "",
             f"`{command.strip()}`: start {args.start} label(s) per item, reveal {args.reveal}, "
+            f"expert items {args.experts}, "
             f"order seed {args.order_seed}; wall {time.perf_counter() - t0:.0f} s, peak RSS {peak_mb:.0f} MB", ""]
     text = head + ["## Summary", ""] + summary(results) + ["", "## Per dataset", ""] + \
         [line for res in results for line in table(res)]
