@@ -11,20 +11,33 @@
    nothing count). Every method sees only the crowd's boxes; its output on the
    gold images is matched one-to-one to the gold boxes (Hungarian on IoU,
    pairs with IoU >= 0.5), and scored by precision, recall, F1 and the mean
-   IoU of the matched pairs. Methods:
+   IoU of the matched pairs. Each method gives every output box a support
+   score, and is scored twice with the same rule for all: ``(majority)`` keeps
+   the boxes with score >= 0.5, ``(all)`` keeps every box. AP50 (VOC
+   all-point average precision at IoU 0.5 over the boxes ranked by score)
+   compares the rankings without any cut. Methods and their scores:
 
-   * ``consensus`` — :func:`consensus.fit_boxes` with its defaults (the kept objects);
-   * ``consensus (all)`` — every candidate object (``keep_all``), for reference;
+   * ``consensus`` — :func:`consensus.fit_boxes` with its defaults; score =
+     confidence (reliability-weighted share of the annotators who saw the
+     image that drew the object); ``(majority)`` is the default output (the
+     kept objects), ``(all)`` every candidate (``keep_all``);
    * ``WBF`` — ensemble-boxes' ``weighted_boxes_fusion``, one "model" per
      annotator who saw the image, all scores 1, ``iou_thr=0.5``,
-     ``skip_box_thr=0``; its fused score is the share of those annotators who
-     drew the box; kept when the score is >= 0.5, the same majority rule;
-   * ``WBF (all)`` — every WBF box;
+     ``skip_box_thr=0``; score = WBF's fused score (boxes in the cluster over
+     annotators who saw the image);
    * ``median`` — per-image coordinate median: the annotator with the median
      number of boxes on the image is the reference; every other annotator's
      boxes are matched to the reference's (Hungarian, IoU >= 0.5) and each
      reference box becomes the coordinate-wise median of itself and its
-     matches.
+     matches; score = (1 + matched annotators) / annotators who saw the image.
+     ``median (all)`` is what earlier versions of this benchmark called
+     ``median`` (every reference box, however few annotators back it).
+
+   Kept sets of different sizes trade precision for recall, so the report
+   also cuts ours to each baseline's number of boxes (highest confidence
+   first) and scores both at that same size; and, per recommendation
+   (accept / needs more annotators / expert review), the kept consensus
+   against the experts on the gold images that got it.
 
 2. **Throughput**: ``--size`` synthetic boxes (100k images x ~10 boxes: 5
    annotators, 2 objects per image on average, jittered, with misses and
@@ -140,33 +153,37 @@ def crowd_by_image(path: Path, seen: Path | None) -> dict[str, dict[str, np.ndar
     return out
 
 
-# -- baselines ------------------------------------------------------------------------------------
-def run_wbf(crowd: dict[str, dict[str, np.ndarray]], size: tuple[float, float] | None,
-            min_score: float) -> dict[str, np.ndarray]:
+# -- methods: every method returns, per image, its boxes and a support score in [0, 1] -----------------
+Scored = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def run_wbf(crowd: dict[str, dict[str, np.ndarray]], size: tuple[float, float] | None) -> Scored:
+    """ensemble-boxes WBF, one "model" per annotator who saw the image; score = WBF's fused score."""
     from ensemble_boxes import weighted_boxes_fusion
 
     out = {}
     for image, workers in crowd.items():
         lists = [workers[w] for w in sorted(workers)]
         allb = np.concatenate(lists) if lists else np.zeros((0, 4))
+        if not allb.size:
+            out[image] = (np.zeros((0, 4)), np.zeros(0))
+            continue
         if size is None:  # image size unknown: scale by the largest coordinate (WBF wants [0, 1])
-            sx = sy = max(float(allb.max()) if allb.size else 1.0, 1.0)
+            sx = sy = max(float(allb.max()), 1.0)
         else:
             sx, sy = size
         scale = np.array([sx, sy, sx, sy])
         boxes_list = [np.clip(b / scale, 0, 1).tolist() for b in lists]
         scores = [[1.0] * len(b) for b in lists]
         labels = [[0] * len(b) for b in lists]
-        if not allb.size:
-            out[image] = np.zeros((0, 4))
-            continue
         fb, fs, _ = weighted_boxes_fusion(boxes_list, scores, labels, iou_thr=0.5, skip_box_thr=0.0)
-        fb = np.asarray(fb).reshape(-1, 4) * scale
-        out[image] = fb[np.asarray(fs) >= min_score - 1e-9]
+        out[image] = (np.asarray(fb).reshape(-1, 4) * scale, np.asarray(fs, dtype=np.float64))
     return out
 
 
-def run_median(crowd: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+def run_median(crowd: dict[str, dict[str, np.ndarray]]) -> Scored:
+    """Per-image coordinate median around a reference annotator; score = share of the image's
+    annotators behind each box (the reference plus those matched to it)."""
     out = {}
     for image, workers in crowd.items():
         names = sorted(workers)
@@ -179,16 +196,59 @@ def run_median(crowd: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]
                 continue
             for i, j, _ in match_pairs(refb, workers[w]):
                 stacks[i].append(workers[w][j])
-        out[image] = np.array([np.median(np.stack(s), axis=0) for s in stacks]).reshape(-1, 4)
+        boxes = np.array([np.median(np.stack(st), axis=0) for st in stacks]).reshape(-1, 4)
+        out[image] = (boxes, np.array([len(st) / len(names) for st in stacks], dtype=np.float64))
     return out
 
 
-def run_ours(spec: dict, keep_all: bool) -> dict[str, np.ndarray]:
+def run_ours(spec: dict) -> tuple[Scored, np.ndarray, object]:
+    """Every candidate object with its confidence, and which of them the default output keeps."""
     from consensus.boxes import fit_boxes
 
-    result = fit_boxes(str(spec["boxes"]), seen=None if spec["seen"] is None else str(spec["seen"]),
-                       keep_all=keep_all)
-    return by_image(result.boxes, spec["gold_images"]), result
+    result = fit_boxes(str(spec["boxes"]), seen=None if spec["seen"] is None else str(spec["seen"]), keep_all=True)
+    out: Scored = {str(i): (np.zeros((0, 4)), np.zeros(0)) for i in spec["gold_images"]}
+    kept: dict[str, np.ndarray] = {}
+    for (image,), part in result.boxes.group_by(["image"]):
+        if str(image) in out:
+            out[str(image)] = (part.select("x0", "y0", "x1", "y1").to_numpy().astype(np.float64),
+                               part.get_column("confidence").to_numpy().astype(np.float64))
+            kept[str(image)] = part.get_column("kept").to_numpy()
+    return out, kept, result
+
+
+def keep(pred: Scored, rule: float | dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The boxes with score >= ``rule`` (a float), or those a boolean mask per image keeps."""
+    if isinstance(rule, dict):
+        return {i: b[rule[i]] if i in rule else b[:0] for i, (b, _) in pred.items()}
+    return {i: b[sc >= rule - 1e-9] for i, (b, sc) in pred.items()}
+
+
+def average_precision(pred: Scored, gold: dict[str, np.ndarray], thr: float = 0.5) -> float:
+    """VOC-style all-point AP at IoU ``thr``: boxes of all images ranked by score (ties in a fixed
+    order: image, then box), each matched greedily to the unmatched gold box it overlaps most."""
+    rows = [(-float(sc[k]), image, k) for image, (b, sc) in pred.items() if image in gold for k in range(len(b))]
+    rows.sort()
+    used = {image: np.zeros(len(g), dtype=bool) for image, g in gold.items()}
+    n_gold = sum(len(g) for g in gold.values())
+    tp = np.zeros(len(rows))
+    for t, (_, image, k) in enumerate(rows):
+        g = gold[image]
+        if not len(g):
+            continue
+        iou = iou_matrix(pred[image][0][k:k + 1], g)[0]
+        iou[used[image]] = -1.0
+        j = int(np.argmax(iou))
+        if iou[j] >= thr:
+            used[image][j] = True
+            tp[t] = 1.0
+    if not rows or not n_gold:
+        return float("nan")
+    ctp = np.cumsum(tp)
+    recall = ctp / n_gold
+    precision = ctp / np.arange(1, len(rows) + 1)
+    precision = np.maximum.accumulate(precision[::-1])[::-1]  # interpolated (monotone) precision
+    steps = np.diff(np.concatenate([[0.0], recall]))
+    return float(np.sum(steps * precision))
 
 
 def quality(data_dir: Path) -> dict:
@@ -197,19 +257,49 @@ def quality(data_dir: Path) -> dict:
         gold = by_image(spec["gold"], spec["gold_images"])
         crowd = crowd_by_image(spec["boxes"], spec["seen"])
         crowd_gold = {i: crowd.get(i, {}) for i in gold}
+        t = time.perf_counter()
+        ours, ours_kept, result = run_ours(spec)
+        t_ours = time.perf_counter() - t
+        t = time.perf_counter()
+        wbf = run_wbf(crowd_gold, spec["size"])
+        t_wbf = time.perf_counter() - t
+        t = time.perf_counter()
+        med = run_median(crowd_gold)
+        t_med = time.perf_counter() - t
         rows = {}
-        t = time.perf_counter()
-        ours, result = run_ours(spec, keep_all=False)
-        rows["consensus"] = {**score(ours, gold), "seconds": time.perf_counter() - t}
-        ours_all, _ = run_ours(spec, keep_all=True)
-        rows["consensus (all)"] = score(ours_all, gold)
-        t = time.perf_counter()
-        rows["WBF"] = {**score(run_wbf(crowd_gold, spec["size"], 0.5), gold), "seconds": time.perf_counter() - t}
-        rows["WBF (all)"] = score(run_wbf(crowd_gold, spec["size"], 0.0), gold)
-        t = time.perf_counter()
-        rows["median"] = {**score(run_median(crowd_gold), gold), "seconds": time.perf_counter() - t}
-        results[name] = {"methods": rows, "summary": _plain(result.summary())}
+        for method, pred, rule, seconds in (("consensus", ours, ours_kept, t_ours), ("WBF", wbf, 0.5, t_wbf),
+                                            ("median", med, 0.5, t_med)):
+            ap = average_precision(pred, gold)
+            rows[f"{method} (majority)"] = {**score(keep(pred, rule), gold), "ap50": ap, "seconds": seconds}
+            rows[f"{method} (all)"] = {**score(keep(pred, 0.0), gold), "ap50": ap}
+        # ours cut to each baseline's number of boxes (highest confidence first): same output size
+        equal = {}
+        for method in ("WBF (majority)", "WBF (all)", "median (majority)", "median (all)"):
+            equal[method] = {"baseline": rows[method], "consensus": score(top_n(ours, rows[method]["n_pred"]), gold)}
+        results[name] = {"methods": rows, "equal_size": equal, "summary": _plain(result.summary()),
+                         "recommendation": by_recommendation(result, keep(ours, ours_kept), gold)}
     return results
+
+
+def top_n(pred: Scored, n: int) -> dict[str, np.ndarray]:
+    """The ``n`` boxes of highest score over all images (ties in a fixed order: image, then box)."""
+    rows = sorted((-float(sc[k]), image, k) for image, (b, sc) in pred.items() for k in range(len(b)))[:n]
+    mask = {image: np.zeros(len(b), dtype=bool) for image, (b, _) in pred.items()}
+    for _, image, k in rows:
+        mask[image][k] = True
+    return {image: b[mask[image]] for image, (b, _) in pred.items()}
+
+
+def by_recommendation(result, kept: dict[str, np.ndarray], gold: dict[str, np.ndarray]) -> dict:  # noqa: ANN001
+    """Is the per-image recommendation right? The kept consensus scored against the experts on the
+    gold images of each recommendation."""
+    out = {}
+    for rec, part in result.images.group_by("recommendation"):
+        images = [str(i) for i in part.get_column("image").to_list() if str(i) in gold]
+        if images:
+            out[str(rec[0])] = {"images": len(images), **score({i: kept[i] for i in images},
+                                                               {i: gold[i] for i in images})}
+    return dict(sorted(out.items()))
 
 
 def _plain(obj):  # noqa: ANN001, ANN202
@@ -309,11 +399,21 @@ def markdown(results: dict) -> str:
     lines = ["# Bounding-box consensus benchmark", "", f"`python benchmarks/boxes.py` on {platform.node() or 'this machine'} "
              f"({os.cpu_count()} cores), Python {platform.python_version()}.", ""]
     for name, res in results.get("quality", {}).items():
-        lines += [f"## {name}", "", "| method | precision | recall | F1 | mean IoU of matches | boxes | gold |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [f"## {name}", "", "| method (kept set) | precision | recall | F1 | mean IoU of matches | boxes "
+                  "| gold | AP50 |", "|---|---|---|---|---|---|---|---|"]
         for method, r in res["methods"].items():
             lines.append(f"| {method} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | "
-                         f"{r['mean_iou']:.3f} | {r['n_pred']} | {r['n_gold']} |")
+                         f"{r['mean_iou']:.3f} | {r['n_pred']} | {r['n_gold']} | {r['ap50']:.3f} |")
+        lines += ["", "Same output size: ours cut to each baseline's number of boxes (highest confidence first).",
+                  "", "| baseline | boxes | baseline P / R / IoU | consensus P / R / IoU |", "|---|---|---|---|"]
+        for method, pair in res["equal_size"].items():
+            b, o = pair["baseline"], pair["consensus"]
+            lines.append(f"| {method} | {b['n_pred']} | {b['precision']:.3f} / {b['recall']:.3f} / "
+                         f"{b['mean_iou']:.3f} | {o['precision']:.3f} / {o['recall']:.3f} / {o['mean_iou']:.3f} |")
+        lines += ["", "Per-image recommendation against the experts (kept consensus on the gold images of each):",
+                  "", "| recommendation | gold images | precision | recall | F1 |", "|---|---|---|---|---|"]
+        for rec, r in res["recommendation"].items():
+            lines.append(f"| {rec} | {r['images']} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} |")
         s = res["summary"]
         lines += ["", f"Summary of the consensus run: {s['n_objects']} objects kept of {s['n_candidates']} "
                   f"candidates; mean matched IoU {s['mean_matched_iou']:.3f}, soft-F1 agreement "

@@ -166,6 +166,50 @@ def naive_fuse_boxes(obj_offsets, members, coords, weight, method):
     return np.array(fused, dtype=np.float64).reshape(-1, 4), np.array(wsum)
 
 
+def _naive_fuse(idx, coords, weight, method):
+    ws = [float(weight[i]) for i in idx]
+    if method == 1 and len(idx) > 2:
+        return [naive_weighted_median([coords[i][q] for i in idx], ws) for q in range(4)]
+    return _mean_box([list(coords[i]) for i in idx], ws)
+
+
+def naive_merge_objects(offsets, obj_start, obj, coords, worker, label, weight, fused, threshold, class_aware,
+                        method):
+    """Greedy merging of each image's objects by fused-box IoU (highest first, ties to the smallest
+    object numbers), never two objects sharing an annotator or (class-aware) of different classes."""
+    n_obj = len(fused)
+    rep = list(range(n_obj))
+    out = [list(map(float, fused[o])) for o in range(n_obj)]
+    for g in range(len(offsets) - 1):
+        lo, hi = int(offsets[g]), int(offsets[g + 1])
+        objs = list(range(int(obj_start[g]), int(obj_start[g + 1])))
+        groups = {o: sorted(r for r in range(lo, hi) if obj[r] == o) for o in objs}  # box indices
+        box = {o: list(map(float, fused[o])) for o in objs}
+        while True:
+            best, pair = None, None
+            alive = sorted(groups)
+            for i, a in enumerate(alive):
+                for b in alive[i + 1:]:
+                    if {int(worker[r]) for r in groups[a]} & {int(worker[r]) for r in groups[b]}:
+                        continue
+                    if class_aware and label[groups[a][0]] != label[groups[b][0]]:
+                        continue
+                    s = naive_iou(box[a], box[b])
+                    if s >= threshold and (best is None or s > best):  # alive is sorted: ties keep the first pair
+                        best, pair = s, (a, b)
+            if pair is None:
+                break
+            a, b = pair
+            groups[a] = sorted(groups[a] + groups.pop(b))
+            box[a] = _naive_fuse(groups[a], coords, weight, method)
+            for o in objs:
+                if rep[o] == b:
+                    rep[o] = a
+        for o in objs:
+            out[o] = box[rep[o]]
+    return np.array(rep, dtype=np.int64), np.array(out, dtype=np.float64).reshape(-1, 4)
+
+
 def naive_image_agreement(offsets, coords, worker, obj, valid, seen_offsets, seen_worker):
     f1, miou, npairs = [], [], []
     for g in range(len(offsets) - 1):

@@ -15,6 +15,7 @@ from consensus.cli import main
 from consensus.errors import InputError, ParameterError
 
 DATA = Path(__file__).resolve().parent / "data" / "boxes"
+ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = DATA / "braylan_3_images.csv"
 
 
@@ -243,6 +244,74 @@ def test_tightness_bias_and_recommendations():
     rec = dict(zip(result.images.get_column("image"), result.images.get_column("recommendation")))
     assert rec["solo"] == "needs_more_annotators"
     assert rec["i0"] == "accept"
+
+
+def test_recommendation_follows_object_doubt():
+    """Annotators who box different subsets are not a dispute; a split crowd or scattered boxes are."""
+    rows = []
+    workers = [f"w{k}" for k in range(6)]
+    for k, w in enumerate(workers):
+        # clear: two objects everyone draws, plus one stray box each (low soft F1, nothing in doubt)
+        rows += [("clear", w, 0, 0, 20, 40), ("clear", w, 100, 0, 120, 40),
+                 ("clear", w, 200 + 30 * k, 100, 210 + 30 * k, 110)]
+        if k < 3:  # split: half of the six draw the object
+            rows.append(("split", w, 0, 0, 20, 40))
+        rows.append(("split", w, 100, 0, 120, 40))
+        # scattered: one box each around the same spot, no two overlapping enough to match
+        rows.append(("scattered", w, 12 * k, 0, 12 * k + 20, 40))
+    rows += [("few", w, 0, 0, 20, 40) for w in workers[:2]] + [("few", "w2", 100, 0, 120, 40)]
+    result = fit_boxes(frame(rows))
+    images = {r["image"]: r for r in result.images.iter_rows(named=True)}
+    assert images["clear"]["f1"] < 0.7 and images["clear"]["recommendation"] == "accept"
+    assert images["clear"]["n_uncertain"] == 0 and images["clear"]["n_objects"] == 2
+    assert images["split"]["n_uncertain"] == 1 and images["split"]["recommendation"] == "expert_review"
+    assert images["scattered"]["n_uncertain"] == 0 and images["scattered"]["explained"] == 0
+    assert images["scattered"]["recommendation"] == "expert_review"
+    assert images["few"]["n_uncertain"] >= 1 and images["few"]["recommendation"] == "needs_more_annotators"
+    doubt = result.boxes.get_column("doubt").to_numpy()
+    assert ((doubt >= 0) & (doubt <= 0.5)).all()
+
+
+def test_decision_doubt_values():
+    from consensus.boxes.model import decision_doubt
+
+    got = decision_doubt(np.array([9.0, 6.0, 4.0, 1.0]), np.full(4, 9.0), 0.5, np.array([True, True, False, False]))
+    assert got[0] < 0.001 and got[1] == pytest.approx(0.159, abs=0.001)
+    assert got[2] == pytest.approx(0.371, abs=0.001) and got[3] < 0.01
+    # more annotators agreeing -> less doubt
+    few, many = decision_doubt(np.array([3.0, 9.0]), np.array([3.0, 9.0]), 0.5, np.array([True, True]))
+    assert many < few < 0.1
+
+
+def _mergeable_pairs(data, obj, fused, obj_image):
+    """Pairs of objects of one image whose fused boxes overlap (IoU >= 0.5) and that share no annotator."""
+    from consensus.kernels.iou import iou_matrix
+
+    found = 0
+    for g in range(data.n_images):
+        objs = np.flatnonzero(obj_image == g)
+        iou = iou_matrix(fused[objs], fused[objs])
+        for i, a in enumerate(objs):
+            for j in range(i + 1, objs.size):
+                if iou[i, j] >= 0.5 and not set(data.worker[obj == a].tolist()) & set(
+                        data.worker[obj == objs[j]].tolist()):
+                    found += 1
+    return found
+
+
+def test_no_two_objects_could_still_merge():
+    """Real data (30 images): matching alone leaves objects split in parts whose fused boxes overlap;
+    after the fit none is left."""
+    from consensus.boxes.model import _group, match
+    from consensus.kernels.box_fusion import MEDIAN, fuse_boxes
+
+    data = read_boxes(ROOT / "datasets" / "boxes_sample" / "boxes.csv")
+    obj, _, start = match(data)
+    fused, _ = fuse_boxes(*_group(obj, int(start[-1])), data.coords, np.ones(data.n_boxes), MEDIAN)
+    assert _mergeable_pairs(data, obj, fused, np.repeat(np.arange(data.n_images), np.diff(start))) > 0
+    fit = fit_boxes(data).fit
+    assert _mergeable_pairs(data, fit.obj, fit.fused, fit.obj_image) == 0
+    assert fit.kept.size < int(start[-1])
 
 
 def test_class_agnostic_matching_votes_the_class():

@@ -17,6 +17,7 @@ from naive_boxes import (
     naive_iou,
     naive_iou_matrix,
     naive_match_boxes,
+    naive_merge_objects,
     naive_split_merge_flags,
     partition,
 )
@@ -128,6 +129,16 @@ def test_match_is_invariant_to_annotator_naming(c, data):
     back = np.empty_like(b)
     back[order] = b  # b in the original box order
     assert partition(c["offsets"], a) == partition(c["offsets"], back)
+    # and after merging the objects by their fused boxes (each annotator keeps its weight)
+    w = np.random.default_rng(0).uniform(0.2, 3.0, 10)
+    merged = []
+    for d, wt in ((c, w), (renamed, w[np.argsort(perm)])):
+        args, *rest = _merge_inputs(d, 0, bf.MEDIAN, annotator_weight=wt)
+        rep, _ = _merge(args, *rest)
+        merged.append(np.where(args[2] >= 0, rep[np.maximum(args[2], 0)], -1))
+    back = np.empty_like(merged[1])
+    back[order] = merged[1]
+    assert partition(c["offsets"], merged[0]) == partition(c["offsets"], back)
 
 
 # -- fusion, agreement, flags ---------------------------------------------------------------------
@@ -175,6 +186,101 @@ def test_split_merge_flags_match_naive(c):
         np.testing.assert_array_equal(g, r)
 
 
+def _merge_inputs(c, seed, method, threshold=0.5, class_aware=True, annotator_weight=None):
+    local, n_obj = _match(c, threshold, class_aware)
+    start = np.concatenate([[0], np.cumsum(n_obj)]).astype(np.int64)
+    obj = np.where(local >= 0, start[c["image"]] + local, -1)
+    idx = np.flatnonzero(obj >= 0)
+    members = idx[np.argsort(obj[idx], kind="stable")].astype(np.int64)
+    obj_offsets = np.concatenate([[0], np.cumsum(np.bincount(obj[idx], minlength=int(start[-1])))]).astype(np.int64)
+    if annotator_weight is None:
+        annotator_weight = np.random.default_rng(seed).uniform(0.2, 3.0, 10)
+    weight = annotator_weight[c["worker"]]
+    fused, _ = bf.fuse_boxes(obj_offsets, members, c["coords"], weight, method)
+    return (c["offsets"], start, obj, c["coords"], c["worker"], c["label"], weight, fused), threshold, class_aware, \
+        method
+
+
+def _merge(args, threshold, class_aware, method):
+    return bm.merge_objects(*readonly(*args), threshold, class_aware, method)
+
+
+@SETTINGS
+@given(c=crowds(max_workers=5, max_objects=5), seed=st.integers(0, 1000), method=st.sampled_from([bf.MEAN, bf.MEDIAN]),
+       threshold=st.sampled_from([0.3, 0.5]), class_aware=st.booleans())
+def test_merge_objects_matches_naive(c, seed, method, threshold, class_aware):
+    args, *rest = _merge_inputs(c, seed, method, threshold, class_aware)
+    rep, merged = _merge(args, *rest)
+    ref_rep, ref_merged = naive_merge_objects(*args, *rest)
+    np.testing.assert_array_equal(rep, ref_rep)
+    np.testing.assert_allclose(merged, ref_merged, rtol=1e-9, atol=1e-9)
+
+
+@SETTINGS
+@given(c=crowds(max_workers=5, max_objects=5), seed=st.integers(0, 1000), method=st.sampled_from([bf.MEAN, bf.MEDIAN]),
+       class_aware=st.booleans())
+def test_merge_objects_reaches_a_fixed_point(c, seed, method, class_aware):
+    """After merging: one box per annotator (and one class) per object; no two objects of an image
+    could still merge; each group's box is the fusion of its members; merging again changes nothing."""
+    args, threshold, _, _ = _merge_inputs(c, seed, method, 0.5, class_aware)
+    offsets, start, obj, coords, worker, label, weight, _ = args
+    rep, merged = _merge(args, threshold, class_aware, method)
+    assert np.all(rep <= np.arange(rep.size)) and np.all(rep[rep] == rep)
+    new = np.where(obj >= 0, rep[np.maximum(obj, 0)], -1)
+    heads = np.flatnonzero(rep == np.arange(rep.size))
+    for h in heads:
+        box_idx = np.flatnonzero(new == h)
+        assert len(set(worker[box_idx].tolist())) == box_idx.size
+        if class_aware:
+            assert len(set(label[box_idx].tolist())) == 1
+        ref, _ = bf.fuse_boxes(np.array([0, box_idx.size], dtype=np.int64), box_idx.astype(np.int64), coords, weight,
+                               method)
+        np.testing.assert_allclose(merged[h], ref[0], rtol=1e-9, atol=1e-9)
+    img_of = np.repeat(np.arange(start.size - 1), np.diff(start))
+    for i, a in enumerate(heads):
+        for b in heads[i + 1:]:
+            if img_of[a] != img_of[b]:
+                continue
+            wa, wb = set(worker[new == a].tolist()), set(worker[new == b].tolist())
+            same_class = label[new == a][0] == label[new == b][0]
+            if not (wa & wb) and (same_class or not class_aware):
+                assert naive_iou(merged[a], merged[b]) < threshold
+    # a second pass over the merged objects merges nothing
+    compact = np.full(rep.size, -1, dtype=np.int64)
+    compact[heads] = np.arange(heads.size)
+    obj2 = np.where(new >= 0, compact[np.maximum(new, 0)], -1)
+    start2 = np.concatenate([[0], np.cumsum(np.bincount(img_of[heads], minlength=start.size - 1))]).astype(np.int64)
+    rep2, merged2 = _merge((offsets, start2, obj2, coords, worker, label, weight, np.ascontiguousarray(merged[heads])),
+                           threshold, class_aware, method)
+    np.testing.assert_array_equal(rep2, np.arange(heads.size))
+    np.testing.assert_array_equal(merged2, merged[heads])
+
+
+def test_merge_objects_constructed_cases():
+    """Two halves of one object (no shared annotator) merge; a shared annotator or another class blocks it."""
+    coords = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [1, 0, 11, 10], [1, 0, 11, 10],  # one object, two parts
+                       [40, 40, 50, 50], [41, 40, 51, 50]], dtype=np.float64)             # a second object
+    worker = np.array([0, 1, 2, 3, 4, 5], dtype=np.int32)
+    offsets = np.array([0, 6], dtype=np.int64)
+    start = np.array([0, 3], dtype=np.int64)
+    obj = np.array([0, 0, 1, 1, 2, 2], dtype=np.int64)
+    fused = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [40.5, 40, 50.5, 50]], dtype=np.float64)
+    weight = np.ones(6)
+    label = np.zeros(6, dtype=np.int32)
+    rep, merged = bm.merge_objects(offsets, start, obj, coords, worker, label, weight, fused, 0.5, True, bf.MEAN)
+    np.testing.assert_array_equal(rep, [0, 0, 2])
+    np.testing.assert_allclose(merged[0], [0.5, 0, 10.5, 10])
+    np.testing.assert_allclose(merged[1], merged[0])
+    shared = np.array([0, 1, 1, 3, 4, 5], dtype=np.int32)  # annotator 1 drew a box in each part
+    rep, _ = bm.merge_objects(offsets, start, obj, coords, shared, label, weight, fused, 0.5, True, bf.MEAN)
+    np.testing.assert_array_equal(rep, [0, 1, 2])
+    other = np.array([0, 0, 1, 1, 0, 0], dtype=np.int32)
+    rep, _ = bm.merge_objects(offsets, start, obj, coords, worker, other, weight, fused, 0.5, True, bf.MEAN)
+    np.testing.assert_array_equal(rep, [0, 1, 2])
+    rep, _ = bm.merge_objects(offsets, start, obj, coords, worker, other, weight, fused, 0.5, False, bf.MEAN)
+    np.testing.assert_array_equal(rep, [0, 0, 2])
+
+
 def test_paired_iou_matches_naive():
     rng = np.random.default_rng(3)
     a = np.sort(rng.uniform(0, 10, (50, 4)).reshape(50, 2, 2), axis=1).transpose(0, 2, 1).reshape(50, 4)
@@ -194,7 +300,8 @@ def test_kernels_do_not_depend_on_thread_count(c):
             fused, _ = bf.fuse_boxes(obj_offsets, members, c["coords"], np.ones(c["coords"].shape[0]), bf.MEDIAN)
             agree = bf.image_agreement(c["offsets"], c["coords"], c["worker"], obj, c["valid"], c["seen_offsets"],
                                        c["seen_worker"])
-            outputs.append((obj, fused, *agree))
+            merged = _merge(*_merge_inputs(c, 7, bf.MEDIAN))
+            outputs.append((obj, fused, *agree, *merged))
         finally:
             numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     for a, b in zip(*outputs):

@@ -12,16 +12,22 @@ The model, in the order :meth:`BoxConsensus.fit` runs it:
    deviation of their coordinates from the fused boxes, in units of the fused
    box's width/height, shrunk towards the crowd's by ``prior_boxes`` pseudo
    boxes; the weight is its inverse (the fused coordinate is the weighted
-   median by default, the weighted mean with ``fusion="mean"``).
+   median by default, the weighted mean with ``fusion="mean"``). After every
+   fusion, candidates whose fused boxes overlap (IoU >= ``iou_threshold``)
+   and that share no annotator are merged and fused again, to a fixed point
+   (:func:`consensus.kernels.box_matching.merge_objects`): matching compares
+   clusters by their plain mean boxes, so one object can come out in two
+   parts on either side of the threshold, each with too little support.
 3. **Confidence**: the weighted share of the annotators who saw the image
    that drew the object; the weights are each annotator's detection
    reliability (F1 of their boxes against the kept objects, shrunk by one
    pseudo-count), re-estimated ``n_iter`` times. An object is kept when its
    confidence is >= ``min_confidence`` (by default 0.5: a weighted majority
-   of those who saw the image drew it).
+   of those who saw the image drew it). Its ``doubt`` is the posterior
+   probability that this decision is wrong (:func:`decision_doubt`).
 4. Per image agreement (soft F1 and mean matched IoU over annotator pairs)
-   and a recommendation; per annotator quality and per box flags
-   (:mod:`consensus.boxes.quality`).
+   and a recommendation from the objects' doubt; per annotator quality and
+   per box flags (:mod:`consensus.boxes.quality`).
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ class Fit:
     n_members: np.ndarray      # int64 (n_objects,)
     confidence: np.ndarray     # float64 (n_objects,)
     kept: np.ndarray           # bool (n_objects,)
+    doubt: np.ndarray          # float64 (n_objects,) posterior probability that the kept/dropped decision is wrong
     box_iou: np.ndarray        # float64 (n_boxes,) IoU with its object's fused box (NaN if none)
     loc_weight: np.ndarray     # float64 (n_workers,)
     noise: np.ndarray          # float64 (n_workers,) relative coordinate noise (sd)
@@ -89,14 +96,20 @@ class BoxConsensus:
         Output every candidate object (with a ``kept`` column) instead of the kept ones.
     min_evidence : int, default 10
         Least matched boxes (and images) behind an annotator's quality flags.
-    accept_f1 : float, default 0.7
-        Images whose soft-F1 agreement reaches this (and have no uncertain
-        object) are accepted.
+    max_doubt : float, default 0.1
+        An object is uncertain when its ``doubt`` (the posterior probability
+        that its kept/dropped decision is wrong, see :func:`decision_doubt`)
+        is above this. An image is accepted when none of its candidate objects
+        is uncertain and its kept objects explain ``min_explained`` of its boxes.
+    min_explained : float, default 0.5
+        Least share of an image's boxes that must belong to kept objects for
+        it to be accepted (guards against boxes scattered around an object,
+        each too far from the others to match: all clearly unsupported, yet
+        a disagreement).
     review_after : int, default 5
-        Images below ``accept_f1`` with fewer annotators need more annotators;
-        with this many or more they go to expert review.
-    uncertain_band : float, default 0.2
-        Objects with confidence within this distance of ``min_confidence`` are uncertain.
+        An image that is not accepted needs more annotators while fewer than
+        this many saw it; with this many or more it goes to expert review
+        (the crowd stays split: the object is ambiguous).
     contain : float, default 0.8
         Containment share for split and merged boxes.
     fast_seconds : float, optional
@@ -117,8 +130,8 @@ class BoxConsensus:
 
     def __init__(self, *, iou_threshold: float = 0.5, class_aware: bool = True, fusion: str = "median",
                  n_iter: int = 5, prior_boxes: float = 4.0, min_confidence: float = 0.5, keep_all: bool = False,
-                 min_evidence: int = 10, accept_f1: float = 0.7, review_after: int = 5,
-                 uncertain_band: float = 0.2, contain: float = 0.8, fast_seconds: float | None = None,
+                 min_evidence: int = 10, max_doubt: float = 0.1, min_explained: float = 0.5,
+                 review_after: int = 5, contain: float = 0.8, fast_seconds: float | None = None,
                  min_mean_iou: float = 0.6, min_recall: float = 0.5, max_false_rate: float = 0.5,
                  max_bias: float = 0.4) -> None:
         self.iou_threshold = iou_threshold
@@ -129,9 +142,9 @@ class BoxConsensus:
         self.min_confidence = min_confidence
         self.keep_all = keep_all
         self.min_evidence = min_evidence
-        self.accept_f1 = accept_f1
+        self.max_doubt = max_doubt
+        self.min_explained = min_explained
         self.review_after = review_after
-        self.uncertain_band = uncertain_band
         self.contain = contain
         self.fast_seconds = fast_seconds
         self.min_mean_iou = min_mean_iou
@@ -152,12 +165,11 @@ class BoxConsensus:
         check_param(own, "min_confidence", c, isinstance(c, (int, float)) and 0 <= c <= 1, "a float in [0, 1]")
         check_param(own, "min_evidence", self.min_evidence,
                     isinstance(self.min_evidence, int) and self.min_evidence >= 1, "an int >= 1")
-        a = self.accept_f1
-        check_param(own, "accept_f1", a, isinstance(a, (int, float)) and 0 <= a <= 1, "a float in [0, 1]")
+        for name in ("max_doubt", "min_explained"):
+            v = getattr(self, name)
+            check_param(own, name, v, isinstance(v, (int, float)) and 0 <= v <= 1, "a float in [0, 1]")
         check_param(own, "review_after", self.review_after,
                     isinstance(self.review_after, int) and self.review_after >= 2, "an int >= 2")
-        b = self.uncertain_band
-        check_param(own, "uncertain_band", b, isinstance(b, (int, float)) and 0 <= b <= 1, "a float in [0, 1]")
         k = self.contain
         check_param(own, "contain", k, isinstance(k, (int, float)) and 0 < k <= 1, "a float in (0, 1]")
         for name in ("min_mean_iou", "min_recall", "max_false_rate"):
@@ -239,6 +251,7 @@ def fit_arrays(boxes: BoxSet, *, iou_threshold: float = 0.5, class_aware: bool =
                n_iter: int = 5, prior_boxes: float = 4.0, min_confidence: float = 0.5) -> Fit:
     """Matching, iterated reliability-weighted fusion and confidence on a :class:`BoxSet`."""
     from consensus.kernels.box_fusion import MEAN, MEDIAN, fuse_boxes, image_agreement, paired_iou
+    from consensus.kernels.box_matching import merge_objects
 
     obj, local, start = match(boxes, iou_threshold, class_aware)
     n_obj = int(start[-1])
@@ -255,6 +268,15 @@ def fit_arrays(boxes: BoxSet, *, iou_threshold: float = 0.5, class_aware: bool =
     fused = np.empty((n_obj, 4))
     for _ in range(n_iter):
         fused, _ = fuse_boxes(obj_offsets, members, boxes.coords, loc_weight[w_of], method)
+        rep, merged = merge_objects(boxes.image_offsets, start, obj, boxes.coords, boxes.worker, boxes.label,
+                                    loc_weight[w_of], fused, iou_threshold, class_aware, method)
+        if n_obj and np.any(rep != np.arange(n_obj)):
+            obj, local, start, fused = _apply_merge(boxes, obj, start, rep, merged)
+            n_obj = int(start[-1])
+            obj_offsets, members = _group(obj, n_obj)
+            n_members = np.diff(obj_offsets)
+            obj_image = np.repeat(np.arange(boxes.n_images, dtype=np.int32), np.diff(start))
+            obj_number = np.arange(n_obj, dtype=np.int64) - start[obj_image]
         shared = in_obj.copy()
         shared[in_obj] = n_members[obj[in_obj]] >= 2
         idx = np.flatnonzero(shared)
@@ -303,12 +325,49 @@ def fit_arrays(boxes: BoxSet, *, iou_threshold: float = 0.5, class_aware: bool =
         recall = (tp + 1.0) / (expected + 2.0)
         det = 2.0 * precision * recall / (precision + recall)
         obj_label = _object_labels(boxes, obj, obj_offsets, members, det, n_obj, class_aware)
+    n_seen_obj = np.diff(seen_off)[obj_image].astype(np.float64)
+    doubt = decision_doubt(confidence * n_seen_obj, n_seen_obj, min_confidence, kept)
     f1, miou, pairs = image_agreement(boxes.image_offsets, boxes.coords, boxes.worker, obj, boxes.valid,
                                       seen_off, boxes.seen_worker)
     return Fit(obj=obj, obj_local=local, obj_image=obj_image, obj_number=obj_number, obj_offsets=obj_offsets,
                members=members, fused=fused, obj_label=obj_label, n_members=n_members, confidence=confidence,
-               kept=kept, box_iou=box_iou, loc_weight=loc_weight, noise=noise, det_weight=det,
+               kept=kept, doubt=doubt, box_iou=box_iou, loc_weight=loc_weight, noise=noise, det_weight=det,
                image_f1=f1, image_iou=miou, image_pairs=pairs)
+
+
+def decision_doubt(support: np.ndarray, n: np.ndarray, cut: float, kept: np.ndarray) -> np.ndarray:
+    """Posterior probability that each object's kept/dropped decision is wrong.
+
+    The object's support share ``p`` (the share of annotators like these who
+    would draw it) has the Jeffreys posterior ``Beta(k + 1/2, n - k + 1/2)``
+    after ``k`` of ``n`` annotators drew it (``k`` = confidence x annotators
+    who saw the image, reliability-weighted). The doubt of a kept object is
+    ``P(p < cut)``, of a dropped one ``P(p >= cut)``. It falls as annotators
+    are added to a clear case (2 of 2: 0.08, 3 of 3: 0.03, 7 of 9: 0.05) and
+    stays high when the crowd is split (dropped at 4 of 9: 0.37, kept at 6 of 9: 0.16).
+    """
+    from scipy.special import betainc
+
+    if support.size == 0:
+        return np.zeros(0)
+    k = np.clip(support, 0.0, n)
+    below = betainc(k + 0.5, n - k + 0.5, cut) if 0.0 < cut < 1.0 else np.full(k.size, float(cut >= 1.0))
+    return np.where(kept, below, 1.0 - below)
+
+
+def _apply_merge(boxes: BoxSet, obj: np.ndarray, start: np.ndarray, rep: np.ndarray,
+                 merged: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Renumber objects after :func:`merge_objects`: a group keeps the place of its smallest
+    member object, so objects stay numbered in order of their first box within each image."""
+    n_obj = rep.size
+    head = rep == np.arange(n_obj)
+    new_id = np.cumsum(head) - 1
+    obj = np.where(obj >= 0, new_id[rep[np.maximum(obj, 0)]], -1)
+    image_of_old = np.repeat(np.arange(boxes.n_images), np.diff(start))
+    new_start = np.zeros(boxes.n_images + 1, dtype=np.int64)
+    np.cumsum(np.bincount(image_of_old[head], minlength=boxes.n_images), out=new_start[1:])
+    local = np.where(obj >= 0, obj - new_start[boxes.image], -1)
+    return obj, local, new_start, np.ascontiguousarray(merged[head])
 
 
 def _object_labels(boxes: BoxSet, obj: np.ndarray, obj_offsets: np.ndarray, members: np.ndarray,

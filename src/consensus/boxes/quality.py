@@ -34,13 +34,14 @@ class BoxResult:
     boxes : polars.DataFrame
         Consensus objects: ``image, object``, coordinates in the input's format
         (``x0, y0, x1, y1`` or ``x, y, w, h``), ``label, confidence,
-        n_annotators`` (boxes in the object), ``n_seen`` (annotators who saw the
+        n_annotators`` (boxes in the object), ``doubt`` (posterior probability that
+        the kept/dropped decision is wrong), ``n_seen`` (annotators who saw the
         image), ``mean_iou`` (members vs the fused box), ``spread`` (RMS of the
         members' coordinate deviations, in fused widths/heights). Only kept
         objects unless ``keep_all``, which adds a ``kept`` column.
     images : polars.DataFrame
         Per image: ``n_annotators, n_boxes, n_objects, n_candidates,
-        n_uncertain, mean_iou, f1, recommendation, reason``.
+        n_uncertain, explained, mean_iou, f1, recommendation, reason``.
     workers : polars.DataFrame
         Per annotator quality with 95% intervals and flags.
     annotations : polars.DataFrame
@@ -254,6 +255,7 @@ def _objects_table(data: BoxSet, fit: Fit, keep_all: bool) -> pl.DataFrame:
         if data.classes else pl.Series([], dtype=pl.String),
         "confidence": fit.confidence,
         "n_annotators": fit.n_members,
+        "doubt": fit.doubt,
         "n_seen": n_seen.astype(np.int64),
         "mean_iou": mean_iou,
         "spread": spread,
@@ -295,27 +297,35 @@ def _images_table(data: BoxSet, fit: Fit, model: BoxConsensus) -> pl.DataFrame:
     n_boxes = np.diff(data.image_offsets)
     n_obj = np.bincount(fit.obj_image[fit.kept], minlength=n_img)
     n_cand = np.bincount(fit.obj_image, minlength=n_img)
-    band = model.uncertain_band
-    unsure = np.abs(fit.confidence - model.min_confidence) < band
-    if band > 0:
-        unsure &= np.diff(data.seen_offsets)[fit.obj_image] >= 2
+    unsure = fit.doubt > model.max_doubt
     n_unsure = np.bincount(fit.obj_image[unsure], minlength=n_img)
+    valid = data.valid.astype(bool)
+    in_kept = valid & (fit.obj >= 0) & (fit.kept[np.maximum(fit.obj, 0)] if fit.kept.size else False)
+    n_valid = np.bincount(data.image[valid], minlength=n_img)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        explained = np.where(n_valid > 0, np.bincount(data.image[in_kept], minlength=n_img) / n_valid, np.nan)
     f1 = fit.image_f1
     rec = np.empty(n_img, dtype=object)
     reason = np.empty(n_img, dtype=object)
     for g in range(n_img):
-        a = f1[g]
-        if n_seen[g] < 2:
-            rec[g], reason[g] = MORE, f"{n_seen[g]} annotator"
-        elif a >= model.accept_f1 and n_unsure[g] == 0:
-            rec[g], reason[g] = ACCEPT, f"agreement {a:.2f} >= {model.accept_f1:g}"
-        else:
-            why = f"agreement {a:.2f} < {model.accept_f1:g}" if a < model.accept_f1 \
-                else f"{n_unsure[g]} uncertain object{'s' if n_unsure[g] != 1 else ''}"
-            if n_seen[g] < model.review_after:
-                rec[g], reason[g] = MORE, f"{why} with {n_seen[g]} annotators"
-            else:
-                rec[g], reason[g] = REVIEW, f"{why} with {n_seen[g]} annotators"
+        n = n_seen[g]
+        if n < 2:
+            rec[g], reason[g] = MORE, f"{n} annotator"
+            continue
+        ok_explained = n_valid[g] == 0 or explained[g] >= model.min_explained
+        if n_unsure[g] == 0 and ok_explained:
+            rec[g] = ACCEPT
+            reason[g] = (f"{n_obj[g]} object{'s' if n_obj[g] != 1 else ''} and {n_cand[g] - n_obj[g]} dropped "
+                         f"candidate{'s' if n_cand[g] - n_obj[g] != 1 else ''}, all clear (doubt <= "
+                         f"{model.max_doubt:g}) with {n} annotators")
+            continue
+        why = []
+        if n_unsure[g]:
+            why.append(f"{n_unsure[g]} uncertain object{'s' if n_unsure[g] != 1 else ''}")
+        if not ok_explained:
+            why.append(f"{explained[g]:.0%} of boxes in kept objects")
+        rec[g] = MORE if n < model.review_after else REVIEW
+        reason[g] = f"{', '.join(why)} with {n} annotators"
     return pl.DataFrame({
         "image": data.image_ids,
         "n_annotators": n_seen.astype(np.int64),
@@ -323,6 +333,7 @@ def _images_table(data: BoxSet, fit: Fit, model: BoxConsensus) -> pl.DataFrame:
         "n_objects": n_obj.astype(np.int64),
         "n_candidates": n_cand.astype(np.int64),
         "n_uncertain": n_unsure.astype(np.int64),
+        "explained": explained,
         "mean_iou": fit.image_iou,
         "f1": f1,
         "recommendation": pl.Series(rec.tolist(), dtype=pl.String),

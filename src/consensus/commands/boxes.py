@@ -22,7 +22,8 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(*(path for _, path in outputs), args.quarantine_out)
     model = BoxConsensus(iou_threshold=args.iou, class_aware=not args.class_agnostic, fusion=args.fusion,
                          min_confidence=args.min_confidence, keep_all=args.keep_all,
-                         min_evidence=args.min_evidence, accept_f1=args.accept_f1, review_after=args.review_after,
+                         min_evidence=args.min_evidence, max_doubt=args.max_doubt,
+                         min_explained=args.min_explained, review_after=args.review_after,
                          fast_seconds=args.fast_seconds)
     model._check()  # parameter errors before reading anything
     coords = None
@@ -119,11 +120,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     model.add_argument("--keep-all", action="store_true", help="output every candidate object, with a kept column")
     model.add_argument("--min-evidence", type=int, default=10,
                        help="least matched boxes behind an annotator's quality flags (default 10)")
-    model.add_argument("--accept-f1", type=float, default=0.7,
-                       help="soft-F1 agreement from which an image is accepted (default 0.7)")
+    model.add_argument("--max-doubt", type=float, default=0.1,
+                       help="an object is uncertain when the posterior probability that its kept/dropped "
+                       "decision is wrong exceeds this; an image is accepted when none is (default 0.1)")
+    model.add_argument("--min-explained", type=float, default=0.5,
+                       help="least share of an image's boxes in kept objects for it to be accepted (default 0.5)")
     model.add_argument("--review-after", type=int, default=5,
-                       help="annotators from which a disputed image goes to expert review instead of "
-                       "needing more annotators (default 5)")
+                       help="annotators from which an image that is not accepted goes to expert review instead "
+                       "of needing more annotators (default 5)")
     model.add_argument("--fast-seconds", type=float,
                        help="flag boxes drawn faster (default: learned from the timings)")
     out = cmd.add_argument_group("output (format from the extension: .csv .tsv .parquet .json .jsonl)")

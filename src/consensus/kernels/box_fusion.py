@@ -35,6 +35,30 @@ def _weighted_median(values, weights):
     return values[order[order.size - 1]]
 
 
+@kernel
+def fuse_one(idx, coords, weight, method, out):
+    """Fused box of the boxes ``idx`` into ``out`` (4,): the weighted median of each
+    coordinate (``MEDIAN``, three boxes or more) or the weighted mean."""
+    n = idx.size
+    if method == MEDIAN and n > 2:
+        vals = np.empty(n, dtype=np.float64)
+        ws = np.empty(n, dtype=np.float64)
+        for q in range(4):
+            for p in range(n):
+                vals[p] = coords[idx[p], q]
+                ws[p] = weight[idx[p]]
+            out[q] = _weighted_median(vals, ws)
+    else:
+        total = 0.0
+        for p in range(n):
+            total += weight[idx[p]]
+        for q in range(4):
+            acc = 0.0
+            for p in range(n):
+                acc += weight[idx[p]] * coords[idx[p], q]
+            out[q] = acc / total
+
+
 @parallel_kernel
 def fuse_boxes(obj_offsets, members, coords, weight, method):
     """Fused box of every object.
@@ -65,20 +89,7 @@ def fuse_boxes(obj_offsets, members, coords, weight, method):
         for p in range(lo, hi):
             total += weight[members[p]]
         wsum[o] = total
-        if method == MEDIAN and hi - lo > 2:
-            vals = np.empty(hi - lo, dtype=np.float64)
-            ws = np.empty(hi - lo, dtype=np.float64)
-            for q in range(4):
-                for p in range(lo, hi):
-                    vals[p - lo] = coords[members[p], q]
-                    ws[p - lo] = weight[members[p]]
-                fused[o, q] = _weighted_median(vals, ws)
-        else:
-            for q in range(4):
-                acc = 0.0
-                for p in range(lo, hi):
-                    acc += weight[members[p]] * coords[members[p], q]
-                fused[o, q] = acc / total
+        fuse_one(members[lo:hi], coords, weight, method, fused[o])
     return fused, wsum
 
 
