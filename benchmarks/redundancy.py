@@ -90,39 +90,65 @@ def order_ranks(judgments: Judgments, seed: int) -> np.ndarray:
     return rank
 
 
-def subset(judgments: Judgments, keep: np.ndarray) -> Judgments:
-    """The revealed judgments, with the same item/worker/class code books."""
+def subset(judgments: Judgments, keep: np.ndarray, gold: np.ndarray | None = None) -> Judgments:
+    """The revealed judgments, with the same item/worker/class code books (and the buyer's gold, if any)."""
     return Judgments(judgments.item[keep], judgments.worker[keep], judgments.label[keep],
-                     judgments.item_ids, judgments.worker_ids, judgments.classes, source=judgments.source)
+                     judgments.item_ids, judgments.worker_ids, judgments.classes, gold=gold,
+                     source=judgments.source)
 
 
-def accuracy(model: DawidSkene, truth: np.ndarray) -> float:
-    known = truth >= 0
+def buyer_gold(truth: np.ndarray, share: float, seed: int) -> np.ndarray:
+    """A seeded random ``share`` of the gold items as the buyer's own gold (-1 elsewhere)."""
+    gold = np.full(truth.size, -1, dtype=np.int32)
+    if share <= 0:
+        return gold
+    known = np.flatnonzero(truth >= 0)
+    chosen = np.random.default_rng(seed + 1).choice(known, size=max(1, int(round(share * known.size))),
+                                                    replace=False)
+    gold[chosen] = truth[chosen]
+    return gold
+
+
+def accuracy(model: DawidSkene, truth: np.ndarray, scored: np.ndarray | None = None) -> float:
+    known = (truth >= 0) if scored is None else scored
     return float((model.labels_[known] == truth[known]).mean())
 
 
 # -- schemes ------------------------------------------------------------------------------------
 
-def fixed(judgments: Judgments, truth: np.ndarray, rank: np.ndarray) -> list[dict]:
+def ds(gold: np.ndarray) -> DawidSkene:
+    """Dawid-Skene as the buyer fits it: calibrated on their gold when they have some, else gold-free."""
+    return DawidSkene(calibration="gold" if (gold >= 0).any() else "loo")
+
+
+def fixed(judgments: Judgments, truth: np.ndarray, rank: np.ndarray, gold: np.ndarray, scored: np.ndarray,
+          reference: np.ndarray) -> list[dict]:
     rows = []
     top = int(np.diff(judgments.item_offsets).max())
     for k in range(1, top + 1):
         keep = rank < k
-        model = DawidSkene().fit(subset(judgments, keep))
-        rows.append({"scheme": f"fixed k={k}", "k": k, "labels": int(keep.sum()), "accuracy": accuracy(model, truth)})
+        model = ds(gold).fit(subset(judgments, keep, gold))
+        rows.append({"scheme": f"fixed k={k}", "k": k, "labels": int(keep.sum()),
+                     "accuracy": accuracy(model, truth, scored),
+                     "agreement_with_all": float((model.labels_[scored] == reference[scored]).mean())})
     return rows
 
 
 def adaptive(judgments: Judgments, truth: np.ndarray, rank: np.ndarray, target: float, start: int,
-             reveal: str, experts_mode: str = "keep", max_rounds: int = 200) -> dict:
+             reveal: str, experts_mode: str = "keep", max_rounds: int = 200, calibration: str = "auto",
+             gold: np.ndarray | None = None, scored: np.ndarray | None = None,
+             reference: np.ndarray | None = None) -> dict:
     available = np.diff(judgments.item_offsets)
+    gold = np.full(judgments.n_items, -1, dtype=np.int32) if gold is None else gold
+    scored = truth >= 0 if scored is None else scored
     revealed = np.minimum(start, available)
     rounds = 0
     experts = np.zeros(judgments.n_items, dtype=bool)
     while rounds < max_rounds:
         keep = rank < revealed[judgments.item]
-        model = DawidSkene().fit(subset(judgments, keep))
-        advice = advise_redundancy(model, target=target, max_labels=available.astype(np.int64))
+        model = ds(gold).fit(subset(judgments, keep, gold))
+        advice = advise_redundancy(model, target=target, max_labels=available.astype(np.int64),
+                                   calibration=calibration)
         action = advice.items["action"].to_numpy()
         experts = action == "expert_review"
         asked = (action == "label_more") | (experts if experts_mode == "crowd" else False)
@@ -135,15 +161,18 @@ def adaptive(judgments: Judgments, truth: np.ndarray, rank: np.ndarray, target: 
         rounds += 1
     keep = rank < revealed[judgments.item]
     counts = {a: int((action == a).sum()) for a in ("accept", "label_more", "expert_review")}
-    known = truth >= 0
-    expert_known = experts & known
+    expert_known = experts & scored
+    confidence = advice.items["confidence"].to_numpy()
     return {
         "scheme": f"adaptive target={target}", "target": target, "labels": int(keep.sum()),
-        "accuracy": accuracy(model, truth), "rounds": rounds, "final_actions": counts,
+        "accuracy": accuracy(model, truth, scored), "rounds": rounds, "final_actions": counts,
+        "agreement_with_all": None if reference is None else float((model.labels_[scored] == reference[scored]).mean()),
+        "mean_confidence": float(np.nanmean(confidence[scored])),
         "expert_items": int(experts.sum()),
         "expert_accuracy": float((model.labels_[expert_known] == truth[expert_known]).mean())
         if expert_known.any() else None,
-        "temperature": float(model.temperature_),
+        "temperature": float(model.temperature_), "rho": advice.params["rho"],
+        "rho_source": advice.params["rho_source"],
     }
 
 
@@ -155,25 +184,51 @@ def at_budget(fixed_rows: list[dict], labels: float) -> float:
 
 
 def run_dataset(folder: Path, targets: list[float], start: int, reveal: str, seed: int,
-                experts_mode: str = "keep") -> dict:
+                experts_mode: str = "keep", calibrations: tuple[str, ...] = ("auto",),
+                gold_share: float = 0.0) -> dict:
     t0 = time.perf_counter()
     judgments, truth = load(folder)
     rank = order_ranks(judgments, seed)
-    everything = DawidSkene().fit(judgments)
-    all_row = {"scheme": "all labels", "labels": judgments.n_judgments, "accuracy": accuracy(everything, truth)}
-    fixed_rows = fixed(judgments, truth, rank)
+    gold = buyer_gold(truth, gold_share, seed)
+    scored = (truth >= 0) & (gold < 0)  # the buyer's gold items are not scored
+    everything = ds(gold).fit(subset(judgments, np.ones(judgments.n_judgments, dtype=bool), gold))
+    reference = np.asarray(everything.labels_)
+    all_row = {"scheme": "all labels", "labels": judgments.n_judgments,
+               "accuracy": accuracy(everything, truth, scored)}
+    fixed_rows = fixed(judgments, truth, rank, gold, scored, reference)
     adaptive_rows = []
-    for target in targets:
-        row = adaptive(judgments, truth, rank, target, start, reveal, experts_mode)
-        row["fixed_at_budget"] = at_budget(fixed_rows, row["labels"])
-        row["label_share"] = row["labels"] / judgments.n_judgments
-        row["gap_to_all_points"] = 100 * (all_row["accuracy"] - row["accuracy"])
-        row["goal_met"] = bool(row["gap_to_all_points"] <= 0.5 and row["label_share"] <= 0.5)
-        row["beats_fixed"] = bool(row["accuracy"] > row["fixed_at_budget"])
-        adaptive_rows.append(row)
+    for calibration in calibrations:
+        for target in targets:
+            row = adaptive(judgments, truth, rank, target, start, reveal, experts_mode, calibration=calibration,
+                           gold=gold, scored=scored, reference=reference)
+            row["calibration"] = calibration
+            row["fixed_at_budget"] = at_budget(fixed_rows, row["labels"])
+            row["label_share"] = row["labels"] / judgments.n_judgments
+            row["gap_to_all_points"] = 100 * (all_row["accuracy"] - row["accuracy"])
+            row["goal_met"] = bool(row["gap_to_all_points"] <= 0.5 and row["label_share"] <= 0.5)
+            row["beats_fixed"] = bool(row["accuracy"] > row["fixed_at_budget"])
+            adaptive_rows.append(row)
     return {"dataset": folder.name, "items": judgments.n_items, "gold_items": int((truth >= 0).sum()),
+            "scored_items": int(scored.sum()), "buyer_gold_items": int((gold >= 0).sum()),
             "classes": judgments.n_classes, "judgments": judgments.n_judgments, "all": all_row,
-            "fixed": fixed_rows, "adaptive": adaptive_rows, "seconds": time.perf_counter() - t0}
+            "fixed": fixed_rows, "adaptive": adaptive_rows, "curve": curve(all_row, fixed_rows, adaptive_rows,
+                                                                            judgments.n_judgments),
+            "seconds": time.perf_counter() - t0}
+
+
+def curve(all_row: dict, fixed_rows: list[dict], adaptive_rows: list[dict], n: int) -> dict:
+    """Per calibration: the smallest label share within 0.5 points of DS-all, and wins over fixed k at equal budget."""
+    out: dict = {}
+    within_fixed = [r["labels"] / n for r in fixed_rows if 100 * (all_row["accuracy"] - r["accuracy"]) <= 0.5]
+    for calibration in dict.fromkeys(r["calibration"] for r in adaptive_rows):
+        rows = [r for r in adaptive_rows if r["calibration"] == calibration]
+        within = [r["label_share"] for r in rows if r["gap_to_all_points"] <= 0.5]
+        out[calibration] = {"min_share_within_half_point": min(within) if within else None,
+                            "beats_fixed": sum(r["beats_fixed"] for r in rows),
+                            "ties_fixed": sum(r["accuracy"] == r["fixed_at_budget"] for r in rows),
+                            "points": len(rows)}
+    out["fixed_min_share_within_half_point"] = min(within_fixed) if within_fixed else None
+    return out
 
 
 # -- report -------------------------------------------------------------------------------------
@@ -181,40 +236,90 @@ def run_dataset(folder: Path, targets: list[float], start: int, reveal: str, see
 def table(result: dict) -> list[str]:
     n = result["judgments"]
     lines = [f"### {result['dataset']} ({result['items']} items, {result['gold_items']} with gold, "
-             f"{result['classes']} classes, {n} judgments)", "",
-             "| scheme | labels | share of all | accuracy | fixed k at same budget | rounds | expert items |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             f"{result['scored_items']} scored, {result['classes']} classes, {n} judgments)", "",
+             "| scheme | labels | share of all | accuracy | agrees with DS-all | mean confidence | rho | "
+             "fixed k at same budget | rounds | expert items |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     all_row = result["all"]
-    lines.append(f"| DS, all labels | {all_row['labels']} | 100% | {all_row['accuracy']:.4f} | | | |")
+    lines.append(f"| DS, all labels | {all_row['labels']} | 100% | {all_row['accuracy']:.4f} | | | | | | |")
     for r in result["adaptive"]:
         mark = " (goal met)" if r["goal_met"] else ""
-        lines.append(f"| **{r['scheme']}**{mark} | {r['labels']} | {r['labels'] / n:.1%} | {r['accuracy']:.4f} | "
+        rho = "" if r["rho"] is None else f"{r['rho']:.2f}"
+        lines.append(f"| **{r['scheme']} ({r['calibration']})**{mark} | {r['labels']} | {r['labels'] / n:.1%} | "
+                     f"{r['accuracy']:.4f} | {r['agreement_with_all']:.4f} | {r['mean_confidence']:.4f} | {rho} | "
                      f"{r['fixed_at_budget']:.4f} | {r['rounds']} | {r['expert_items']} |")
     for r in result["fixed"]:
-        lines.append(f"| {r['scheme']} | {r['labels']} | {r['labels'] / n:.1%} | {r['accuracy']:.4f} | | | |")
+        lines.append(f"| {r['scheme']} | {r['labels']} | {r['labels'] / n:.1%} | {r['accuracy']:.4f} | "
+                     f"{r['agreement_with_all']:.4f} | | | | | |")
     return lines + [""]
 
 
 def summary(results: list[dict]) -> list[str]:
-    lines = ["| dataset | target | DS all | adaptive | gap (points) | labels used | fixed at budget | "
-             "goal (<=0.5 pt, <=50%) | beats fixed |", "|---|---:|---:|---:|---:|---:|---:|---|---|"]
+    lines = ["| dataset | calibration | target | DS all | adaptive | gap (points) | labels used | fixed at budget | "
+             "goal (<=0.5 pt, <=50%) | beats fixed |", "|---|---|---:|---:|---:|---:|---:|---:|---|---|"]
     for res in results:
         for r in res["adaptive"]:
-            lines.append(f"| {res['dataset']} | {r['target']} | {res['all']['accuracy']:.4f} | {r['accuracy']:.4f} | "
-                         f"{r['gap_to_all_points']:+.2f} | {r['label_share']:.1%} | {r['fixed_at_budget']:.4f} | "
-                         f"{'yes' if r['goal_met'] else 'no'} | {'yes' if r['beats_fixed'] else 'no'} |")
+            lines.append(f"| {res['dataset']} | {r['calibration']} | {r['target']} | {res['all']['accuracy']:.4f} | "
+                         f"{r['accuracy']:.4f} | {r['gap_to_all_points']:+.2f} | {r['label_share']:.1%} | "
+                         f"{r['fixed_at_budget']:.4f} | {'yes' if r['goal_met'] else 'no'} | "
+                         f"{'yes' if r['beats_fixed'] else 'no'} |")
     return lines
+
+
+def curve_summary(results: list[dict]) -> list[str]:
+    """One line per dataset: smallest share within 0.5 points (adaptive per calibration, fixed k), wins."""
+    calibrations = list(dict.fromkeys(r["calibration"] for res in results for r in res["adaptive"]))
+    head = "| dataset | DS all | fixed k: smallest share within 0.5 pt | " + " | ".join(
+        f"{c}: smallest share within 0.5 pt | {c}: beats fixed (of targets)" for c in calibrations) + " |"
+    lines = [head, "|---|---:|---:|" + "---:|---:|" * len(calibrations)]
+
+    def share(x: float | None) -> str:
+        return "never" if x is None else f"{x:.1%}"
+
+    for res in results:
+        c = res["curve"]
+        cells = [f"{share(c[k]['min_share_within_half_point'])} | {c[k]['beats_fixed']}/{c[k]['points']}"
+                 for k in calibrations]
+        lines.append(f"| {res['dataset']} | {res['all']['accuracy']:.4f} | "
+                     f"{share(c['fixed_min_share_within_half_point'])} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def write(args: argparse.Namespace, argv: list[str] | None, results: list[dict], t0: float) -> None:
+    command = "python benchmarks/redundancy.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    head = [f"# Redundancy replay ({platform.python_version()}, {platform.machine()})", "",
+            f"`{command.strip()}`: start {args.start} label(s) per item, reveal {args.reveal}, "
+            f"expert items {args.experts}, buyer's gold {args.gold_share:.0%} of the gold items, "
+            f"order seed {args.order_seed}; wall {time.perf_counter() - t0:.0f} s, peak RSS {peak_rss_mb():.0f} MB",
+            "", "A target is the stopping threshold on the model's posterior (an item is accepted once its top "
+            "class reaches it); it is the accuracy of the accepted items only as far as that posterior is "
+            "calibrated: compare the mean confidence with the accuracy and the agreement with DS on all labels.", ""]
+    text = head + ["## Operating curve", ""] + curve_summary(results) + ["", "## Summary", ""] + summary(results) + \
+        ["", "## Per dataset", ""] + [line for res in results for line in table(res)]
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "redundancy.md").write_text("\n".join(text) + "\n", encoding="utf-8")
+    (args.out / "redundancy.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
+                                                          "results": results}, indent=1), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets")
     parser.add_argument("--datasets", nargs="*", help="folder names (default: every eligible one)")
-    parser.add_argument("--targets", nargs="+", type=float, default=[0.95, 0.99])
-    parser.add_argument("--start", type=int, default=1, help="judgments revealed per item before the first fit")
-    parser.add_argument("--reveal", choices=("advice", "one"), default="advice",
+    parser.add_argument("--targets", nargs="+", type=float, default=[0.95, 0.99, 0.999, 0.9999, 0.99999])
+    parser.add_argument("--calibrations", nargs="+", choices=("auto", "per_item", "model"),
+                        default=["per_item"], help="advise_redundancy calibration(s) to replay")
+    parser.add_argument("--gold-share", type=float, default=0.0,
+                        help="share of the gold items given to the buyer as their own gold (fitted with "
+                        "calibration='gold', not scored)")
+    parser.add_argument("--start", type=int, default=2, help="judgments revealed per item before the first fit")
+    parser.add_argument("--reveal", choices=("advice", "one"), default="one",
                         help="reveal extra_labels per round (advice) or one (one)")
-    parser.add_argument("--experts", choices=("keep", "crowd"), default="keep",
+    parser.add_argument("--experts", choices=("keep", "crowd"), default="crowd",
                         help="expert_review items: keep their crowd label and stop (keep; the replay has no "
                         "expert), or keep revealing their crowd labels one per round (crowd)")
     parser.add_argument("--order-seed", type=int, default=0)
@@ -224,23 +329,13 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     results = []
     for name in names:
-        res = run_dataset(args.data / name, args.targets, args.start, args.reveal, args.order_seed, args.experts)
+        res = run_dataset(args.data / name, args.targets, args.start, args.reveal, args.order_seed, args.experts,
+                          tuple(args.calibrations), args.gold_share)
         results.append(res)
         print("\n".join(table(res)), flush=True)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    command = "python benchmarks/redundancy.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    head = [f"# Redundancy replay ({platform.python_version()}, {platform.machine()})", "",
-            f"`{command.strip()}`: start {args.start} label(s) per item, reveal {args.reveal}, "
-            f"expert items {args.experts}, "
-            f"order seed {args.order_seed}; wall {time.perf_counter() - t0:.0f} s, peak RSS {peak_mb:.0f} MB", ""]
-    text = head + ["## Summary", ""] + summary(results) + ["", "## Per dataset", ""] + \
-        [line for res in results for line in table(res)]
-    print("\n".join(["## Summary", ""] + summary(results)))
-    print(f"wall {time.perf_counter() - t0:.0f} s, peak RSS {peak_mb:.0f} MB")
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "redundancy.md").write_text("\n".join(text) + "\n", encoding="utf-8")
-    (args.out / "redundancy.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
-                                                          "results": results}, indent=1), encoding="utf-8")
+        write(args, argv, results, t0)  # after every dataset, so a long run leaves its figures so far
+    print("\n".join(["## Summary", ""] + summary(results) + ["", "## Operating curve", ""] + curve_summary(results)))
+    print(f"wall {time.perf_counter() - t0:.0f} s, peak RSS {peak_rss_mb():.0f} MB")
     return 0
 
 

@@ -26,14 +26,20 @@ def _reached(log_post, target):
     return 1.0 / total >= target - REACH_TOL
 
 
-def naive_stop_cdf(post, target, draw, update, n_steps):
+def naive_stop_cdf(post, target, draw, update, n_steps, prior_scale=None, vote_scale=None):
     """Twin of ``stop_cdf_exact`` / ``stop_cdf_simulated``: (n_items, n_steps + 1) cdf of the stopping time.
 
     For each item, truth ``t`` and full-length label sequence, walk the sequence,
-    updating the log-posterior, and note the first step at which the target is
-    reached; the sequence's probability given ``t`` is the product of ``draw``.
+    summing the labels' evidence, and note the first step ``m`` at which
+    ``prior_scale[i][m] * log post + vote_scale[i][m] * evidence`` reaches the
+    target (scales default to ones); the sequence's probability given ``t`` is
+    the product of ``draw``.
     """
     n_items, n_classes = len(post), len(post[0])
+    if prior_scale is None:
+        prior_scale = [[1.0] * (n_steps + 1) for _ in range(n_items)]
+    if vote_scale is None:
+        vote_scale = [[1.0] * (n_steps + 1) for _ in range(n_items)]
     cdf = np.zeros((n_items, n_steps + 1))
     for i in range(n_items):
         mass = [0.0] * (n_steps + 1)
@@ -44,13 +50,19 @@ def naive_stop_cdf(post, target, draw, update, n_steps):
                 prob = post[i][t]
                 for l in seq:
                     prob *= draw[t][l]
-                log_post = [math.log(p) if p > 0 else -math.inf for p in post[i]]
-                stop = 0 if _reached(log_post, target[i]) else None
+                base = [math.log(p) if p > 0 else -math.inf for p in post[i]]
+                evidence = [0.0] * n_classes
+
+                def log_post(m):
+                    return [prior_scale[i][m] * b + vote_scale[i][m] * e if b != -math.inf else b
+                            for b, e in zip(base, evidence)]
+
+                stop = 0 if _reached(log_post(0), target[i]) else None
                 for m, l in enumerate(seq, start=1):
                     if stop is not None:
                         break
-                    log_post = [v + update[k][l] if v != -math.inf else v for k, v in enumerate(log_post)]
-                    if _reached(log_post, target[i]):
+                    evidence = [e + update[k][l] for k, e in enumerate(evidence)]
+                    if _reached(log_post(m), target[i]):
                         stop = m
                 if stop is not None:
                     mass[stop] += prob
@@ -141,6 +153,40 @@ def stop_problems(draw, max_classes=3, max_steps=4, max_items=3):
     update = [[math.log(confusion[t][l]) / temperature for l in range(k)] for t in range(k)]
     target = [draw(st.floats(0.5, 0.999)) for _ in range(n_items)]
     return (np.array(post), np.array(target), np.array(confusion), np.array(update), n_steps)
+
+
+@st.composite
+def scales(draw, n_items, n_steps):
+    """(prior_scale, vote_scale) of a per-item temperature ``T0 + rho * m`` (or arbitrary positive scales)."""
+    if draw(st.booleans()):
+        t0 = np.array([draw(st.floats(1.0, 5.0)) for _ in range(n_items)])
+        rho = draw(st.floats(0.0, 1.0))
+        later = t0[:, None] + rho * np.arange(n_steps + 1)[None, :]
+        return t0[:, None] / later, 1.0 / later
+    shape = (n_items, n_steps + 1)
+    flat = draw(st.lists(st.floats(0.05, 3.0), min_size=2 * shape[0] * shape[1], max_size=2 * shape[0] * shape[1]))
+    arr = np.array(flat).reshape((2,) + shape)
+    return arr[0], arr[1]
+
+
+def naive_loo_design_loglik(item_offsets, worker, label, log_emission, log_prior, rho, items):
+    """Twin of ``loo_design_loglik``: for each answer, the other answers' posterior at T(n - 1) predicts it."""
+    k_classes = len(log_prior)
+    out = []
+    for i in items:
+        js = [j for j in range(int(item_offsets[i]), int(item_offsets[i + 1])) if label[j] >= 0]
+        temperature = 1.0 + rho * max(len(js) - 2, 0)
+        acc = 0.0
+        for j in js:
+            scores = []
+            for k in range(k_classes):
+                s = log_prior[k] + sum(log_emission[worker[o]][label[o]][k] for o in js if o != j)
+                scores.append(s / temperature)
+            weights = [math.exp(s - max(scores)) for s in scores]
+            q = [w / sum(weights) for w in weights]
+            acc += math.log(sum(q[k] * math.exp(log_emission[worker[j]][label[j]][k]) for k in range(k_classes)))
+        out.append(acc)
+    return np.array(out)
 
 
 @st.composite

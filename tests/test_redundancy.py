@@ -237,7 +237,8 @@ def test_voting_model_is_accepted(fitted):
     ({"target": 1.0}, "target"), ({"target": 0}, "target"), ({"max_labels": 0}, "max_labels"),
     ({"price_per_label": -1.0}, "price_per_label"), ({"method": "magic"}, "method"),
     ({"plan_level": 0.0}, "plan_level"), ({"engine": "gpu"}, "engine"), ({"seed": -1}, "seed"),
-    ({"n_runs": 0}, "n_runs"),
+    ({"n_runs": 0}, "n_runs"), ({"calibration": "magic"}, "calibration"), ({"rho": 1.5}, "rho"),
+    ({"rho": -0.1}, "rho"), ({"rho": True}, "rho"),
 ])
 def test_parameter_errors(fitted, kwargs, name):
     with pytest.raises(ParameterError, match=f"'{name}' parameter of advise_redundancy"):
@@ -247,3 +248,78 @@ def test_parameter_errors(fitted, kwargs, name):
 def test_unfitted_model_is_an_error():
     with pytest.raises(ParameterError, match="not fitted"):
         advise_redundancy(DawidSkene())
+
+
+# -- per-item temperature (correlated errors) ---------------------------------------------------
+
+def correlated_crowd(n_items=300, per_item=8, n_workers=20, hard_share=0.0, seed=0):
+    """Binary crowd, accuracy 0.85 on easy items; on hard items every worker picks the decoy with p=0.6."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 2, n_items)
+    hard = rng.random(n_items) < hard_share
+    item, worker, label = [], [], []
+    for i in range(n_items):
+        for w in rng.choice(n_workers, per_item, replace=False):
+            wrong = rng.random() < (0.6 if hard[i] else 0.15)
+            item.append(i)
+            worker.append(w)
+            label.append(1 - truth[i] if wrong else truth[i])
+    return Judgments.from_codes(np.array(item), np.array(worker), np.array(label), n_classes=2), truth
+
+
+def test_per_item_with_rho_zero_is_the_untempered_model():
+    judgments, _ = correlated_crowd(n_items=80, per_item=4)
+    raw = DawidSkene(calibration="none").fit(judgments)
+    per_item = advise_redundancy(DawidSkene().fit(judgments), calibration="per_item", rho=0.0)
+    model = advise_redundancy(raw, calibration="model")
+    assert per_item.params["calibration"] == "per_item" and model.params["calibration"] == "model"
+    for column in ("confidence", "extra_labels", "expected_extra_labels", "p_reach_target", "action"):
+        a, b = per_item.items[column].to_numpy(), model.items[column].to_numpy()
+        if a.dtype.kind == "f":
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+        else:
+            np.testing.assert_array_equal(a, b)
+
+
+def test_model_calibration_keeps_the_model_temperature(fitted):
+    advice = advise_redundancy(fitted, calibration="model")
+    assert advice.params["temperature"] == pytest.approx(fitted.temperature_)
+    assert advice.params["rho"] is None
+    np.testing.assert_allclose(advice.items["confidence"].to_numpy(), fitted.probas_.max(axis=1))
+
+
+def test_auto_is_per_item_for_em_models_and_model_for_votes(fitted):
+    assert advise_redundancy(fitted).params["calibration"] == "per_item"
+    assert advise_redundancy(MajorityVote().fit(fitted.judgments_)).params["calibration"] == "model"
+    with pytest.raises(ParameterError, match="per_item"):
+        advise_redundancy(MajorityVote().fit(fitted.judgments_), calibration="per_item")
+
+
+def test_fitted_rho_sees_correlated_errors():
+    independent = advise_redundancy(DawidSkene().fit(correlated_crowd(hard_share=0.0)[0]))
+    correlated = advise_redundancy(DawidSkene().fit(correlated_crowd(hard_share=0.3)[0]))
+    assert independent.params["rho_source"] == correlated.params["rho_source"] == "loo"
+    assert independent.params["rho"] == 0.0
+    assert correlated.params["rho"] >= 0.04
+
+
+def test_rho_needs_three_answers_or_gold():
+    judgments, truth = correlated_crowd(n_items=60, per_item=2, hard_share=0.3)
+    assert advise_redundancy(DawidSkene().fit(judgments)).params["rho_source"] == "none"
+    gold = np.where(np.arange(60) < 20, truth, -1).astype(np.int32)
+    with_gold = Judgments(judgments.item, judgments.worker, judgments.label, judgments.item_ids,
+                          judgments.worker_ids, judgments.classes, gold=gold)
+    advice = advise_redundancy(DawidSkene(calibration="gold").fit(with_gold))
+    assert advice.params["rho_source"] == "gold"
+    confident = advice.items["confidence"].to_numpy()
+    np.testing.assert_array_equal(confident[:20], 1.0)  # gold items stay clamped
+
+
+def test_larger_rho_lowers_confidence_and_never_asks_fewer_labels():
+    judgments, _ = correlated_crowd(n_items=100, per_item=4, hard_share=0.2)
+    model = DawidSkene().fit(judgments)
+    low, high = (advise_redundancy(model, rho=r, max_labels=10) for r in (0.0, 0.4))
+    assert (high.items["confidence"].to_numpy() <= low.items["confidence"].to_numpy() + 1e-12).all()
+    open_low = low.items["action"].to_numpy() != "accept"
+    assert (high.items["action"].to_numpy()[open_low] != "accept").all()
+    assert high.summary()["next_batch_labels_per_item"] > low.summary()["next_batch_labels_per_item"]

@@ -71,6 +71,18 @@ def test_writes_advice_budget_and_summary(capsys, delivery, tmp_path):
     assert budget.filter(pl.col("scheme") == "fixed k=3")["cost"][0] == pytest.approx(60 * 3 * 0.25)
 
 
+def test_calibration_options(capsys, delivery, tmp_path):
+    summaries = {}
+    for name, argv in (("given", ["--rho", "0.25"]), ("model", ["--calibration", "model"])):
+        path = tmp_path / f"{name}.json"
+        code, _, err = run(capsys, "redundancy", delivery, "--method", "ds", "--summary-out", path, *argv)
+        assert code == 0, err
+        summaries[name] = json.loads(path.read_text())["params"]
+    assert summaries["given"]["calibration"] == "per_item"
+    assert summaries["given"]["rho"] == 0.25 and summaries["given"]["rho_source"] == "given"
+    assert summaries["model"]["calibration"] == "model" and summaries["model"]["rho"] is None
+
+
 def test_stdout_when_no_output(capsys, delivery):
     code, stdout, err = run(capsys, "redundancy", delivery)
     assert code == 0, err
@@ -127,6 +139,7 @@ def test_bad_model_probs_is_one_line(capsys, delivery, tmp_path):
     (["--max-labels", "0"], "'max_labels' parameter"),
     (["-o", "advice.xlsx"], "unknown output extension"),
     (["--summary-out", "s.csv"], "must be a .json file"),
+    (["--rho", "2"], "'rho' parameter"),
 ])
 def test_bad_parameters(capsys, delivery, argv, part):
     code, _, err = run(capsys, "redundancy", delivery, *argv)

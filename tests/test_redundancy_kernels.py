@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from naive import readonly
 from naive_redundancy import (REACH_TOL, disagreement_problems, naive_excess_disagreement,
-                              naive_pool_confusion, naive_stop_cdf, stop_problems)
+                              naive_loo_design_loglik, naive_pool_confusion, naive_stop_cdf, scales, stop_problems)
 
 from consensus.kernels import redundancy as kr
 from consensus.redundancy import pool_confusion
@@ -19,9 +19,21 @@ from consensus.redundancy import pool_confusion
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def exact(post, target, draw, update, n_steps):
+def ones(post, n_steps):
+    return np.ones((post.shape[0], n_steps + 1)), np.ones((post.shape[0], n_steps + 1))
+
+
+def exact(post, target, draw, update, n_steps, prior_scale=None, vote_scale=None):
     counts, child, offsets = kr.count_states(post.shape[1], n_steps)
-    return kr.stop_cdf_exact(*readonly(post, target, draw, update, counts, child, offsets))
+    if prior_scale is None:
+        prior_scale, vote_scale = ones(post, n_steps)
+    return kr.stop_cdf_exact(*readonly(post, target, draw, update, prior_scale, vote_scale, counts, child, offsets))
+
+
+def simulated(post, target, draw, update, n_steps, n_runs, seed, prior_scale=None, vote_scale=None):
+    if prior_scale is None:
+        prior_scale, vote_scale = ones(post, n_steps)
+    return kr.stop_cdf_simulated(*readonly(post, target, draw, update, prior_scale, vote_scale), n_steps, n_runs, seed)
 
 
 def test_reach_tolerance_matches_naive():
@@ -59,9 +71,61 @@ def test_stop_cdf_exact_matches_naive(problem):
 @given(problem=stop_problems(max_steps=3), seed=st.integers(0, 2**32))
 def test_stop_cdf_simulated_is_close_to_naive(problem, seed):
     post, target, draw, update, n_steps = problem
-    got = kr.stop_cdf_simulated(*readonly(post, target, draw, update), n_steps, 4000, seed)
+    got = simulated(post, target, draw, update, n_steps, 4000, seed)
     # 4000 runs: standard error <= 0.008; 0.05 is > 6 standard errors
     np.testing.assert_allclose(got, naive_stop_cdf(post, target, draw, update, n_steps), atol=0.05)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_scaled_stop_cdf_matches_naive(data):
+    post, target, draw, update, n_steps = data.draw(stop_problems())
+    prior_scale, vote_scale = data.draw(scales(post.shape[0], n_steps))
+    want = naive_stop_cdf(post, target, draw, update, n_steps, prior_scale, vote_scale)
+    np.testing.assert_allclose(exact(post, target, draw, update, n_steps, prior_scale, vote_scale), want, atol=1e-10)
+    if n_steps <= 3:
+        got = simulated(post, target, draw, update, n_steps, 4000, data.draw(st.integers(0, 2**32)),
+                        prior_scale, vote_scale)
+        np.testing.assert_allclose(got, want, atol=0.05)
+
+
+@SETTINGS
+@given(problem=stop_problems(), rho=st.floats(0.05, 1.0))
+def test_growing_temperature_never_needs_fewer_labels(problem, rho):
+    # correlated answers (T grows with the labels) carry less evidence: the target is never reached sooner
+    post, target, draw, update, n_steps = problem
+    later = 1.0 + rho * np.arange(n_steps + 1)[None, :].repeat(post.shape[0], axis=0)
+    tempered = exact(post, target, draw, update, n_steps, 1.0 / later, 1.0 / later)
+    assert (tempered <= exact(post, target, draw, update, n_steps) + 1e-12).all()
+
+
+@SETTINGS
+@given(problem=disagreement_problems(), rho=st.floats(0.0, 1.0))
+def test_loo_design_loglik_matches_naive(problem, rho):
+    offsets, worker, label, confusion, post = problem
+    k = post.shape[1]
+    log_emission = np.log(confusion).transpose(0, 2, 1).copy()
+    log_prior = np.log(np.full(k, 1.0 / k))
+    items = np.arange(post.shape[0], dtype=np.int64)
+    got = kr.loo_design_loglik(*readonly(offsets, worker, label, log_emission, log_prior), rho, items)
+    want = naive_loo_design_loglik(offsets, worker, label, log_emission, log_prior, rho, items)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+    assert (got <= 1e-12).all()
+
+
+def test_loo_design_loglik_rho_zero_is_plain_loo():
+    from consensus.kernels.calibration import loo_predictive_loglik
+
+    rng = np.random.default_rng(2)
+    item = np.repeat(np.arange(40), 5)
+    offsets = np.arange(0, item.size + 1, 5, dtype=np.int64)
+    worker = rng.integers(0, 8, item.size).astype(np.int32)
+    label = rng.integers(-1, 3, item.size).astype(np.int32)
+    log_emission = np.log(rng.dirichlet(np.ones(3), size=(8, 3)))
+    log_prior = np.log(np.array([0.5, 0.3, 0.2]))
+    items = np.arange(40, dtype=np.int64)
+    np.testing.assert_allclose(kr.loo_design_loglik(offsets, worker, label, log_emission, log_prior, 0.0, items),
+                               loo_predictive_loglik(offsets, worker, label, log_emission, log_prior, 1.0, items))
 
 
 @SETTINGS
@@ -102,7 +166,7 @@ def test_item_at_target_stops_at_once(problem):
     post, _, draw, update, n_steps = problem
     target = post.max(axis=1)
     np.testing.assert_allclose(exact(post, target, draw, update, n_steps), 1.0, rtol=1e-12)
-    sim = kr.stop_cdf_simulated(post, target, draw, update, n_steps, 10, 0)
+    sim = simulated(post, target, draw, update, n_steps, 10, 0)
     np.testing.assert_array_equal(sim, 1.0)
 
 
@@ -140,9 +204,9 @@ def test_simulation_is_seeded():
     post = rng.dirichlet(np.ones(3), size=50)
     draw = 0.7 * np.eye(3) + 0.1
     args = (post, np.full(50, 0.95), draw, np.log(draw), 6, 200)
-    a = kr.stop_cdf_simulated(*args, 5)
-    np.testing.assert_array_equal(a, kr.stop_cdf_simulated(*args, 5))
-    assert not np.array_equal(a, kr.stop_cdf_simulated(*args, 6))
+    a = simulated(*args, 5)
+    np.testing.assert_array_equal(a, simulated(*args, 5))
+    assert not np.array_equal(a, simulated(*args, 6))
 
 
 def _with_threads(n, fn, *args):
@@ -163,8 +227,10 @@ def test_kernels_independent_of_thread_count():
     draw = 0.6 * np.eye(k) + 0.4 * rng.dirichlet(np.ones(k), size=k)
     update = np.log(draw) / 1.7
     counts, child, offsets = kr.count_states(k, 6)
-    for fn, args in ((kr.stop_cdf_exact, (post, target, draw, update, counts, child, offsets)),
-                     (kr.stop_cdf_simulated, (post, target, draw, update, 6, 50, 11))):
+    later = 1.0 + 0.3 * (np.arange(n_items)[:, None] % 4 + np.arange(7)[None, :])
+    prior_scale, vote_scale = later[:, :1] / later, 1.0 / later
+    for fn, args in ((kr.stop_cdf_exact, (post, target, draw, update, prior_scale, vote_scale, counts, child, offsets)),
+                     (kr.stop_cdf_simulated, (post, target, draw, update, prior_scale, vote_scale, 6, 50, 11))):
         np.testing.assert_array_equal(_with_threads(1, fn, *args), _with_threads(2, fn, *args))
     item = np.repeat(np.arange(n_items), 5)
     offsets = np.arange(0, item.size + 1, 5, dtype=np.int64)

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         judgments, target=args.target, max_labels=args.max_labels, price_per_label=args.price_per_label,
         model_probs=machine, importance=importance, method=args.method, exclude_workers=exclude,
         plan_level=args.plan_level, min_reach=args.min_reach, ambiguity_alpha=args.ambiguity_alpha,
-        engine=args.engine, n_runs=args.runs, seed=args.seed)
+        engine=args.engine, n_runs=args.runs, seed=args.seed, calibration=args.calibration, rho=args.rho)
     p = advice.params
     log(f"model: {p['method']}, calibration temperature {p['temperature']:.3f}; pool of {p['pool_workers']} "
         f"annotators; stopping times by {p['engine']} computation")
@@ -102,6 +102,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="expert_review when an item's disagreement has a smaller p-value (default 0.01)")
     adv.add_argument("--engine", choices=("auto", "exact", "simulate"), default="auto",
                      help="exact enumeration of vote counts, seeded simulation, or auto (exact when small)")
+    adv.add_argument("--calibration", choices=("auto", "per_item", "model"), default="auto",
+                     help="per_item: temperature 1 + rho * (n - 1) for an item with n answers (correlated "
+                     "errors); model: the model's single temperature; auto: per_item for EM models (default)")
+    adv.add_argument("--rho", type=float, metavar="R",
+                     help="intra-item error correlation of per_item, in [0, 1] (default: fitted on gold if "
+                     "--gold is given, else leave-one-out)")
     adv.add_argument("--runs", type=int, default=4000, help="simulated label sequences per item (default 4000)")
     adv.add_argument("--seed", type=int, default=0, help="seed of the tie-break and the simulation (default 0)")
     out = cmd.add_argument_group("output (format from the extension: .csv .tsv .parquet .json .jsonl)")

@@ -80,7 +80,7 @@ def _reached(log_post, target):
 
 
 @parallel_kernel
-def stop_cdf_exact(post, target, draw, update, counts, child, level_offsets):
+def stop_cdf_exact(post, target, draw, update, prior_scale, vote_scale, counts, child, level_offsets):
     """Exact probability of reaching the target within ``m`` more labels.
 
     Parameters
@@ -92,8 +92,13 @@ def stop_cdf_exact(post, target, draw, update, counts, child, level_offsets):
     draw : float64 (K, K)
         ``draw[t, l]``: probability that the next label is ``l`` when the truth is ``t``.
     update : float64 (K, K)
-        ``update[k, l]``: finite amount added to the log-posterior of class ``k``
-        when label ``l`` arrives.
+        ``update[k, l]``: finite log-evidence for class ``k`` of a label ``l``.
+    prior_scale, vote_scale : float64 (n_items, n_steps + 1), > 0
+        After ``m`` more labels with vote counts ``c``, the log-posterior of
+        class ``k`` is ``prior_scale[i, m] * log(post[i, k]) + vote_scale[i, m]
+        * sum_l c[l] * update[k, l]`` (all ones: plain Bayes updating; a
+        per-item temperature ``T_i(m)`` growing with the labels is
+        ``prior_scale = T_i(0) / T_i(m)``, ``vote_scale = 1 / T_i(m)``).
     counts, child, level_offsets
         The state table of :func:`count_states` for ``n_steps`` labels.
 
@@ -110,16 +115,21 @@ def stop_cdf_exact(post, target, draw, update, counts, child, level_offsets):
     for i in prange(n_items):
         stopped = np.zeros(n_states, dtype=np.bool_)
         log_post = np.empty(n_classes, dtype=np.float64)
-        for s in range(n_states):
-            for k in range(n_classes):
-                value = np.log(post[i, k]) if post[i, k] > 0.0 else -np.inf
-                if value > -np.inf:
-                    for l in range(n_classes):
-                        c = counts[s, l]
-                        if c > 0:
-                            value += c * update[k, l]
-                log_post[k] = value
-            stopped[s] = _reached(log_post, target[i])
+        for m in range(n_steps + 1):
+            a = prior_scale[i, m]
+            b = vote_scale[i, m]
+            for s in range(level_offsets[m], level_offsets[m + 1]):
+                for k in range(n_classes):
+                    if post[i, k] > 0.0:
+                        votes = 0.0
+                        for l in range(n_classes):
+                            c = counts[s, l]
+                            if c > 0:
+                                votes += c * update[k, l]
+                        log_post[k] = a * np.log(post[i, k]) + b * votes
+                    else:
+                        log_post[k] = -np.inf
+                stopped[s] = _reached(log_post, target[i])
         mass = np.zeros(n_steps + 1, dtype=np.float64)
         reach = np.zeros(n_states, dtype=np.float64)
         for t in range(n_classes):
@@ -162,7 +172,7 @@ def _sample(cumulative, u):
 
 
 @parallel_kernel
-def stop_cdf_simulated(post, target, draw, update, n_steps, n_runs, seed):
+def stop_cdf_simulated(post, target, draw, update, prior_scale, vote_scale, n_steps, n_runs, seed):
     """Monte-Carlo estimate of :func:`stop_cdf_exact` (same model, same layout).
 
     Run ``r`` of item ``i`` uses the uniforms numbered ``(i * n_runs + r) *
@@ -171,8 +181,8 @@ def stop_cdf_simulated(post, target, draw, update, n_steps, n_runs, seed):
 
     Parameters
     ----------
-    post, target, draw, update
-        As in :func:`stop_cdf_exact`.
+    post, target, draw, update, prior_scale, vote_scale
+        As in :func:`stop_cdf_exact` (scales with at least ``n_steps + 1`` columns).
     n_steps : int
         Largest number of further labels simulated.
     n_runs : int
@@ -202,18 +212,22 @@ def stop_cdf_simulated(post, target, draw, update, n_steps, n_runs, seed):
             start[k] = np.log(post[i, k]) if post[i, k] > 0.0 else -np.inf
         hits = np.zeros(n_steps + 1, dtype=np.int64)
         log_post = np.empty(n_classes, dtype=np.float64)
-        if _reached(start, target[i]):
+        votes = np.empty(n_classes, dtype=np.float64)
+        for k in range(n_classes):
+            log_post[k] = prior_scale[i, 0] * start[k]
+        if _reached(log_post, target[i]):
             hits[0] = n_runs
         else:
             for r in range(n_runs):
                 base = (np.uint64(i) * np.uint64(n_runs) + np.uint64(r)) * np.uint64(n_steps + 1)
                 t = _sample(post_cum, _uniform(seed, base))
                 for k in range(n_classes):
-                    log_post[k] = start[k]
+                    votes[k] = 0.0
                 for m in range(1, n_steps + 1):
                     l = _sample(draw_cum[t], _uniform(seed, base + np.uint64(m)))
                     for k in range(n_classes):
-                        log_post[k] += update[k, l]
+                        votes[k] += update[k, l]
+                        log_post[k] = prior_scale[i, m] * start[k] + vote_scale[i, m] * votes[k]
                     if _reached(log_post, target[i]):
                         hits[m] += 1
                         break
@@ -286,3 +300,70 @@ def excess_disagreement(item_offsets, worker, label, confusion, post):
             total += weight * min(tail, 1.0)
         p_value[i] = min(total, 1.0)
     return p_value
+
+
+@parallel_kernel
+def loo_design_loglik(item_offsets, worker, label, log_emission, log_prior, rho, items):
+    """Leave-one-judgment-out predictive log-likelihood under a per-item temperature.
+
+    An item's ``n`` class answers are worth ``n / T(n)`` independent ones, with
+    ``T(n) = 1 + rho * max(n - 1, 0)`` (the design effect of answers whose
+    errors are correlated with intra-item correlation ``rho``). For each class
+    answer ``j`` of item ``i`` (``n_i`` of them), the truth posterior from the
+    item's other ``n_i - 1`` answers, tempered by ``T(n_i - 1)``,
+    ``q(k) ∝ exp((log_prior[k] + sum_{j' != j} log_emission[w_j', l_j', k]) / T(n_i - 1))``,
+    predicts ``j``'s answer: ``log sum_k q(k) exp(log_emission[w_j, l_j, k])``.
+
+    Parameters
+    ----------
+    item_offsets : int64 (n_items + 1,)
+    worker, label : int32 (n_judgments,)
+        Item-sorted; negative labels (abstentions) are skipped.
+    log_emission : float64 (n_workers, K, K)
+        ``[w, given, true]``; finite.
+    log_prior : float64 (K,)
+    rho : float
+        In [0, 1].
+    items : int64 (n_eval,)
+        Items to evaluate.
+
+    Returns
+    -------
+    per_item : float64 (n_eval,)
+        Sum over each listed item's class answers (0 for items without any).
+    """
+    n_classes = log_prior.size
+    per_item = np.zeros(items.size, dtype=np.float64)
+    for t in prange(items.size):
+        i = items[t]
+        total = np.empty(n_classes, dtype=np.float64)
+        tempered = np.empty(n_classes, dtype=np.float64)
+        for k in range(n_classes):
+            total[k] = log_prior[k]
+        n = 0
+        for j in range(item_offsets[i], item_offsets[i + 1]):
+            given = label[j]
+            if given >= 0:
+                n += 1
+                for k in range(n_classes):
+                    total[k] += log_emission[worker[j], given, k]
+        temperature = 1.0 + rho * max(n - 2, 0)
+        acc = 0.0
+        for j in range(item_offsets[i], item_offsets[i + 1]):
+            given = label[j]
+            if given < 0:
+                continue
+            top = -np.inf
+            for k in range(n_classes):
+                tempered[k] = (total[k] - log_emission[worker[j], given, k]) / temperature
+                if tempered[k] > top:
+                    top = tempered[k]
+            norm = 0.0
+            predictive = 0.0
+            for k in range(n_classes):
+                e = np.exp(tempered[k] - top)
+                norm += e
+                predictive += e * np.exp(log_emission[worker[j], given, k])
+            acc += np.log(predictive) - np.log(norm)
+        per_item[t] = acc
+    return per_item

@@ -3,17 +3,15 @@
 The model
 ---------
 For item ``i`` the fitted aggregator gives a posterior ``q_i`` over the true
-class (``probas_``, calibrated). The *pool* that will label next is the fitted
-annotators (minus ``exclude_workers``), each weighted by the class answers
-they gave; a new label comes from an annotator drawn from the pool, so given
-the truth ``t`` it is ``l`` with probability ``M[t, l] = sum_w v_w C_w[t, l]``
-(the work-weighted mean confusion row). Future labels are drawn by first
-drawing ``t ~ q_i`` and then labels independently from ``M[t]``; each label
-``l`` multiplies the posterior of class ``k`` by ``M[k, l] ** (1 / T)`` (``T``
-the model's calibration temperature, so the simulated posterior is the one the
-model would report). Labelling stops as soon as the top class reaches the
-item's target. With ``tau_i`` that stopping time and ``L_i = max_labels -
-(labels already)`` the remaining budget:
+class. The *pool* that will label next is the fitted annotators (minus
+``exclude_workers``), each weighted by the class answers they gave; a new
+label comes from an annotator drawn from the pool, so given the truth ``t`` it
+is ``l`` with probability ``M[t, l] = sum_w v_w C_w[t, l]`` (the work-weighted
+mean confusion row). Future labels are drawn by first drawing ``t ~ q_i`` and
+then labels independently from ``M[t]``; each label ``l`` adds ``log M[k, l]``
+to the evidence for class ``k``. Labelling stops as soon as the top class
+reaches the item's target. With ``tau_i`` that stopping time and ``L_i =
+max_labels - (labels already)`` the remaining budget:
 
 * ``p_reach_target = P(tau_i <= L_i)``;
 * ``expected_extra_labels = E[min(tau_i, L_i)]``;
@@ -21,6 +19,32 @@ item's target. With ``tau_i`` that stopping time and ``L_i = max_labels -
   ``P(tau_i <= k) >= min(plan_level, p_reach_target)``: the labels to request
   now, enough to reach the target with probability ``plan_level`` (default
   0.5, the median stopping time), or the budget's best if that is out of reach.
+
+A target is a stopping threshold on the model's posterior, so it means "this
+item is right with probability >= target" only as far as that posterior is
+calibrated. Two calibrations (``calibration``):
+
+* ``per_item`` (default for models with confusion matrices and raw posteriors:
+  Dawid-Skene, one-coin, MACE, GLAD): real annotators' errors are correlated
+  within an item (a hard item fools several people), so ``n`` answers are
+  worth ``n / T(n)`` independent ones, ``T(n) = 1 + rho * (n - 1)`` (the
+  design effect of an intra-item correlation ``rho``). Item ``i``'s posterior
+  is the raw posterior tempered by ``T(n_i)``, and after ``m`` more labels by
+  ``T(n_i + m)``, so evidence from agreeing labels saturates and the number of
+  labels the target needs grows with ``rho``. One global temperature cannot
+  express this: fitted on sparse data (1-2 answers per item) it is 1, on rich
+  data (20 answers) large, while ``T(n)`` is both. ``rho`` is fitted (see
+  :func:`fit_rho`) by the likelihood of the buyer's gold answers when the
+  judgments carry gold, else gold-free by the leave-one-judgment-out
+  predictive likelihood on the items with >= 3 answers (``rho = 0`` when
+  there are none), or given (``rho``). Caveat, measured in
+  ``benchmarks/redundancy.py``: on adaptively collected data the gold-free fit
+  sees little correlation (items stop once their labels agree, so the
+  over-dispersion that reveals ``rho`` is rarely observed) and comes out near
+  0; a small gold sample or ``rho`` from an earlier, fully labelled batch is
+  then the way to calibrate.
+* ``model``: the model's own calibrated posterior (``probas_``) and single
+  temperature ``T`` (each label adds ``log M / T``).
 
 The distribution of ``tau_i`` is computed exactly by enumerating vote-count
 states when there are at most ``MAX_EXACT_STATES`` of them, else by seeded
@@ -42,6 +66,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from scipy.special import log_softmax
 
 from consensus.data import Judgments
 from consensus.errors import ParameterError, check_param
@@ -64,6 +89,9 @@ MIN_AMBIGUITY_LABELS = 3
 #: Default prior of the machine model's confusion (as Dawid-Skene's: pseudo-judgments, mean accuracy).
 MODEL_PRIOR_STRENGTH = 4.0
 MODEL_PRIOR_ACCURACY = 0.8
+CALIBRATIONS = ("auto", "per_item", "model")
+#: ``rho`` is fitted gold-free on at most this many items (evenly spaced).
+LOO_MAX_ITEMS = 20_000
 
 
 @dataclass
@@ -134,6 +162,8 @@ def advise_redundancy(
     engine: str = "auto",
     n_runs: int = 4000,
     seed: int = 0,
+    calibration: str = "auto",
+    rho: float | None = None,
 ) -> RedundancyAdvice:
     """Advise, per item, whether to accept it, how many more labels to buy, or to send it to an expert.
 
@@ -174,6 +204,17 @@ def advise_redundancy(
         Simulated label sequences per item (``simulate`` engine).
     seed : int, default 0
         Seed of the fit (tie-break) and of the simulation.
+    calibration : {"auto", "per_item", "model"}, default "auto"
+        ``per_item``: an item with ``n`` class answers has temperature
+        ``T(n) = 1 + rho * (n - 1)`` (correlated errors: its answers are worth
+        ``n / T(n)`` independent ones), applied to the model's raw posterior
+        and to the simulated future ones; needs a model with per-worker
+        confusion matrices and raw posteriors (Dawid-Skene, one-coin, MACE,
+        GLAD). ``model``: the model's own calibrated posteriors and single
+        temperature. ``auto``: ``per_item`` when the model allows it.
+    rho : float in [0, 1], optional
+        Intra-item error correlation of ``per_item``; by default fitted on the
+        data (see :func:`fit_rho`).
 
     Returns
     -------
@@ -188,22 +229,43 @@ def advise_redundancy(
     """
     _check_params(target, max_labels, price_per_label, method, plan_level, min_reach,
                   ambiguity_alpha, engine, n_runs, seed)
+    check_param("advise_redundancy", "calibration", calibration, calibration in CALIBRATIONS,
+                f"one of {list(CALIBRATIONS)}")
+    check_param("advise_redundancy", "rho", rho, rho is None or (
+        isinstance(rho, (int, float, np.integer, np.floating)) and not isinstance(rho, bool)
+        and bool(np.isfinite(rho)) and 0.0 <= rho <= 1.0), "None or a float in the range [0.0, 1.0]")
     model = _fitted(data, method, seed)
     judgments: Judgments = model.judgments_
     n_items, n_classes = judgments.n_items, judgments.n_classes
-    post = _posterior(model)
-    temperature = _temperature(model)
+    n_labels = judgments.n_labels_per_item.astype(np.int64)
+    n_na = judgments.n_na_per_item.astype(np.int64)
 
     weights = _pool_weights(judgments, exclude_workers)
     pool = pool_confusion(model.confusion_, weights)
-    update = np.log(pool) / temperature
     confusion = _filled_confusion(model.confusion_, pool)
+    raw = _raw_posterior(model)
+    if calibration == "per_item" and raw is None:
+        raise ParameterError(f"calibration='per_item' of advise_redundancy needs a model with raw posteriors and "
+                             f"per-worker confusion matrices (Dawid-Skene, one-coin, MACE, GLAD); "
+                             f"got {_method_name(model)}.")
+    per_item = raw is not None and calibration in ("auto", "per_item")
+    if per_item:
+        log_emission = np.ascontiguousarray(np.log(np.maximum(confusion, 1e-300)).transpose(0, 2, 1))
+        log_prior = np.log(np.maximum(_class_prior(model, raw), 1e-300))
+        rho_value, rho_source = (float(rho), "given") if rho is not None else \
+            fit_rho(judgments, log_emission, log_prior, raw)
+        temperature = item_temperature(n_labels, rho_value)
+        post = _per_item_posterior(model, raw, temperature)
+        update = np.ascontiguousarray(np.log(pool))
+    else:
+        rho_value, rho_source = 0.0, None
+        temperature = np.full(n_items, _temperature(model))
+        post = _posterior(model)
+        update = np.ascontiguousarray(np.log(pool) / temperature[0]) if n_items else np.log(pool)
 
     importance_values = np.ones(n_items) if importance is None else importance_per_item(judgments, importance)
     targets = 1.0 - (1.0 - target) / importance_values
 
-    n_labels = judgments.n_labels_per_item.astype(np.int64)
-    n_na = judgments.n_na_per_item.astype(np.int64)
     caps = np.asarray(max_labels)
     if caps.ndim and caps.shape != (n_items,):
         raise ParameterError(f"The 'max_labels' array of advise_redundancy must have one entry per item "
@@ -229,9 +291,10 @@ def advise_redundancy(
     ambiguity = np.where(n_labels >= MIN_AMBIGUITY_LABELS, ambiguity, 1.0)
 
     open_items = np.flatnonzero(~at_target & ~by_model & (budget_left > 0))
+    scale_rho = rho_value if per_item else 0.0
     cdf, chosen_engine = _stop_cdf(start[open_items], targets[open_items], pool, update,
                                    int(budget_left[open_items].max()) if open_items.size else 0,
-                                   engine, n_runs, seed)
+                                   engine, n_runs, seed, n_labels[open_items], scale_rho)
     p_reach = np.where(at_target | by_model, 1.0, 0.0)
     expected = np.zeros(n_items)
     extra = np.zeros(n_items, dtype=np.int64)
@@ -295,7 +358,7 @@ def advise_redundancy(
 
     prior = _class_prior(model, post)
     fresh_cdf, _ = _stop_cdf(prior[None, :], np.array([target]), pool, update, int(np.max(caps)) if n_items else 1,
-                             engine, n_runs, seed)
+                             engine, n_runs, seed, np.zeros(1, dtype=np.int64), scale_rho)
     fresh_expected = float((1.0 - fresh_cdf[0, :-1]).sum())
     fresh_reach = float(fresh_cdf[0, -1])
     budget = _budget_table(n_labels + n_na, expected, label_more, fresh_expected, price_per_label)
@@ -306,7 +369,9 @@ def advise_redundancy(
         "plan_level": float(plan_level), "min_reach": float(min_reach),
         "ambiguity_alpha": float(ambiguity_alpha), "engine": chosen_engine,
         "n_runs": int(n_runs) if chosen_engine == "simulate" else None, "seed": int(seed),
-        "method": _method_name(model), "temperature": float(temperature),
+        "method": _method_name(model), "calibration": "per_item" if per_item else "model",
+        "rho": float(rho_value) if per_item else None, "rho_source": rho_source,
+        "temperature": float(temperature.mean()) if n_items else 1.0,
         "pool_workers": int((weights > 0).sum()), "model_probs": machine.source if machine else None,
     }
     counts = {a: int((action == a).sum()) for a in ACTIONS}
@@ -353,6 +418,85 @@ def _fitted(data: Any, method: str, seed: int) -> Aggregator:
 def _method_name(model: Aggregator) -> str:
     chosen = getattr(model, "chosen_method_", None)
     return f"auto ({chosen})" if chosen else model._name
+
+
+def item_temperature(n_answers: np.ndarray, rho: float) -> np.ndarray:
+    """``T(n) = 1 + rho * max(n - 1, 0)``: the design effect of ``n`` answers with error correlation ``rho``."""
+    return 1.0 + rho * np.maximum(np.asarray(n_answers, dtype=np.float64) - 1.0, 0.0)
+
+
+def fit_rho(judgments: Judgments, log_emission: np.ndarray, log_prior: np.ndarray,
+            raw: np.ndarray) -> tuple[float, str]:
+    """The intra-item error correlation ``rho`` of the per-item temperature, and how it was fitted.
+
+    With gold items (``judgments.gold``) that have at least two class answers:
+    maximum likelihood of the gold answers under the raw posteriors tempered by
+    ``T(n_i)`` (``"gold"``). Otherwise gold-free (``"loo"``): maximum
+    leave-one-judgment-out predictive likelihood
+    (:func:`~consensus.kernels.redundancy.loo_design_loglik`) over the items
+    with at least 3 class answers (only they carry information about ``rho``;
+    at most ``LOO_MAX_ITEMS`` of them, evenly spaced). Without such items,
+    ``rho = 0`` (``"none"``). ``rho`` is chosen on a fixed grid over [0, 1]
+    (coarse then fine), so it is exactly reproducible.
+    """
+    n = judgments.n_labels_per_item.astype(np.int64)
+    gold = judgments.gold
+    if gold is not None:
+        known = np.flatnonzero((np.asarray(gold) >= 0) & (n >= 2))
+        if known.size:
+            logits = np.log(np.maximum(raw[known], 1e-300))
+            truth = np.asarray(gold)[known]
+
+            def gold_nll(r: float) -> float:
+                scaled = log_softmax(logits / item_temperature(n[known], r)[:, None], axis=1)
+                return -float(scaled[np.arange(known.size), truth].sum())
+
+            return _rho_grid_minimum(gold_nll), "gold"
+    items = np.flatnonzero(n >= 3).astype(np.int64)
+    if items.size == 0:
+        return 0.0, "none"
+    items = np.ascontiguousarray(items[:: max(1, -(-items.size // LOO_MAX_ITEMS))])
+
+    def loo_nll(r: float) -> float:
+        return -float(kr.loo_design_loglik(judgments.item_offsets, judgments.worker, judgments.label,
+                                           log_emission, log_prior, float(r), items).sum())
+
+    return _rho_grid_minimum(loo_nll), "loo"
+
+
+def _rho_grid_minimum(objective: Any, coarse: int = 21, fine: int = 11) -> float:
+    grid = np.linspace(0.0, 1.0, coarse)
+    best = grid[int(np.argmin([objective(r) for r in grid]))]
+    step = grid[1] - grid[0]
+    fine_grid = np.linspace(max(best - step, 0.0), min(best + step, 1.0), fine)
+    return float(fine_grid[int(np.argmin([objective(r) for r in fine_grid]))])
+
+
+def _raw_posterior(model: Aggregator) -> np.ndarray | None:
+    """The model's uncalibrated posterior (rows summing to one) when it has one and confusion matrices."""
+    inner = getattr(model, "model_", model)
+    raw = getattr(inner, "raw_probas_", None)
+    if raw is None or getattr(model, "confusion_", None) is None:
+        return None
+    raw = np.array(raw, dtype=np.float64)
+    if raw.shape != np.shape(model.probas_):
+        return None
+    bad = ~np.isfinite(raw).all(axis=1) | (raw.sum(axis=1) <= 0)
+    raw[bad] = 1.0 / raw.shape[1]
+    raw = np.clip(raw, 0.0, None)
+    return np.ascontiguousarray(raw / raw.sum(axis=1, keepdims=True))
+
+
+def _per_item_posterior(model: Aggregator, raw: np.ndarray, temperature: np.ndarray) -> np.ndarray:
+    """``softmax(log raw / T_i)`` per item; gold items stay clamped as the model has them."""
+    with np.errstate(divide="ignore"):
+        post = np.exp(log_softmax(np.log(raw) / temperature[:, None], axis=1))
+    gold = model.judgments_.gold
+    if gold is not None:
+        known = np.flatnonzero(np.asarray(gold) >= 0)
+        post[known] = 0.0
+        post[known, np.asarray(gold)[known]] = 1.0
+    return np.ascontiguousarray(post)
 
 
 def _temperature(model: Aggregator) -> float:
@@ -426,7 +570,7 @@ def _filled_confusion(confusion: np.ndarray, pool: np.ndarray) -> np.ndarray:
 
 
 def _with_model_vote(post: np.ndarray, machine: ModelProbs, n_labels: np.ndarray,
-                     temperature: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     temperature: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Posterior after the machine model's vote, the model's label per item, and its confusion.
 
     The model's top class counts as one judgment from a machine annotator whose
@@ -449,7 +593,7 @@ def _with_model_vote(post: np.ndarray, machine: ModelProbs, n_labels: np.ndarray
     confusion = counts / counts.sum(axis=1, keepdims=True)
     log_post = np.log(np.maximum(post, 1e-300))
     scored = np.flatnonzero(has)
-    log_post[scored] += np.log(confusion[:, model_label[scored]]).T / temperature
+    log_post[scored] += np.log(confusion[:, model_label[scored]]).T / np.asarray(temperature)[scored, None]
     log_post -= log_post.max(axis=1, keepdims=True)
     combined = np.exp(log_post)
     combined[post <= 0] = 0.0
@@ -458,18 +602,27 @@ def _with_model_vote(post: np.ndarray, machine: ModelProbs, n_labels: np.ndarray
 
 
 def _stop_cdf(post: np.ndarray, targets: np.ndarray, pool: np.ndarray, update: np.ndarray, n_steps: int,
-              engine: str, n_runs: int, seed: int) -> tuple[np.ndarray, str]:
-    """P(target reached within m labels), m = 0..n_steps, per row; and the engine used."""
+              engine: str, n_runs: int, seed: int, n_now: np.ndarray, rho: float) -> tuple[np.ndarray, str]:
+    """P(target reached within m labels), m = 0..n_steps, per row; and the engine used.
+
+    ``post`` is tempered at ``T(n_now)``; after ``m`` more labels the item's
+    temperature is ``T(n_now + m)`` (all ones when ``rho = 0``).
+    """
     n_classes = pool.shape[0]
     if post.shape[0] == 0 or n_steps <= 0:
         return np.ones((post.shape[0], max(n_steps, 0) + 1)), "none"
     exact = engine == "exact" or (engine == "auto" and kr.n_count_states(n_classes, n_steps) <= MAX_EXACT_STATES)
     post = np.ascontiguousarray(post, dtype=np.float64)
     targets = np.ascontiguousarray(targets, dtype=np.float64)
+    now = item_temperature(n_now, rho)
+    later = item_temperature(n_now[:, None] + np.arange(n_steps + 1)[None, :], rho)
+    prior_scale = np.ascontiguousarray(now[:, None] / later)
+    vote_scale = np.ascontiguousarray(1.0 / later)
     if exact:
         counts, child, offsets = kr.count_states(n_classes, n_steps)
-        return kr.stop_cdf_exact(post, targets, pool, update, counts, child, offsets), "exact"
-    return kr.stop_cdf_simulated(post, targets, pool, update, int(n_steps), int(n_runs), int(seed)), "simulate"
+        return kr.stop_cdf_exact(post, targets, pool, update, prior_scale, vote_scale, counts, child, offsets), "exact"
+    return kr.stop_cdf_simulated(post, targets, pool, update, prior_scale, vote_scale, int(n_steps), int(n_runs),
+                                 int(seed)), "simulate"
 
 
 # -- output -------------------------------------------------------------------------------------
