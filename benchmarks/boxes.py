@@ -201,19 +201,50 @@ def run_median(crowd: dict[str, dict[str, np.ndarray]]) -> Scored:
     return out
 
 
-def run_ours(spec: dict) -> tuple[Scored, np.ndarray, object]:
-    """Every candidate object with its confidence, and which of them the default output keeps."""
+def run_ours(spec: dict) -> tuple[Scored, dict[str, np.ndarray], object, Scored]:
+    """Every candidate object with its confidence, which of them the default output keeps, the fit,
+    and the candidates scored by the latent-class check instead."""
     from consensus.boxes import fit_boxes
 
     result = fit_boxes(str(spec["boxes"]), seen=None if spec["seen"] is None else str(spec["seen"]), keep_all=True)
+    frame = result.boxes.with_columns(p_real=pl.Series(latent_class(result)))  # rows in candidate order
     out: Scored = {str(i): (np.zeros((0, 4)), np.zeros(0)) for i in spec["gold_images"]}
+    latent: Scored = dict(out)
     kept: dict[str, np.ndarray] = {}
-    for (image,), part in result.boxes.group_by(["image"]):
+    for (image,), part in frame.group_by(["image"]):
         if str(image) in out:
-            out[str(image)] = (part.select("x0", "y0", "x1", "y1").to_numpy().astype(np.float64),
-                               part.get_column("confidence").to_numpy().astype(np.float64))
+            boxes = part.select("x0", "y0", "x1", "y1").to_numpy().astype(np.float64)
+            out[str(image)] = (boxes, part.get_column("confidence").to_numpy().astype(np.float64))
+            latent[str(image)] = (boxes, part.get_column("p_real").to_numpy().astype(np.float64))
             kept[str(image)] = part.get_column("kept").to_numpy()
-    return out, kept, result
+    return out, kept, result, latent
+
+
+def latent_class(result, n_iter: int = 200) -> np.ndarray:  # noqa: ANN001
+    """Check of the kept rule: a two-class latent model of the candidates (real or spurious; each
+    annotator who saw the image draws a real object with probability ``s_w`` and a spurious one with
+    ``f_w``, Beta(1, 1) priors), fitted by EM from the majority split; the posterior P(real) per
+    candidate (the fit's candidate order)."""
+    fit, data = result.fit, result.data
+    n_obj, nw = fit.kept.size, data.n_workers
+    ok = fit.obj >= 0
+    drew = np.unique(np.stack([fit.obj[ok], data.worker[ok].astype(np.int64)], 1), axis=0)
+    do, dw = drew[:, 0], drew[:, 1]
+    n_seen = np.diff(data.seen_offsets)[fit.obj_image]
+    so = np.repeat(np.arange(n_obj), n_seen)  # every (candidate, annotator who saw its image) pair
+    first = np.repeat(data.seen_offsets[fit.obj_image] - np.cumsum(n_seen) + n_seen, n_seen)
+    sw = data.seen_worker[first + np.arange(so.size)]
+    q = np.clip((np.bincount(do, minlength=n_obj) / n_seen >= 0.5).astype(float), 0.1, 0.9)
+    for _ in range(n_iter):
+        pi = (q.sum() + 1) / (n_obj + 2)
+        s = (np.bincount(dw, q[do], nw) + 1) / (np.bincount(sw, q[so], nw) + 2)
+        f = (np.bincount(dw, 1 - q[do], nw) + 1) / (np.bincount(sw, 1 - q[so], nw) + 2)
+        real = np.log(pi) + np.bincount(so, np.log(1 - s[sw]), n_obj) \
+            + np.bincount(do, np.log(s[dw]) - np.log(1 - s[dw]), n_obj)
+        fake = np.log(1 - pi) + np.bincount(so, np.log(1 - f[sw]), n_obj) \
+            + np.bincount(do, np.log(f[dw]) - np.log(1 - f[dw]), n_obj)
+        q = 1 / (1 + np.exp(fake - real))
+    return q
 
 
 def keep(pred: Scored, rule: float | dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -258,7 +289,7 @@ def quality(data_dir: Path) -> dict:
         crowd = crowd_by_image(spec["boxes"], spec["seen"])
         crowd_gold = {i: crowd.get(i, {}) for i in gold}
         t = time.perf_counter()
-        ours, ours_kept, result = run_ours(spec)
+        ours, ours_kept, result, latent = run_ours(spec)
         t_ours = time.perf_counter() - t
         t = time.perf_counter()
         wbf = run_wbf(crowd_gold, spec["size"])
@@ -272,6 +303,8 @@ def quality(data_dir: Path) -> dict:
             ap = average_precision(pred, gold)
             rows[f"{method} (majority)"] = {**score(keep(pred, rule), gold), "ap50": ap, "seconds": seconds}
             rows[f"{method} (all)"] = {**score(keep(pred, 0.0), gold), "ap50": ap}
+        rows["consensus, two-class check (P(real) >= 0.5)"] = {**score(keep(latent, 0.5), gold),
+                                                                "ap50": average_precision(latent, gold)}
         # ours cut to each baseline's number of boxes (highest confidence first): same output size
         equal = {}
         for method in ("WBF (majority)", "WBF (all)", "median (majority)", "median (all)"):
