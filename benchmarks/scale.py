@@ -405,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     peer_tier = max((s for s in sizes if s <= 1_000_000), default=None)
     for n in sizes:
         for K in args.classes:
-            spec = {"task": "tier", "n": n, "K": K, "iters": args.iters, "repeats": 3 if n <= 1e6 else 2}
+            spec = {"task": "tier", "n": n, "K": K, "iters": args.iters, "repeats": 3 if n <= 1e6 else 2 if n <= 1e7 else 1}
             if n == peer_tier and args.peer_sizes:
                 spec["peers"] = [int(p) for p in args.peer_sizes]
             if n == int(args.fraud_size) and K == args.classes[0]:

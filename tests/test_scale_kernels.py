@@ -159,7 +159,8 @@ def test_scatter_kernels_identical_on_any_thread_count(K):
             posterior, loglik, counts = ds.em_pass(offsets, worker, label, log_emission, log_prior, gold)
             results.append((posterior, loglik, counts,
                             ds.emission_counts(offsets, worker, label, posterior, n_workers),
-                            ds.worker_accuracy_by_item(offsets, worker, label, posterior, n_workers)))
+                            ds.worker_accuracy_by_item(offsets, worker, label, posterior, n_workers),
+                            ds.class_log_prior(posterior, 1.0)))
     finally:
         numba.set_num_threads(before)
     for got in results[1:]:

@@ -232,7 +232,10 @@ class Judgments:
 
 def _offsets(sorted_codes: np.ndarray, n_groups: int) -> np.ndarray:
     """CSR offsets of a sorted code array: shape (n_groups + 1,), int64."""
-    offsets = np.zeros(n_groups + 1, dtype=np.int64)
-    if sorted_codes.size:
+    from consensus.kernels.sort import group_offsets  # O(n), no int64 temporary
+
+    if sorted_codes.size and (sorted_codes.min() < 0 or sorted_codes.max() >= n_groups):
+        offsets = np.zeros(n_groups + 1, dtype=np.int64)  # out-of-range codes: numpy raises
         np.cumsum(np.bincount(sorted_codes, minlength=n_groups), out=offsets[1:])
-    return offsets
+        return offsets
+    return group_offsets(np.ascontiguousarray(sorted_codes), int(n_groups))

@@ -26,8 +26,7 @@ import polars as pl
 from consensus.data import Judgments
 from consensus.io.columns import ColumnMap, one_hot_columns
 from consensus.io.readers import _PARQUET_SUFFIXES, ROW_COL, SOURCE_COL, describe_source, expand_paths
-from consensus.kernels.sort import (adjacent_duplicates, counting_order, dense_remap, gather_float64,
-                                    gather_int32, order_within_groups)
+from consensus.kernels.sort import adjacent_duplicates, dense_remap, gather_float64, gather_int32, grouped_order
 
 #: Integer id ranges up to this many times the row count are coded with a presence table.
 _DENSE_FACTOR = 4
@@ -56,7 +55,7 @@ def _labels_from_series(series: pl.Series) -> tuple[np.ndarray, pl.Series]:
         values = col.values
         low, high = int(values.min()), int(values.max())
         if high - low < 1 << 16:
-            idx, present = dense_remap(values.astype(np.int64, copy=False), low, high - low + 1)
+            idx, present = dense_remap(values, low, high - low + 1)
         else:
             present, idx = np.unique(values, return_inverse=True)
             idx = idx.astype(np.int32)
@@ -85,9 +84,16 @@ def _labels_from_parquet(paths: list[Path], column: str) -> tuple[np.ndarray, pl
     col = pa.chunked_array(chunks).unify_dictionaries()
     dictionary = col.chunk(0).dictionary if col.num_chunks else pa.array([], pa.string())
     n_values = len(dictionary)
-    idx = np.concatenate([pc.fill_null(c.indices, n_values).to_numpy() for c in col.chunks]).astype(np.int32)
+    idx = np.empty(len(col), dtype=np.int32)
+    start = 0
+    for chunk in col.chunks:
+        indices = chunk.indices if not chunk.indices.null_count else pc.fill_null(chunk.indices, n_values)
+        idx[start:start + len(chunk)] = indices.to_numpy()
+        start += len(chunk)
+    has_null = col.null_count > 0
+    del col, chunks
     uniques = pl.Series("label", pl.from_arrow(dictionary))
-    if col.null_count:
+    if has_null:
         uniques = uniques.extend(pl.Series("label", [None], dtype=uniques.dtype))
     return idx, uniques
 
@@ -100,7 +106,7 @@ def _code_ids(col: _Column, keep: np.ndarray | None) -> tuple[np.ndarray, np.nda
     low, high = int(values.min()), int(values.max())
     span = high - low + 1
     if span <= _DENSE_FACTOR * values.size + (1 << 20):
-        codes, present = dense_remap(values.astype(np.int64, copy=False), low, span)
+        codes, present = dense_remap(values, low, span)
         return codes, present
     present, codes = np.unique(values, return_inverse=True)
     return codes.astype(np.int32), present
@@ -151,24 +157,28 @@ def _load(source, cmap_args: dict) -> tuple | None:  # noqa: ANN001
         return None
     if cmap.duration is not None and not schema[cmap.duration].is_numeric():
         return None
-    needed = [c for c in (cmap.item, cmap.worker, cmap.duration) if c is not None]
+    # labels first (their transient Arrow buffers are the largest), then one column at a time
     if paths is None:
-        frame = source.select(needed)
         idx, uniques = _labels_from_series(source.get_column(cmap.label))
+    elif schema[cmap.label] in (pl.String, pl.Categorical) or isinstance(schema[cmap.label], pl.Enum):
+        idx, uniques = _labels_from_parquet(paths, cmap.label)
     else:
-        frame = pl.concat([pl.read_parquet(p, columns=needed, glob=False) for p in paths], rechunk=True) \
-            if len(paths) > 1 else pl.read_parquet(paths[0], columns=needed, glob=False)
-        if schema[cmap.label] in (pl.String, pl.Categorical) or isinstance(schema[cmap.label], pl.Enum):
-            idx, uniques = _labels_from_parquet(paths, cmap.label)
-        else:
-            idx, uniques = _labels_from_series(pl.read_parquet(paths[0] if len(paths) == 1 else paths,
-                                                               columns=[cmap.label]).get_column(cmap.label))
-    item = _series_column(frame.get_column(cmap.item))
-    worker = _series_column(frame.get_column(cmap.worker))
-    duration = _series_column(frame.get_column(cmap.duration).cast(pl.Float64)) \
-        if cmap.duration is not None else None
-    del frame
+        idx, uniques = _labels_from_series(_read_column(paths, cmap.label))
+
+    def column(name: str, cast: pl.DataType | None = None) -> _Column:
+        series = source.get_column(name) if paths is None else _read_column(paths, name)
+        return _series_column(series if cast is None else series.cast(cast))
+
+    item = column(cmap.item)
+    worker = column(cmap.worker)
+    duration = column(cmap.duration, pl.Float64) if cmap.duration is not None else None
     return cmap, names, heights, item, worker, idx, uniques, duration, schema
+
+
+def _read_column(paths: list[Path], name: str) -> pl.Series:
+    frames = [pl.read_parquet(p, columns=[name], glob=False) for p in paths]
+    frame = frames[0] if len(frames) == 1 else pl.concat(frames)
+    return frame.get_column(name)
 
 
 def read_judgments_fast(source, *, cmap_args: dict, na_set: list[str], declared: list[str] | None,  # noqa: ANN001
@@ -203,19 +213,25 @@ def read_judgments_fast(source, *, cmap_args: dict, na_set: list[str], declared:
     n_keep = n_rows if keep is None else keep.size
     if n_keep == 0:
         return None
+    bad_pos = np.flatnonzero(bad) if keep is not None else np.empty(0, np.int64)
+    del bad
+    bad_ids = [_subset(col, bad_pos) for col in (item, worker)]  # raw ids of the bad rows
 
     item_codes, item_present = _code_ids(item, keep)
+    item.values = None  # the raw ids are not needed any more (values = present[code])
     worker_codes, worker_present = _code_ids(worker, keep)
-    order, offsets = counting_order(item_codes, item_present.size)
-    order = order_within_groups(offsets, order, worker_codes, worker_codes, False)
+    worker.values = None
+    order, _ = grouped_order(item_codes, item_present.size, worker_codes)
     sorted_item = gather_int32(item_codes, order)
+    del item_codes
     sorted_worker = gather_int32(worker_codes, order)
-    del item_codes, worker_codes
+    del worker_codes
     position = order if keep is None else keep[order]  # input position of each kept row, sorted
-    del order
+    del order, keep
 
     dup_flags = adjacent_duplicates(sorted_item, sorted_worker)
     dup_pos = dup_kept = np.empty(0, np.int64)
+    dup_ids = [(np.empty(0, np.int64), None), (np.empty(0, np.int64), None)]
     if dup_flags.any():
         if duplicates == "error":
             return None  # the general path raises, naming the rows
@@ -226,6 +242,7 @@ def read_judgments_fast(source, *, cmap_args: dict, na_set: list[str], declared:
         is_dup[anchor] = False
         dup_pos = position[is_dup]
         dup_kept = position[anchor[run[is_dup]]]
+        dup_ids = [(item_present[sorted_item[is_dup]], None), (worker_present[sorted_worker[is_dup]], None)]
         used = ~is_dup
         sorted_item, sorted_worker, position = sorted_item[used], sorted_worker[used], position[used]
         del used, is_dup, run
@@ -244,14 +261,15 @@ def read_judgments_fast(source, *, cmap_args: dict, na_set: list[str], declared:
     label = lut[used_idx]
     del used_idx
 
-    bad_pos = np.flatnonzero(bad) if keep is not None else np.empty(0, np.int64)
-    quarantine = _quarantine(bad_pos, dup_pos, dup_kept, names, heights, item, worker, duration,
+    quarantine = _quarantine(bad_pos, dup_pos, dup_kept, bad_ids, dup_ids, names, heights, duration,
                              uniques, label_idx, cmap=cmap, na_set=na_set, declared=declared, schema=schema)
-    del label_idx, bad
+    del label_idx
     dur = None
     if duration is not None:
         values = duration.values if duration.null is None else np.where(duration.null, np.nan, duration.values)
+        duration = None
         dur = gather_float64(np.ascontiguousarray(values, dtype=np.float64), position)
+        del values
     return Judgments(
         sorted_item, sorted_worker, label,
         pl.Series("item", item_present).cast(schema[cmap.item]),
@@ -265,9 +283,16 @@ def read_judgments_fast(source, *, cmap_args: dict, na_set: list[str], declared:
     )
 
 
-def _quarantine(bad_pos, dup_pos, dup_kept, names, heights, item, worker, duration,  # noqa: ANN001
+def _subset(col: _Column, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    return col.values[positions], None if col.null is None else col.null[positions]
+
+
+def _quarantine(bad_pos, dup_pos, dup_kept, bad_ids, dup_ids, names, heights, duration,  # noqa: ANN001
                 uniques, label_idx, *, cmap, na_set, declared, schema) -> pl.DataFrame:
-    """The quarantine table, in input order, with the general path's reasons."""
+    """The quarantine table, in input order, with the general path's reasons.
+
+    ``bad_ids`` / ``dup_ids``: (item, worker) raw ids of those rows as (values, null mask).
+    """
     from consensus.io.judgments import _quarantine_table, _reason_expr, _select_roles
 
     positions = np.concatenate([bad_pos, dup_pos]).astype(np.int64)
@@ -286,21 +311,22 @@ def _quarantine(bad_pos, dup_pos, dup_kept, names, heights, item, worker, durati
             {SOURCE_COL: [], ROW_COL: [], "item": [], "worker": [], "label": [], "reason": []},
             schema={SOURCE_COL: pl.String, ROW_COL: pl.Int64, "item": pl.String, "worker": pl.String,
                     "label": pl.String, "reason": pl.String}))
-    raw_label = uniques.gather(label_idx[positions])
 
-    def role(col: _Column, dtype: pl.DataType, name: str) -> pl.Series:
-        values = pl.Series(name, col.values[positions]).cast(dtype)
-        if col.null is not None:
-            values = pl.select(pl.when(pl.Series(col.null[positions])).then(None).otherwise(values)
-                               .alias(name)).to_series()
-        return values
+    def role(bad: tuple, dup: tuple, dtype: pl.DataType, name: str) -> pl.Series:
+        values = np.concatenate([bad[0], dup[0].astype(bad[0].dtype, copy=False)])[order]
+        series = pl.Series(name, values).cast(dtype)
+        if bad[1] is not None:
+            null = np.concatenate([bad[1], np.zeros(dup[0].size, dtype=bool)])[order]
+            series = pl.select(pl.when(pl.Series(null)).then(None).otherwise(series).alias(name)).to_series()
+        return series
 
     src, row = where(positions)
-    columns = {cmap.item: role(item, schema[cmap.item], cmap.item),
-               cmap.worker: role(worker, schema[cmap.worker], cmap.worker),
-               cmap.label: raw_label.alias(cmap.label)}
+    columns = {cmap.item: role(bad_ids[0], dup_ids[0], schema[cmap.item], cmap.item),
+               cmap.worker: role(bad_ids[1], dup_ids[1], schema[cmap.worker], cmap.worker),
+               cmap.label: uniques.gather(label_idx[positions]).alias(cmap.label)}
     if duration is not None:
-        columns[cmap.duration] = role(duration, pl.Float64, cmap.duration).cast(schema[cmap.duration])
+        sub = _subset(duration, positions)
+        columns[cmap.duration] = _duration_series(sub, cmap.duration, schema)
     raw = pl.DataFrame(columns).with_columns(pl.Series(SOURCE_COL, src, dtype=pl.String),
                                              pl.Series(ROW_COL, row, dtype=pl.Int64))
     frame = _select_roles(raw, cmap).with_columns(_reason_expr(cmap, na_set, declared).alias("reason"))
@@ -311,3 +337,11 @@ def _quarantine(bad_pos, dup_pos, dup_kept, names, heights, item, worker, durati
         pl.when(pl.Series(kind == 1)).then(pl.Series(dup_reason, dtype=pl.String))
         .otherwise(pl.col("reason")).alias("reason"))
     return _quarantine_table(frame)
+
+
+def _duration_series(sub: tuple, name: str, schema: dict) -> pl.Series:
+    values, null = sub
+    series = pl.Series(name, values)
+    if null is not None:
+        series = pl.select(pl.when(pl.Series(null)).then(None).otherwise(series).alias(name)).to_series()
+    return series.cast(schema[name])

@@ -79,8 +79,33 @@ def order_within_groups(offsets, order, primary, secondary, use_secondary):
         ``order`` with each group sorted by the keys; ties keep their order in
         ``order`` (so an ``order`` from a stable sort gives a full lexicographic sort).
     """
-    n_groups = offsets.size - 1
     out = order.copy()
+    _sort_groups(offsets, out, primary, secondary, use_secondary)
+    return out
+
+
+@kernel
+def grouped_order(primary_group, n_groups, key):
+    """Positions sorted by ``(primary_group, key)``, stable, in O(n) plus short in-group sorts.
+
+    The permutation of ``np.lexsort((key, primary_group))`` without its
+    intermediate copies: a counting sort on ``primary_group`` then each group
+    ordered by ``key`` in place (in the kernel's own output array).
+
+    Returns
+    -------
+    order : int64 (n,)
+    offsets : int64 (n_groups + 1,)
+    """
+    order, offsets = counting_order(primary_group, n_groups)
+    _sort_groups(offsets, order, key, key, False)
+    return order, offsets
+
+
+@parallel_kernel
+def _sort_groups(offsets, out, primary, secondary, use_secondary):
+    """Sort each group of ``out`` (this module's own array) in place; see :func:`order_within_groups`."""
+    n_groups = offsets.size - 1
     width = np.int64(1)
     if use_secondary:
         top = np.int64(0)
@@ -110,7 +135,17 @@ def order_within_groups(offsets, order, primary, secondary, use_secondary):
             chunk = out[lo:hi].copy()
             for a in range(hi - lo):
                 out[lo + a] = chunk[local[a]]
-    return out
+
+
+@kernel
+def group_offsets(sorted_codes, n_groups):
+    """CSR offsets of a sorted code array: int64 (n_groups + 1,) (a histogram and a prefix sum)."""
+    offsets = np.zeros(n_groups + 1, dtype=np.int64)
+    for j in range(sorted_codes.size):
+        offsets[sorted_codes[j] + 1] += 1
+    for g in range(n_groups):
+        offsets[g + 1] += offsets[g]
+    return offsets
 
 
 @parallel_kernel
