@@ -3,15 +3,19 @@
 Writes synthetic judgments (integer item/worker/label ids, items partitioned
 by range across ``--files`` Parquet files) to ``--dir`` in chunks, then:
 
-* local: ``DawidSkene(tol=0, calibration="none").fit(glob)`` in memory, time per EM iteration;
+* in-memory: ``DawidSkene(tol=0, calibration="none").fit(judgments)`` (the default engine), time per EM iteration;
+* local backend (``--local-backend``): the partitioned fit in this process, same partitions;
 * dask: load the files as partitions on a ``LocalCluster`` (or ``--scheduler``),
-  time per EM iteration, the engine overhead per iteration (a no-op task per
-  partition plus the gather, as one EM iteration does) and peak RSS per worker.
+  time per EM iteration, the engine overhead per iteration (a no-op iteration:
+  the same M-step, parameter shipping, one task per partition returning
+  same-shaped zero sums, gather and reduce, without the E-step kernels) and
+  the peak RSS of every worker process (its own high-water mark, ``VmHWM``).
 
     python benchmarks/distributed.py --sizes 10e6 --files 16
     python benchmarks/distributed.py --sizes 100e6 --files 16 --scheduler tcp://host:8786
 
-With ``--scheduler`` the files must be readable by the workers at the same path (``--dir``).
+With ``--scheduler`` the files must be readable by the workers at the same path
+(``--dir``). The files are deleted at the end unless ``--keep``.
 """
 
 from __future__ import annotations
@@ -56,6 +60,15 @@ def write_files(n: int, n_files: int, folder: Path, n_classes: int = 5, per_item
 
 
 def peak_rss_mb() -> float:
+    """This process's peak RSS (MB): ``VmHWM`` (reset at exec, unlike ``ru_maxrss``, which a spawned
+    worker inherits from the process that forked it), ``ru_maxrss`` where /proc is missing."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -65,25 +78,46 @@ def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
+def cpu_seconds() -> float:
+    """CPU time (user + system, all threads) this process has used."""
+    return time.process_time()
+
+
 def run(size: int, args: argparse.Namespace) -> None:
     from consensus import DawidSkene
-    from consensus.backends import DaskBackend, tasks
+    from consensus.backends import DaskBackend, LocalBackend
+    from consensus.backends.em import _Run
 
     t0 = time.perf_counter()
     pattern = write_files(size, args.files, Path(args.dir))
-    print(f"\n== {size:,} judgments in {len(glob.glob(pattern))} Parquet files ({time.perf_counter() - t0:.1f} s to write)")
+    print(f"\n== {size:,} judgments in {len(glob.glob(pattern))} Parquet files "
+          f"({time.perf_counter() - t0:.1f} s to write)")
     iters = args.iterations
 
-    def per_iteration(fit) -> float:  # noqa: ANN001
-        """(time of max_iter = 1 + iters) - (time of max_iter = 1), divided by iters: loading excluded."""
+    def per_iteration(fit, cpu) -> tuple[float, float]:  # noqa: ANN001
+        """Wall and CPU seconds per EM iteration: (max_iter = 1 + iters) - (max_iter = 1), over iters
+        (loading, the first M-step and the final pass excluded)."""
         fit(1)  # warm-up: compilation and caches
-        t = time.perf_counter()
+        t, c = time.perf_counter(), cpu()
         fit(1)
-        one = time.perf_counter() - t
-        t = time.perf_counter()
+        one, one_cpu = time.perf_counter() - t, cpu() - c
+        t, c = time.perf_counter(), cpu()
         model = fit(1 + iters)
         assert model.n_iter_ == 1 + iters
-        return (time.perf_counter() - t - one) / iters
+        return (time.perf_counter() - t - one) / iters, (cpu() - c - one_cpu) / iters
+
+    def no_op(data, cpu) -> tuple[float, float]:  # noqa: ANN001
+        """Wall and CPU seconds of an engine iteration without the E-step kernels."""
+        run = _Run(DawidSkene(tol=0.0, calibration="none"), data)
+        run.start()
+        run.step(noop=True)  # warm-up
+        t, c = time.perf_counter(), cpu()
+        for _ in range(iters):
+            run.step(noop=True)
+        return (time.perf_counter() - t) / iters, (cpu() - c) / iters
+
+    def ds(k: int) -> DawidSkene:
+        return DawidSkene(max_iter=k, tol=0.0, calibration="none")
 
     local = None
     if not args.skip_local:
@@ -92,35 +126,49 @@ def run(size: int, args: argparse.Namespace) -> None:
         t = time.perf_counter()
         judgments = read_judgments(pattern)
         load_local = time.perf_counter() - t
-        local = per_iteration(lambda k: DawidSkene(max_iter=k, tol=0.0, calibration="none").fit(judgments))
-        print(f"local : load {load_local:7.2f} s | EM iteration {local * 1e3:8.1f} ms | "
-              f"driver peak RSS {peak_rss_mb():,.0f} MB")
+        local, local_cpu = per_iteration(lambda k: ds(k).fit(judgments), cpu_seconds)
+        print(f"in-memory     : load {load_local:7.2f} s | EM iteration {local * 1e3:8.1f} ms "
+              f"(CPU {local_cpu * 1e3:7.1f} ms) | driver peak RSS {peak_rss_mb():,.0f} MB")
         del judgments
+    if args.local_backend:
+        with LocalBackend(n_partitions=args.files) as backend:
+            t = time.perf_counter()
+            data = backend.load(pattern)
+            load_lb = time.perf_counter() - t
+            lb, lb_cpu = per_iteration(lambda k: ds(k).fit(data, engine=backend), cpu_seconds)
+            lb_noop, lb_noop_cpu = no_op(data, cpu_seconds)
+            print(f"local backend : load {load_lb:7.2f} s | EM iteration {lb * 1e3:8.1f} ms "
+                  f"(CPU {lb_cpu * 1e3:7.1f} ms) | no-op iteration {lb_noop * 1e3:6.1f} ms "
+                  f"(CPU {lb_noop_cpu * 1e3:6.1f} ms); {data.n_partitions} partitions in process")
+            data.release()
+            del data
 
     options = {"scheduler": args.scheduler} if args.scheduler else {
         "n_workers": args.workers, "threads_per_worker": args.threads, "processes": True}
     with DaskBackend(**options) as backend:
+        client = backend.client
+
+        def cluster_cpu() -> float:  # the driver (with a local cluster's scheduler) plus every worker process
+            return cpu_seconds() + sum(client.run(cpu_seconds).values())
+
         t = time.perf_counter()
         data = backend.load(pattern)
         load = time.perf_counter() - t
-        per_iter = per_iteration(lambda k: DawidSkene(max_iter=k, tol=0.0, calibration="none").fit(
-            data, engine=backend))
-        n_parts = data.n_partitions
-        t = time.perf_counter()
-        for _ in range(iters):
-            states = backend.map(tasks.noop, data.parts, per_part=[(None,)] * n_parts)
-            backend.map_gather(tasks.second, states)
-            backend.release(states)
-        overhead = (time.perf_counter() - t) / iters
-        workers_rss = backend.client.run(peak_rss_mb)
-        workers_now = backend.client.run(rss_mb)
-        print(f"dask  : {backend.describe()}; data in {n_parts} partitions")
-        print(f"dask  : load {load:7.2f} s | EM iteration {per_iter * 1e3:8.1f} ms | no-op iteration "
-              f"{overhead * 1e3:6.1f} ms | peak RSS per worker "
-              + ", ".join(f"{v:,.0f}" for v in workers_rss.values()) + " MB (RSS now "
-              + ", ".join(f"{v:,.0f}" for v in workers_now.values()) + " MB)")
+        per_iter, per_iter_cpu = per_iteration(lambda k: ds(k).fit(data, engine=backend), cluster_cpu)
+        overhead, overhead_cpu = no_op(data, cluster_cpu)
+        workers_peak = client.run(peak_rss_mb)
+        workers_now = client.run(rss_mb)
+        print(f"dask          : {backend.describe()}, {backend.kernel_threads} kernel thread(s) per task; "
+              f"data in {data.n_partitions} partitions")
+        print(f"dask          : load {load:7.2f} s | EM iteration {per_iter * 1e3:8.1f} ms "
+              f"(CPU {per_iter_cpu * 1e3:7.1f} ms) | no-op iteration {overhead * 1e3:6.1f} ms "
+              f"(CPU {overhead_cpu * 1e3:6.1f} ms)")
+        print("dask          : peak RSS per worker process "
+              + ", ".join(f"{v:,.0f}" for v in workers_peak.values()) + " MB (RSS now "
+              + ", ".join(f"{v:,.0f}" for v in workers_now.values()) + f" MB); driver peak {peak_rss_mb():,.0f} MB")
         if local:
-            print(f"ratio : dask / local per EM iteration = {per_iter / local:.2f}")
+            print(f"ratio         : dask / in-memory per EM iteration = {per_iter / local:.2f} (wall), "
+                  f"{per_iter_cpu / local_cpu:.2f} (CPU)")
         data.release()
 
 
@@ -134,10 +182,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="threads per worker (default 1)")
     parser.add_argument("--scheduler", help="address of a running Dask scheduler instead of a local cluster")
     parser.add_argument("--skip-local", action="store_true", help="do not run the in-memory fit")
+    parser.add_argument("--local-backend", action="store_true",
+                        help="also run the partitioned fit in process (LocalBackend, one partition per file)")
+    parser.add_argument("--keep", action="store_true", help="keep the Parquet files")
     args = parser.parse_args()
-    print(f"cores {os.cpu_count()}")
-    for size in args.sizes.split(","):
-        run(int(float(size)), args)
+    print(f"cores {os.cpu_count()}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    try:
+        for size in args.sizes.split(","):
+            run(int(float(size)), args)
+    finally:
+        if not args.keep:
+            for path in glob.glob(str(Path(args.dir) / "part-*.parquet")):
+                os.unlink(path)
+        print(f"load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -161,8 +161,18 @@ def test_numba_cache_is_used_in_worker_processes(backend):
         return stats.cache_hits, stats.cache_misses
 
     run(None)  # compiled (and cached on disk) here, at the latest
-    hits, misses = backend.gather([backend.submit(run, None)])[0]
-    assert sum(hits.values()) >= 1, (hits, misses)
+    # a worker process started after that has compiled nothing: its first call must load the
+    # disk cache (the cluster's first workers may have compiled the kernel themselves earlier)
+    client, cluster = backend.client, backend._cluster
+    before = set(client.scheduler_info()["workers"])
+    cluster.scale(len(before) + 1)
+    client.wait_for_workers(len(before) + 1, timeout=60)
+    fresh = sorted(set(client.scheduler_info()["workers"]) - before)[0]
+    try:
+        hits, misses = client.submit(run, None, workers=[fresh], pure=False).result(timeout=120)
+    finally:
+        cluster.scale(len(before))
+    assert sum(hits.values()) >= 1 and sum(misses.values()) == 0, (hits, misses)
 
 
 def test_cli_engine_dask(backend, files, tmp_path, capsys):
@@ -184,3 +194,108 @@ def test_cli_engine_dask(backend, files, tmp_path, capsys):
     np.testing.assert_allclose(b["confidence"].to_numpy(), a["confidence"].to_numpy(), atol=1e-9)
     assert main(["aggregate", glob, "--method", "glad", "--engine", "dask", "--scheduler", address]) == 2
     assert "--engine dask runs --method ds, onecoin, mace" in capsys.readouterr().err
+
+
+def _exact_same_fit(a, b):
+    """The same tasks and the same fixed reduction tree: bit-identical, on any backend or cluster."""
+    assert a.n_iter_ == b.n_iter_
+    assert a.log_likelihood_history_ == b.log_likelihood_history_
+    for name in ("raw_probas_", "probas_", "confusion_", "priors_", "worker_accuracy_", "labels_"):
+        np.testing.assert_array_equal(getattr(b, name), getattr(a, name), err_msg=name)
+
+
+@pytest.mark.parametrize("model", [DawidSkene, MACE])
+def test_dask_equals_local_backend_exactly(backend, files, model):
+    _, glob = files
+    on_dask = backend.load(glob)
+    local = LocalBackend(n_partitions=3)
+    on_local = local.load(glob)
+    assert [w.tolist() for w in on_dask.workers] == [w.tolist() for w in on_local.workers]
+    _exact_same_fit(model().fit(on_local, engine=local), model().fit(on_dask, engine=backend))
+    on_dask.release()
+
+
+def _disjoint_crowd(n_parts: int = 6, seed: int = 3):
+    """Items split in ``n_parts`` ranges, each with its own team of workers (a few shared)."""
+    rng = np.random.default_rng(seed)
+    items_per, n = 40, 2400
+    item = rng.integers(0, items_per * n_parts, n)
+    team = item // items_per
+    worker = np.where(rng.random(n) < 0.9, team * 5 + rng.integers(0, 5, n), 5 * n_parts + rng.integers(0, 2, n))
+    truth = rng.integers(0, 3, items_per * n_parts)
+    label = np.where(rng.random(n) < 0.75, truth[item], rng.integers(-1, 3, n))
+    pairs = np.unique(np.stack([item, worker]), axis=1, return_index=True)[1]
+    return item[pairs], worker[pairs], label[pairs]
+
+
+@pytest.mark.parametrize("model", [DawidSkene, OneCoinDawidSkene, MACE])
+def test_sparse_worker_sets(backend, model):
+    """Partitions with their own workers: parameter rows sliced per partition, sums merged by worker code
+    over a two-level tree (6 partitions -> 2 groups -> 1)."""
+    from consensus.backends import from_codes
+    from consensus.data import Judgments
+
+    item, worker, label = _disjoint_crowd()
+    data = from_codes(backend, item, worker, label, n_classes=3, n_partitions=6)
+    assert data.n_partitions == 6
+    assert sum(w.size for w in data.workers) < 2 * data.n_workers  # sliced rows move less than two copies
+    memory = model().fit(Judgments.from_codes(item, worker, label, n_classes=3))
+    dask = model().fit(data, engine=backend)
+    _same_fit(memory, dask)
+    local = LocalBackend()
+    _exact_same_fit(model().fit(from_codes(local, item, worker, label, n_classes=3, n_partitions=6), engine=local),
+                    dask)
+    data.release()
+
+
+def test_combine_sums_adds_rows_by_worker_code():
+    from consensus.backends.tasks import combine_sums
+
+    rng = np.random.default_rng(0)
+    results = []
+    for codes in ([0, 2, 5], [2, 3], [0, 2, 5], [7]):
+        codes = np.array(codes, dtype=np.int32)
+        results.append({"workers": codes, "rows": rng.random((codes.size, 2, 2)),
+                        "n": rng.integers(0, 9, codes.size), "loglik": float(rng.random())})
+    total = combine_sums(results, ("rows", "n"))
+    np.testing.assert_array_equal(total["workers"], [0, 2, 3, 5, 7])
+    for w in (0, 2, 3, 5, 7):
+        rows = [r["rows"][list(r["workers"]).index(w)] for r in results if w in r["workers"]]
+        np.testing.assert_allclose(total["rows"][list(total["workers"]).index(w)], np.sum(rows, axis=0), rtol=1e-15)
+        n = sum(int(r["n"][list(r["workers"]).index(w)]) for r in results if w in r["workers"])
+        assert total["n"][list(total["workers"]).index(w)] == n
+    assert total["loglik"] == pytest.approx(sum(r["loglik"] for r in results), rel=1e-15)
+    same = combine_sums(results[:1] + results[2:3], ("rows", "n"))  # same workers: rows added in place
+    np.testing.assert_array_equal(same["rows"], results[0]["rows"] + results[2]["rows"])
+
+
+def test_integer_parquet_files_take_the_fast_reader(backend, tmp_path):
+    """Files partitioned by item with integer ids: each file is read once more where it stays, by
+    read_judgments' O(n) path; same fit, same row accounting and quarantine as in memory."""
+    rng = np.random.default_rng(5)
+    n = 3000
+    item = rng.integers(0, 400, n)
+    worker = rng.integers(0, 25, n)
+    label = rng.integers(0, 3, n).astype(str).astype(object)
+    label[::97] = "n/a"
+    frame = pl.DataFrame({"item": item, "worker": worker, "label": label.tolist(),
+                          "seconds": rng.uniform(1, 9, n)})
+    frame = pl.concat([frame, frame[10:13]])  # duplicated (item, worker) pairs: quarantined, first kept
+    frame = frame.with_columns(pl.when(pl.int_range(pl.len()) == 5).then(None).otherwise(pl.col("worker"))
+                               .alias("worker"))
+    for k in range(4):
+        frame.filter(pl.col("item") % 4 == k).write_parquet(tmp_path / f"f{k}.parquet")
+    glob = str(tmp_path / "*.parquet")
+    memory = read_judgments(glob, duration_col="seconds")
+    data = backend.load(glob, duration_col="seconds")
+    assert not data.repartitioned and data.n_partitions == 4
+    assert data.n_input_rows == memory.n_input_rows and data.n_quarantined == memory.n_quarantined > 0
+    key = ["source", "row"]
+    assert data.quarantine.sort(key).equals(memory.quarantine.sort(key))
+    _same_fit(DawidSkene().fit(memory), DawidSkene().fit(data, engine=backend))
+    config = FraudConfig(min_seconds=3.0)
+    stats = worker_statistics(data, config=config)
+    _, _, n_compared, n_agree, _ = Context(memory, config).agreement
+    np.testing.assert_array_equal(stats["n_compared"].to_numpy(), n_compared)
+    np.testing.assert_array_equal(stats["n_agree"].to_numpy(), n_agree)
+    data.release()

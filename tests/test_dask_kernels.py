@@ -9,7 +9,6 @@ from naive import readonly
 from naive_dask import naive_agreement_stats, naive_mace_spam_stats, naive_worker_answer_stats
 from naive_fraud import crowds, worker_index
 
-from consensus.backends.em import emission_from_counts
 from consensus.fraud._base import leave_out_factor
 from consensus.kernels import dawid_skene as ds
 from consensus.kernels import fraud_labels as fl
@@ -82,16 +81,23 @@ def test_agreement_stats_matches_naive_and_worker_agreement(c):
 
 @SETTINGS
 @given(c=crowds(), alpha=st.floats(0.0, 2.0))
-def test_emission_from_counts_is_the_dawid_skene_m_step(c, alpha):
+def test_partition_counts_give_the_dawid_skene_m_step(c, alpha):
+    """The driver's M-step (``emission_from_counts`` of the summed counts) is ``m_step_emission``."""
     post = _posterior(c)
     offsets, item_w, label_w = _by_worker(c)
     K, W = c["K"], c["n_workers"]
     prior_index = np.zeros(W, dtype=np.int32)
     prior_counts = np.stack([np.full((K, K), 0.5) + np.eye(K)])
     counts, _, _ = kp.worker_answer_stats(offsets, item_w, label_w, post)
-    got = emission_from_counts(counts, alpha, prior_index, prior_counts)
+    got = ds.emission_from_counts(counts, alpha, prior_index, prior_counts)
     ref = ds.m_step_emission(offsets, item_w, label_w, post, alpha, prior_index, prior_counts)
     np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+    # the counts em_pass scatters in the E-step's own pass (what a Dawid-Skene task returns)
+    no_gold = np.full(c["n_items"], -1, dtype=np.int32)
+    post2, _, scattered = ds.em_pass(c["item_offsets"], c["worker"], c["label"], c["log_emission"],
+                                     c["log_prior"], no_gold)
+    ref_counts = naive_worker_answer_stats(c["item"], c["worker"], c["label"], post2, W)[0]
+    np.testing.assert_allclose(scattered, ref_counts, rtol=1e-10, atol=1e-12)
 
 
 def test_kernels_do_not_depend_on_thread_count():

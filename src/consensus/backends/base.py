@@ -1,20 +1,22 @@
-"""The small interface the partitioned EM loop and fraud statistics are written against.
+"""The small interface the partitioned EM loop, fraud statistics and box agreement are written against.
 
 A backend runs plain Python functions next to data it keeps resident (a
 *handle* is whatever the backend uses to name a result: the object itself in
-process, a future on Dask). Everything the algorithms need is built from five
-primitives: :meth:`~Backend.submit`, :meth:`~Backend.scatter`,
-:meth:`~Backend.gather`, :meth:`~Backend.release` and :meth:`~Backend.close`.
-On top of them this class provides :meth:`~Backend.load` (partitions by item,
-resident), :meth:`~Backend.map` (a function over partitions, results resident),
-:meth:`~Backend.map_gather` (small results back to the driver, in partition
-order), :meth:`~Backend.reduce_by_worker` (sparse per-worker partial sums added
-on the driver in partition order, so the result does not depend on which task
-finished first) and :meth:`~Backend.write_parquet`.
+process, a future on Dask). Everything the algorithms need is built from a few
+primitives: :meth:`~Backend.submit_many` (one batch of tasks),
+:meth:`~Backend.scatter`, :meth:`~Backend.scatter_near` (values placed next to
+given partitions), :meth:`~Backend.broadcast` (one value every process can
+read), :meth:`~Backend.gather`, :meth:`~Backend.release` and
+:meth:`~Backend.close`. On top of them this class provides :meth:`~Backend.load`
+(partitions by item, resident), :meth:`~Backend.map` (a function over
+partitions, results resident), :meth:`~Backend.map_gather` (small results back
+to the driver, in partition order), :meth:`~Backend.reduce_by_worker` (sparse
+per-worker partial sums added on the driver in partition order, so the result
+does not depend on which task finished first) and :meth:`~Backend.write_parquet`.
 
 Tasks receive the functions of :mod:`consensus.backends.tasks` (module-level,
 so they pickle by reference) and small numpy arrays as arguments; nothing is
-re-scattered under a content hash (each ``submit`` gets a fresh key).
+re-scattered under a content hash (every task and scattered value gets a fresh key).
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+
+#: Partial results combined per task in :meth:`Backend.map_reduce` (a fixed tree: the order of the sums
+#: depends on the number of partitions only, never on the cluster).
+FANOUT = 4
 
 
 class Backend:
@@ -36,6 +42,22 @@ class Backend:
     def submit(self, func: Callable[..., Any], *args: Any) -> Any:  # pragma: no cover - abstract
         """Run ``func(*args)`` (handles in ``args`` replaced by their values); return a handle."""
         raise NotImplementedError
+
+    def submit_many(self, func: Callable[..., Any], arg_lists: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """``func(*args)`` for every tuple of ``arg_lists``, submitted as one batch; one handle each."""
+        return [self.submit(func, *args) for args in arg_lists]
+
+    def broadcast(self, value: Any, handles: Sequence[Any]) -> list[Any]:
+        """One copy of ``value`` per worker process holding ``handles``; per handle, the copy next to it."""
+        return [value] * len(handles)
+
+    def scatter_near(self, values: Sequence[Any], handles: Sequence[Any]) -> list[Any]:
+        """Place ``values[p]`` where ``handles[p]`` lives (so a task using both moves nothing)."""
+        return self.scatter(values)
+
+    def n_holders(self, handles: Sequence[Any]) -> int:
+        """How many worker processes hold ``handles`` (a broadcast value is copied to each)."""
+        return 1
 
     def scatter(self, values: Sequence[Any]) -> list[Any]:  # pragma: no cover - abstract
         """Place driver-side values next to the workers; return one handle per value."""
@@ -62,13 +84,17 @@ class Backend:
 
     # -- built on the primitives -------------------------------------------------------
     def map(self, func: Callable[..., Any], handles: Sequence[Any], *shared: Any,
-            per_part: Sequence[tuple[Any, ...]] | None = None) -> list[Any]:
-        """``func(part, *per_part[p], *shared)`` for every partition; results stay resident."""
-        out = []
-        for p, handle in enumerate(handles):
-            extra = tuple(per_part[p]) if per_part is not None else ()
-            out.append(self.submit(func, handle, *extra, *shared))
-        return out
+            per_part: Sequence[tuple[Any, ...]] | None = None, where: Sequence[Any] | None = None) -> list[Any]:
+        """``func(part, *per_part[p], *shared)`` for every partition; results stay resident.
+
+        Tasks run where their partition lives, or on ``where[p]`` (from :meth:`spread`) when given.
+        """
+        return self.submit_many(func, [(handle, *(tuple(per_part[p]) if per_part is not None else ()), *shared)
+                                       for p, handle in enumerate(handles)])
+
+    def spread(self, sizes: Sequence[int]) -> list[Any]:
+        """Where to place partitions of these sizes so every process gets a near-equal share (for :meth:`map`)."""
+        return [None] * len(sizes)
 
     def map_gather(self, func: Callable[..., Any], handles: Sequence[Any], *shared: Any,
                    per_part: Sequence[tuple[Any, ...]] | None = None) -> list[Any]:
@@ -78,6 +104,50 @@ class Backend:
             return self.gather(futures)
         finally:
             self.release(futures)
+
+    def map_reduce(self, func: Callable[..., Any], handles: Sequence[Any], *shared: Any,
+                   per_part: Sequence[tuple[Any, ...]] | None = None,
+                   per_worker: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Like :meth:`map_gather` for tasks returning dicts of sums, but the sums are added next to the
+        data, in a fixed tree, and only the total reaches the driver.
+
+        Every task returns a dict with ``"workers"`` (sorted global worker codes
+        of its rows) and, under the keys ``per_worker``, arrays with one row per
+        such worker; every other value is a plain sum. Groups of
+        :data:`FANOUT` consecutive results are combined by
+        :func:`consensus.backends.tasks.combine_sums` (rows matched by worker
+        code, partition order kept), then groups of groups, down to one dict:
+        its ``"workers"`` lists every worker present. The tree depends only on
+        the number of partitions, so every backend adds the same numbers in the
+        same order; with a cluster the combining tasks run where the partial
+        sums are, and the driver receives one set of arrays instead of one per partition.
+        """
+        from consensus.backends import tasks
+
+        level = self.map(func, handles, *shared, per_part=per_part)
+        made = list(level)
+        while len(level) > 1:
+            groups = [list(level[i:i + FANOUT]) for i in range(0, len(level), FANOUT)]
+            level = self.submit_many(tasks.combine_sums, [(group, per_worker) for group in groups])
+            made.extend(level)
+        root = level[0]
+        self.release(made[:-1])  # the cluster keeps what the pending combining tasks still need
+        try:
+            return self.gather([root])[0]
+        finally:
+            self.release([root])
+
+    @staticmethod
+    def dense_by_worker(total: dict[str, Any], key: str, n_workers: int) -> np.ndarray:
+        """``total[key]`` (rows of the workers ``total["workers"]``) as one row per worker, zeros elsewhere."""
+        rows = np.asarray(total[key])
+        codes = np.asarray(total["workers"])
+        out = np.zeros((n_workers, *rows.shape[1:]), dtype=rows.dtype)
+        if codes.size and codes[-1] - codes[0] == codes.size - 1:
+            out[codes[0]:codes[-1] + 1] = rows
+        else:
+            out[codes] = rows
+        return out
 
     @staticmethod
     def reduce_by_worker(partials: Sequence[np.ndarray], workers: Sequence[np.ndarray],
@@ -92,7 +162,10 @@ class Backend:
         first = np.asarray(partials[0])
         out = np.zeros((n_workers, *first.shape[1:]), dtype=first.dtype)
         for part, codes in zip(partials, workers):
-            out[codes] += part
+            if codes.size and codes[-1] - codes[0] == codes.size - 1:  # sorted, unique: a contiguous range
+                out[codes[0]:codes[-1] + 1] += part
+            else:
+                out[codes] += part
         return out
 
     def load(self, source: Any, **options: Any):  # noqa: ANN201 - a PartitionedJudgments

@@ -1,12 +1,17 @@
 """The EM loop on partitions: E-step and sufficient statistics in the tasks, M-step on the driver.
 
-Per iteration every partition receives the log-emission rows of its own
-workers (plus, for MACE, their spam parameters) and the class log-prior as
-task arguments, runs the Dawid-Skene E-step on its items (posteriors stay
-resident) and returns the sums the next M-step needs, per local worker. The
-driver adds them in partition order (:meth:`Backend.reduce_by_worker`) and
-runs the same M-step formulas as the in-memory models, so the results equal
-the in-memory fit up to floating-point summation order (tested to 1e-9).
+One task per partition per iteration: it receives the parameters of its own
+workers (Dawid-Skene: their log-emission rows; one-coin: their accuracies;
+MACE: their spam parameters, from which the task builds the log-emissions)
+and the class log-prior, runs the E-step on its items with the kernel the
+in-memory model uses (Dawid-Skene: ``em_pass``, which scatters the expected
+counts in the same pass) and returns only the sums the next M-step needs, per
+local worker. Nothing stays resident between iterations but the partitions:
+the last posterior is recomputed once at the end from the final parameters
+(the same numbers). The driver adds the sums in partition order
+(:meth:`Backend.reduce_by_worker`) and runs the same M-step as the in-memory
+models, so the results equal the in-memory fit up to floating-point summation
+order (tested to 1e-9).
 
 Supported: :class:`~consensus.models.DawidSkene`,
 :class:`~consensus.models.OneCoinDawidSkene`, :class:`~consensus.models.MACE`
@@ -31,84 +36,125 @@ KINDS = {"DawidSkene": "ds", "OneCoinDawidSkene": "onecoin", "MACE": "mace"}
 
 
 # -- tasks ------------------------------------------------------------------------------------------
-def _stats(kind: str, part: tasks.Partition, posterior: np.ndarray, theta: np.ndarray | None,
-           xi: np.ndarray | None) -> dict[str, Any]:
+#
+# Every task takes ``(part, rows, sliced, kind, ...)``: ``rows`` holds the per-worker parameter arrays
+# of the model (see ``_Run._rows``), either only the partition's rows (``sliced``) or the whole tables
+# (one copy per worker process; the task takes its rows). Tasks return small dicts: ``workers`` (the
+# partition's global worker codes, int32), the arrays named in PER_WORKER with one row per such
+# worker, and sums; ``Backend.map_reduce`` adds them in a fixed order next to the data.
+
+#: Results with one row per local worker (added into the global per-worker arrays on the driver).
+PER_WORKER = ("counts", "correct", "spammed", "spam_answers")
+
+
+def local_emission(kind: str, n_classes: int, rows: tuple[np.ndarray, ...]) -> np.ndarray:
+    """``log_emission[w, given, true]`` of the local workers from the model's compact parameters."""
+    if kind == "ds":
+        return rows[0]
+    if kind == "onecoin":
+        return one_coin.emission_from_accuracy(rows[0], n_classes)
+    from consensus.kernels import mace
+
+    return mace.emission_from_spamming(rows[0], rows[1])
+
+
+def _sums(kind: str, part: tasks.Partition, posterior: np.ndarray, rows: tuple[np.ndarray, ...],
+          counts: np.ndarray | None = None) -> dict[str, Any]:
+    """The sums the next M-step needs, per local worker, under ``posterior``."""
     j = part.judgments
-    small: dict[str, Any] = {"class_totals": posterior.sum(axis=0)}
-    if kind == "mace":
-        small["spammed"], small["spam_answers"], small["n_answers"] = kp.mace_spam_stats(
-            j.worker_offsets, j.item_by_worker, j.label_by_worker, posterior, theta, xi)
+    out: dict[str, Any] = {"workers": part.workers.astype(np.int32), "class_totals": posterior.sum(axis=0)}
+    if kind == "ds":
+        out["counts"] = counts if counts is not None else ds.emission_counts(
+            j.item_offsets, j.worker, j.label, posterior, j.n_workers)
+    elif kind == "onecoin":
+        out["correct"] = kp.worker_answer_stats(j.worker_offsets, j.item_by_worker, j.label_by_worker, posterior)[1]
     else:
-        counts, correct, n_answers = kp.worker_answer_stats(
-            j.worker_offsets, j.item_by_worker, j.label_by_worker, posterior)
-        small["n_answers"] = n_answers
-        if kind == "ds":
-            small["counts"] = counts
-        else:
-            small["correct"] = correct
-    return small
+        out["spammed"], out["spam_answers"], _ = kp.mace_spam_stats(
+            j.worker_offsets, j.item_by_worker, j.label_by_worker, posterior, rows[0], rows[1])
+    return out
 
 
-def em_init(part: tasks.Partition, kind: str, theta: np.ndarray | None = None,
-            xi: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-    """Majority-vote initial posterior (resident) and the first M-step's sums."""
+def em_init(part: tasks.Partition, rows: Any, sliced: bool, kind: str) -> dict[str, Any]:
+    """Sums of the first M-step under the majority-vote posterior."""
     from consensus.models.em import initial_posterior
 
     j = part.judgments
     posterior = initial_posterior(j, np.full(j.n_items, -1, dtype=np.int32))
-    return posterior, _stats(kind, part, posterior, theta, xi)
+    return _sums(kind, part, posterior, tasks.local_rows(part, rows, sliced))
 
 
-def em_step(part: tasks.Partition, prev: Any, kind: str, log_emission: np.ndarray, log_prior: np.ndarray,
-            theta: np.ndarray | None = None, xi: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-    """E-step with this partition's workers' parameters, then the next M-step's sums."""
+def _e_step(kind: str, part: tasks.Partition, rows: tuple[np.ndarray, ...],
+            log_prior: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Posterior, item log-likelihoods and (Dawid-Skene: in the same pass) the expected counts.
+
+    The kernels the in-memory models use: ``em_pass`` for Dawid-Skene, ``e_step`` otherwise.
+    """
     j = part.judgments
     no_gold = np.full(j.n_items, -1, dtype=np.int32)
-    posterior, item_loglik = ds.e_step(j.item_offsets, j.worker, j.label, log_emission, log_prior, no_gold)
-    small = _stats(kind, part, posterior, theta, xi)
-    small["loglik"] = float(item_loglik.sum())
-    return posterior, small
+    if kind == "ds":
+        return ds.em_pass(j.item_offsets, j.worker, j.label, rows[0], log_prior, no_gold)
+    posterior, item_loglik = ds.e_step(j.item_offsets, j.worker, j.label,
+                                       local_emission(kind, j.n_classes, rows), log_prior, no_gold)
+    return posterior, item_loglik, None
 
 
-def loo_grid(part: tasks.Partition, log_emission: np.ndarray, log_prior: np.ndarray, stride: int,
-             log_temperatures: np.ndarray) -> np.ndarray:
+def em_step(part: tasks.Partition, rows: Any, sliced: bool, kind: str, log_prior: np.ndarray,
+            noop: bool = False) -> dict[str, Any]:
+    """E-step with this partition's workers' parameters, then the next M-step's sums.
+
+    Nothing stays resident: the next E-step needs only the parameters. With
+    ``noop`` the kernels are skipped and zeros of the same shapes returned
+    (the engine-overhead benchmark: same data movement, no compute).
+    """
+    local = tasks.local_rows(part, rows, sliced)
+    if noop:
+        n, k = part.workers.size, part.judgments.n_classes
+        shapes = {"ds": {"counts": (n, k, k)}, "onecoin": {"correct": (n,)},
+                  "mace": {"spammed": (n,), "spam_answers": (n, k)}}[kind]
+        return {"workers": part.workers.astype(np.int32), "class_totals": np.zeros(k), "loglik": 0.0,
+                **{key: np.zeros(s) for key, s in shapes.items()}}
+    posterior, item_loglik, counts = _e_step(kind, part, local, log_prior)
+    out = _sums(kind, part, posterior, local, counts)
+    out["loglik"] = float(item_loglik.sum())
+    return out
+
+
+def loo_grid(part: tasks.Partition, rows: Any, sliced: bool, kind: str, log_prior: np.ndarray, stride: int,
+             log_temperatures: np.ndarray) -> dict[str, Any]:
     """Leave-one-out predictive log-likelihood of the subsampled items, per temperature."""
     from consensus.kernels.calibration import loo_predictive_loglik
 
     j = part.judgments
+    log_emission = local_emission(kind, j.n_classes, tasks.local_rows(part, rows, sliced))
     items = np.flatnonzero(part.item_codes % stride == 0).astype(np.int64)
-    return np.array([loo_predictive_loglik(j.item_offsets, j.worker, j.label, log_emission, log_prior,
-                                           float(np.exp(x)), items).sum() for x in log_temperatures])
+    return {"workers": part.workers.astype(np.int32), "loglik": np.array([
+        loo_predictive_loglik(j.item_offsets, j.worker, j.label, log_emission, log_prior, float(np.exp(x)),
+                              items).sum() for x in log_temperatures])}
 
 
-def em_finish(part: tasks.Partition, prev: Any, temperature: float) -> dict[str, Any]:
-    """Posterior (gathered), and per-worker sums under the tempered posterior."""
+def em_finish(part: tasks.Partition, rows: Any, sliced: bool, kind: str, log_prior: np.ndarray,
+              temperature: float) -> dict[str, Any]:
+    """The last E-step's posterior again (same kernel, same parameters: the same numbers), gathered,
+    and the per-worker sums under the tempered posterior."""
     j = part.judgments
-    posterior = prev[0]
-    tempered = calibration.temper(posterior, temperature)
-    counts, correct, n_answers = kp.worker_answer_stats(
-        j.worker_offsets, j.item_by_worker, j.label_by_worker, np.ascontiguousarray(tempered))
-    return {"posterior": posterior, "counts": counts, "correct": correct, "n_answers": n_answers}
+    posterior, _, _ = _e_step(kind, part, tasks.local_rows(part, rows, sliced), log_prior)
+    tempered = np.ascontiguousarray(calibration.temper(posterior, temperature))
+    if kind == "ds":  # item order: no worker-sorted copy of the partition
+        counts = ds.emission_counts(j.item_offsets, j.worker, j.label, tempered, j.n_workers)
+        correct = np.trace(counts, axis1=1, axis2=2).copy()
+    else:
+        counts, correct, _ = kp.worker_answer_stats(j.worker_offsets, j.item_by_worker, j.label_by_worker, tempered)
+    return {"posterior": posterior, "counts": counts, "correct": correct}
 
 
 # -- driver -----------------------------------------------------------------------------------------
-def emission_from_counts(counts: np.ndarray, alpha: float, prior_index: np.ndarray,
-                         prior_counts: np.ndarray) -> np.ndarray:
-    """Dawid-Skene's M-step (``kernels.dawid_skene.m_step_emission``) from summed expected counts.
-
-    ``counts[w, given, true]`` without pseudo-counts; returns ``log_emission[w, given, true]``.
-    """
-    n_classes = counts.shape[1]
-    table = alpha + prior_counts[prior_index] + counts
-    total = table.sum(axis=1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_total = np.where(total > 0.0, np.log(np.where(total > 0.0, total, 1.0)), 0.0)
-        log_table = np.where(table > 0.0, np.log(np.where(table > 0.0, table, 1.0)) - log_total, -np.inf)
-    return np.ascontiguousarray(np.where(total <= 0.0, -np.log(n_classes), log_table))
-
-
 class _Run:
-    """The partitioned fit of one EM model (the model's own attributes hold the parameters)."""
+    """The partitioned fit of one EM model (the model's own attributes hold the parameters).
+
+    :meth:`start` runs the initial M-step sums, :meth:`step` one EM iteration
+    (M-step on the driver, E-step and sums in the tasks: one task per
+    partition), :meth:`finish` sets the fitted attributes.
+    """
 
     def __init__(self, model: Any, data: PartitionedJudgments) -> None:
         kind = KINDS.get(type(model).__name__)
@@ -120,110 +166,108 @@ class _Run:
         self.data = data
         self.kind = kind
         self.backend = data.backend
+        self.totals: dict[str, Any] = {}
+        self.history: list[float] = []
 
-    def _reduce(self, smalls: list[dict[str, Any]], key: str) -> np.ndarray:
-        return self.backend.reduce_by_worker([s[key] for s in smalls], self.data.workers, self.data.n_workers)
-
-    def _mace_params(self) -> list[tuple[Any, ...]]:
+    # -- moving parameters and sums ---------------------------------------------------------
+    def _rows(self) -> tuple[np.ndarray, ...]:
+        """The model's per-worker parameters, as compact as the kind allows."""
         model = self.model
-        return [(model.spamming_[w], model.spam_distribution_[w]) for w in self.data.workers]
+        if self.kind == "ds":
+            return (model._log_emission,)
+        if self.kind == "onecoin":
+            return (np.ascontiguousarray(model.accuracy_),)
+        return (np.ascontiguousarray(model.spamming_), np.ascontiguousarray(model.spam_distribution_))
 
-    def _m_step(self, smalls: list[dict[str, Any]]) -> None:
-        model = self.model
+    def _sums(self, func: Any, rows: tuple[np.ndarray, ...] | None, *shared: Any) -> dict[str, Any]:
+        """Totals of the tasks' sums, per-worker arrays dense (see ``PartitionedJudgments.map_rows``)."""
+        return self.data.map_rows(func, rows, *shared, per_worker=PER_WORKER)
+
+    # -- the EM loop --------------------------------------------------------------------------
+    def _m_step(self) -> None:
+        model, totals = self.model, self.totals
         n_classes = self.data.n_classes
         if self.kind == "ds":
-            model._log_emission = emission_from_counts(self._reduce(smalls, "counts"), float(model.alpha),
-                                                       model._prior_index, model._prior_counts)
+            model._log_emission = ds.emission_from_counts(totals["counts"], float(model.alpha),
+                                                          model._prior_index, model._prior_counts)
         elif self.kind == "onecoin":
-            correct = self._reduce(smalls, "correct")
-            n = self._reduce(smalls, "n_answers")
-            model.accuracy_ = (correct + model._a) / (n + model._a + model._b)
+            model.accuracy_ = (totals["correct"] + model._a) / (self.n_answers + model._a + model._b)
             model._log_emission = one_coin.emission_from_accuracy(model.accuracy_, n_classes)
         else:
             from consensus.kernels import mace
 
-            spammed = self._reduce(smalls, "spammed")
-            n = self._reduce(smalls, "n_answers")
-            xi = float(model.spam_smoothing) + self._reduce(smalls, "spam_answers")
-            model.spamming_ = (spammed + model._a) / (n + model._a + model._b)
+            xi = float(model.spam_smoothing) + totals["spam_answers"]
+            model.spamming_ = (totals["spammed"] + model._a) / (self.n_answers + model._a + model._b)
             model.spam_distribution_ = np.ascontiguousarray(xi / xi.sum(axis=1, keepdims=True))
             model._log_emission = mace.emission_from_spamming(model.spamming_, model.spam_distribution_)
-        totals = np.zeros(n_classes)
-        for s in smalls:  # partition order
-            totals += s["class_totals"]
-        model._log_prior = ds.class_log_prior(totals[None, :], float(model.beta))
+        model._log_prior = ds.class_log_prior(totals["class_totals"][None, :], float(model.beta))
 
-    def _per_part(self) -> list[tuple[Any, ...]]:
-        model = self.model
-        rows = [(model._log_emission[w], model._log_prior) for w in self.data.workers]
-        if self.kind == "mace":
-            return [r + m for r, m in zip(rows, self._mace_params())]
-        return rows
-
-    def fit(self, noop: bool = False) -> None:
-        from consensus.models.em import _prior_penalty
-        from consensus.models.majority_vote import TIE_POLICIES
-
-        model, data, backend = self.model, self.data, self.backend
+    def start(self) -> None:
+        model, data = self.model, self.data
         model._check_params()
         model._prepare(data)
-        init_args = ([(self.kind, *m) for m in self._mace_params()] if self.kind == "mace"
-                     else [(self.kind,)] * data.n_partitions)
-        states = backend.map(em_init, data.parts, per_part=init_args)
-        smalls = backend.map_gather(tasks.second, states)
-        history: list[float] = []
+        self.n_answers = (data.n_judgments_per_worker - data.n_na_per_worker).astype(np.float64)
+        self.history = []
+        self.totals = self._sums(em_init, self._rows() if self.kind == "mace" else None, self.kind)
+
+    def step(self, noop: bool = False) -> float:
+        """One EM iteration; returns the penalised log-likelihood (recorded in the history)."""
+        from consensus.models.em import _prior_penalty
+
+        model = self.model
+        self._m_step()
+        self.totals = self._sums(em_step, self._rows(), self.kind, model._log_prior, noop)
+        objective = self.totals["loglik"] + model._penalty() + _prior_penalty(model._log_prior, model.beta)
+        self.history.append(objective)
+        return objective
+
+    def fit(self) -> None:
+        model = self.model
+        self.start()
         converged = False
         for _ in range(int(model.max_iter)):
-            self._m_step(smalls)
-            per_part = self._per_part()
-            new_states = backend.map(em_step, data.parts, per_part=[
-                (prev, self.kind, *args) for prev, args in zip(states, per_part)])
-            backend.release(states)
-            states = new_states
-            smalls = backend.map_gather(tasks.second, states)
-            loglik = 0.0
-            for s in smalls:
-                loglik += s["loglik"]
-            objective = loglik + model._penalty() + _prior_penalty(model._log_prior, model.beta)
-            history.append(objective)
+            self.step()
+            history = self.history
             if len(history) > 1 and history[-1] - history[-2] <= model.tol * abs(history[-2]):
                 converged = True
                 break
+        self.finish(converged)
+
+    def finish(self, converged: bool) -> None:
+        from consensus.models.majority_vote import TIE_POLICIES
+
+        model, data = self.model, self.data
         temperature = self._temperature()
-        finished = backend.map_gather(em_finish, data.parts, temperature,
-                                      per_part=[(prev,) for prev in states])
-        backend.release(states)
+        finished = data.map_rows(em_finish, self._rows(), self.kind, model._log_prior, temperature)
         posterior = data.to_global_items([f["posterior"] for f in finished])
         labels, n_tied = _pick(posterior, TIE_POLICIES[model.tie_break], int(model.random_state))
-        correct = self._reduce(finished, "correct")
-        n = self._reduce(finished, "n_answers")
+        backend = self.backend
+        sums = {key: backend.reduce_by_worker([f[key] for f in finished], data.workers, data.n_workers)
+                for key in ("counts", "correct")}
+        n = self.n_answers
         model.raw_probas_ = posterior
         model.temperature_ = temperature
         model.probas_ = calibration.temper(posterior, temperature)
         model.labels_ = labels
         model.n_tied_ = n_tied
         model.priors_ = np.exp(model._log_prior)
-        model.log_likelihood_history_ = history
-        model.n_iter_ = len(history)
+        model.log_likelihood_history_ = list(self.history)
+        model.n_iter_ = len(self.history)
         model.converged_ = converged
         model._finish(data, model.probas_)
         with np.errstate(invalid="ignore", divide="ignore"):
-            model.worker_accuracy_ = np.where(n > 0, correct / np.maximum(n, 1), np.nan)
-        model._counts_cache = np.ascontiguousarray(self._reduce(finished, "counts").transpose(0, 2, 1))
+            model.worker_accuracy_ = np.where(n > 0, sums["correct"] / np.maximum(n, 1), np.nan)
+        model._counts_cache = np.ascontiguousarray(sums["counts"].transpose(0, 2, 1))
 
     def _temperature(self) -> float:
         model, data = self.model, self.data
         if model.calibration not in ("gold", "loo"):
             return 1.0
         stride = max(1, -(-data.n_items // calibration.LOO_MAX_ITEMS))
-        per_part = [(model._log_emission[w], model._log_prior) for w in data.workers]
+        rows = self._rows()
 
         def objective(log_temperatures: np.ndarray) -> np.ndarray:
-            sums = self.backend.map_gather(loo_grid, data.parts, stride, log_temperatures, per_part=per_part)
-            total = np.zeros(log_temperatures.size)
-            for s in sums:
-                total += s
-            return -total
+            return -self._sums(loo_grid, rows, self.kind, model._log_prior, stride, log_temperatures)["loglik"]
 
         # calibration._grid_minimum, with each grid evaluated in one pass over the partitions
         top = np.log(calibration.MAX_TEMPERATURE)

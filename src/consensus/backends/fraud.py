@@ -27,15 +27,21 @@ from consensus.backends import tasks
 from consensus.backends.loader import PartitionedJudgments
 from consensus.kernels import partitioned as kp
 
+#: The per-worker arrays :func:`agreement_task` returns (added by worker code across partitions).
+PER_WORKER = ("observed", "expected", "n_compared", "n_agree", "answered", "agreed", "n_timed", "n_fast")
 
-def agreement_task(part: tasks.Partition, log_emission: np.ndarray, factor: np.ndarray, log_prior: np.ndarray,
+
+def agreement_task(part: tasks.Partition, rows: Any, sliced: bool, log_prior: np.ndarray,
                    answer: np.ndarray, eps: float, min_seconds: float | None) -> dict[str, Any]:
+    """Per local worker: the additive parts of the agreement statistics (and speed counts)."""
     from consensus.kernels.fraud_labels import item_posterior
 
+    log_emission, factor = tasks.local_rows(part, rows, sliced)
     j = part.judgments
     post, n_class = item_posterior(j.item_offsets, j.worker, j.label, log_emission, log_prior)
     names = ("observed", "expected", "n_compared", "n_agree", "answered", "agreed")
-    out = dict(zip(names, kp.agreement_stats(j.worker_offsets, j.item_by_worker, j.label_by_worker, post,
+    out: dict[str, Any] = {"workers": part.workers.astype(np.int32)}
+    out.update(zip(names, kp.agreement_stats(j.worker_offsets, j.item_by_worker, j.label_by_worker, post,
                                              factor, n_class, answer, eps)))
     if min_seconds is not None and j.duration is not None:
         duration = np.asarray(j.duration, dtype=np.float64)
@@ -102,12 +108,11 @@ def _statistics(data: PartitionedJudgments, config: Any) -> pl.DataFrame:
         typical = np.tensordot(weight / weight.sum(), model.confusion_, axes=1)
         answer = np.ascontiguousarray(typical / typical.sum(axis=1, keepdims=True))
     backend = data.backend
-    per_part = [(log_emission[w], factor[w]) for w in data.workers]
-    partials = backend.map_gather(agreement_task, data.parts, log_prior, answer, EPS, config.min_seconds,
-                                  per_part=per_part)
+    totals = data.map_rows(agreement_task, (log_emission, factor), log_prior, answer, EPS, config.min_seconds,
+                           per_worker=PER_WORKER)
 
     def total(key: str) -> np.ndarray:
-        return backend.reduce_by_worker([p[key] for p in partials], data.workers, n_workers)
+        return totals[key]
 
     n_compared = total("n_compared")
     n_agree = total("n_agree")
@@ -131,7 +136,7 @@ def _statistics(data: PartitionedJudgments, config: Any) -> pl.DataFrame:
         columns[f"observed_{name}"] = pl.Series(observed[:, k])
     for k, name in enumerate(data.classes):
         columns[f"expected_{name}"] = pl.Series(expected[:, k])
-    if partials and "n_timed" in partials[0]:
+    if "n_timed" in totals:
         columns["n_timed"] = pl.Series(total("n_timed"), dtype=pl.Int64)
         columns["n_fast"] = pl.Series(total("n_fast"), dtype=pl.Int64)
     return pl.DataFrame(columns)

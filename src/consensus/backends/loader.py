@@ -3,19 +3,22 @@
 Passes (each a set of tasks; only small summaries reach the driver):
 
 1. read every input piece (a file, or a partition of a dask DataFrame) into the
-   role columns, and return its unique item ids;
+   role columns, and return its rows and unique item ids (a file is not kept:
+   it is read again in step 3, so the whole input never sits in memory);
 2. when an item occurs in more than one piece the input is not partitioned by
    item: a one-time repartition hashes item ids into ``n_partitions`` buckets
-   (logged); otherwise every piece is a partition;
+   (logged); otherwise every file is a partition, placed on the process that
+   will keep it (:meth:`Backend.spread`);
 3. validate every partition exactly as :func:`consensus.io.judgments.read_judgments`
    does (quarantine reasons, duplicate policy; a partition holds all rows of its
-   items in input order, so the duplicate rules give the same answer) and
+   items in input order, so the duplicate rules give the same answer), code it
+   with its own sorted ids (compact int32 arrays; the frames are dropped) and
    return its unique items, workers and labels;
 4. on the driver, merge those into the global code books (classes sorted as
-   ``read_judgments`` sorts them, worker and item ids sorted), then encode
-   every partition with them.
+   ``read_judgments`` sorts them, worker and item ids sorted: local order is
+   global order), then give every partition its global codes (labels renumbered).
 
-A polars (or pandas) frame is split by hashed item id on the driver and scattered.
+A polars (or pandas) frame is scattered and split by hashed item id in a task.
 """
 
 from __future__ import annotations
@@ -114,6 +117,50 @@ class PartitionedJudgments:
             out[codes] = rows
         return out
 
+    def map_rows(self, func: Callable[..., Any], rows: tuple[np.ndarray, ...] | None, *shared: Any,
+                 per_worker: tuple[str, ...] | None = None) -> Any:
+        """``func(part, rows_p, sliced, *shared)`` on every partition.
+
+        ``rows`` are per-worker arrays (first axis: global worker code). Each
+        partition gets only the rows of the workers it contains (``sliced``),
+        placed on the process that holds it, unless one copy of the whole
+        tables per worker process moves fewer rows (workers present in most
+        partitions); the task then takes its rows itself
+        (:func:`consensus.backends.tasks.local_rows` does either). Shipped
+        values are released afterwards.
+
+        Returns the results in partition order, or with ``per_worker`` (the
+        keys of per-worker arrays in the dicts the tasks return) their total
+        from :meth:`Backend.map_reduce`, with those arrays made dense (one row
+        per global worker).
+        """
+        backend = self.backend
+        n = self.n_partitions
+        owned: list[Any] = []
+        if rows is None:
+            handles: list[Any] = [None] * n
+            sliced = True
+        elif backend.n_holders(self.parts) * self.n_workers < sum(int(w.size) for w in self.workers):
+            handles = backend.broadcast(tuple(rows), self.parts)
+            owned = list({id(h): h for h in handles}.values())
+            sliced = False
+        else:
+            values = [tuple(np.ascontiguousarray(a[w]) for a in rows) for w in self.workers]
+            handles = owned = backend.scatter_near(values, self.parts)
+            sliced = True
+        per_part = [(h,) for h in handles]
+        try:
+            if per_worker is None:
+                return backend.map_gather(func, self.parts, sliced, *shared, per_part=per_part)
+            total = backend.map_reduce(func, self.parts, sliced, *shared, per_part=per_part, per_worker=per_worker)
+        finally:
+            backend.release(owned)
+        for key in per_worker:
+            if key in total:
+                total[key] = backend.dense_by_worker(total, key, self.n_workers)
+        total.pop("workers", None)
+        return total
+
     def release(self) -> None:
         self.backend.release(self.parts)
 
@@ -174,36 +221,42 @@ def load_partitions(
     na_set = sorted({str(v).strip().lower() for v in (na_labels or ())})
     columns = {"item": item_col, "worker": worker_col, "label": label_col, "duration": duration_col,
                "start": start_col, "submit": submit_col}
-    pieces, name, is_frame = _read_pieces(backend, source, columns)
-    summaries = backend.map_gather(tasks.piece_summary, pieces)
+    paths, pieces, name = _read_pieces(backend, source, columns)
+    if paths is not None:  # files: read here for the summaries, read again where they are prepared
+        summaries = backend.map_gather(tasks.path_summary, paths, columns)
+    else:
+        summaries = backend.map_gather(tasks.piece_summary, pieces)
     cmap = summaries[0][2]
     n_input_rows = sum(s[0] for s in summaries)
     notes: list[str] = []
     repartitioned = False
-    if is_frame or len(pieces) == 1:
+    shared = _shared_item(summaries) if paths is not None and len(paths) > 1 else None
+    if paths is not None and len(paths) > 1 and shared is None:
+        # every file holds whole items: one partition per file, prepared where it will stay
+        prepared = backend.map(tasks.prepare_path, paths, columns, na_set, declared, duplicates,
+                               where=backend.spread([s[0] for s in summaries]))
+        spread = False
+    else:
+        if paths is not None:
+            pieces = backend.map(tasks.read_piece, paths, columns)
         splits = backend.map(tasks.split_piece, pieces, n_out)
+        backend.release(pieces)
         frames = [backend.submit(tasks.take_bucket, b, *splits) for b in range(n_out)]
         backend.release(splits)
-        if not is_frame:
-            notes.append(f"split {name} into {n_out} partitions by hashed item id")
-    else:
-        shared = _shared_item(summaries)
-        if shared is None:
-            frames = backend.map(tasks.piece_frame, pieces)
-        else:
+        if shared is not None:
             item, first, second = shared
             repartitioned = True
-            splits = backend.map(tasks.split_piece, pieces, n_out)
-            frames = [backend.submit(tasks.take_bucket, b, *splits) for b in range(n_out)]
-            backend.release(splits)
             notes.append(f"input is not partitioned by item (item {item!r} is in pieces {first} and {second}): "
-                         f"repartitioned {len(pieces)} pieces into {n_out} partitions by hashed item id (one-time)")
-    backend.release(pieces)
+                         f"repartitioned {len(paths or ())} pieces into {n_out} partitions by hashed item id "
+                         "(one-time)")
+        elif paths is not None:
+            notes.append(f"split {name} into {n_out} partitions by hashed item id")
+        prepared = backend.map(tasks.prepare, frames, cmap, na_set, declared, duplicates)
+        backend.release(frames)
+        spread = True
     for note in notes:
         say(note)
-    validated = backend.map(tasks.validate, frames, cmap, na_set, declared, duplicates)
-    backend.release(frames)
-    info = backend.map_gather(tasks.validated_summary, validated)
+    info = backend.map_gather(tasks.prepared_summary, prepared)
     quarantine = pl.concat([s["quarantine"] for s in info], how="vertical_relaxed")
     n_used = sum(s["n_used"] for s in info)
     if n_used == 0:
@@ -211,7 +264,7 @@ def load_partitions(
         raise InputError(f"no usable judgments: all {n_input_rows} rows were quarantined ({'; '.join(reasons)})",
                          source=name)
     keep = [p for p, s in enumerate(info) if s["n_used"] > 0]  # partitions with usable rows
-    validated_kept = [validated[p] for p in keep]
+    prepared_kept = [prepared[p] for p in keep]
     info = [info[p] for p in keep]
     class_names = declared if declared is not None else natural_sort(
         sorted({label for s in info for label in s["labels"]}))
@@ -219,9 +272,13 @@ def load_partitions(
         raise InputError("every judgment is an abstention (n/a); there is no class to aggregate", source=name)
     item_ids, item_codes = _code_book([s["items"] for s in info], "item")
     worker_ids, worker_codes = _code_book([s["workers"] for s in info], "worker")
-    parts = backend.map(tasks.encode, validated_kept, class_names,
-                        per_part=[(p, item_codes[p], worker_codes[p]) for p in range(len(keep))])
-    backend.release(validated)
+    del info
+    # the partitions stay where they are finalized: spread evenly over the processes (a one-time move of
+    # the compact prepared partitions) unless they were prepared where they belong
+    parts = backend.map(tasks.finalize, prepared_kept, class_names,
+                        per_part=[(p, item_codes[p], worker_codes[p]) for p in range(len(keep))],
+                        where=backend.spread([int(item_codes[p].size) for p in range(len(keep))]) if spread else None)
+    backend.release(prepared)
     counts = backend.map_gather(tasks.partition_counts, parts)
     n_workers = len(worker_ids)
     data = PartitionedJudgments(
@@ -292,20 +349,20 @@ def _from_codes_args(args: tuple[Any, ...]) -> tasks.Partition:
     return tasks.from_codes(*args)
 
 
-def _read_pieces(backend: Backend, source: Any, columns: dict[str, str | None]) -> tuple[list[Any], str, bool]:
-    """Handles of ``(role frame, column map)`` pieces, a name for messages, and whether it was a frame."""
+def _read_pieces(backend: Backend, source: Any,
+                 columns: dict[str, str | None]) -> tuple[list[str] | None, list[Any], str]:
+    """File paths (read by the tasks) or handles of ``(role frame, column map)`` pieces, and a name for messages."""
     from consensus.io.readers import describe_source, expand_paths, read_table
 
     if isinstance(source, (str, os.PathLike)) or (
             isinstance(source, (list, tuple)) and all(isinstance(s, (str, os.PathLike)) for s in source)):
         paths = expand_paths(source)  # raises InputError for missing files
-        name = describe_source(source)
-        return [backend.submit(tasks.read_piece, str(path), columns) for path in paths], name, False
+        return [str(path) for path in paths], [], describe_source(source)
     if _is_dask_frame(source):
-        return _dask_pieces(backend, source, columns), "<dask frame>", False
+        return None, _dask_pieces(backend, source, columns), "<dask frame>"
     name = describe_source(source)
     raw = read_table(source)
-    return backend.scatter([tasks.select_roles(raw, columns, name)]), name, True
+    return None, backend.scatter([tasks.select_roles(raw, columns, name)]), name
 
 
 def _is_dask_frame(source: Any) -> bool:

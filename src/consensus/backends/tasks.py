@@ -11,6 +11,7 @@ returns rows for its own workers only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -104,31 +105,44 @@ def validate(frame: pl.DataFrame, cmap: Any, na_set: list[str], declared: list[s
     return used, _quarantine_table(quarantined)
 
 
-def validated_summary(validated: tuple[pl.DataFrame, pl.DataFrame]) -> dict[str, Any]:
-    used, quarantine = validated
-    return {
-        "items": used.get_column("item").unique().sort(),
-        "workers": used.get_column("worker").unique().sort(),
-        "labels": used.get_column("label").drop_nulls().unique().to_list(),
-        "n_used": used.height,
-        "quarantine": quarantine,
-    }
+@dataclass
+class Prepared:
+    """A validated partition coded with its own (local) code books, waiting for the global ones.
+
+    Local codes follow the sorted local ids, which is the order of the global
+    ids too, so :func:`finalize` keeps the arrays and only renumbers labels.
+    """
+
+    item: np.ndarray              # int32 local item codes, sorted by (item, worker)
+    worker: np.ndarray            # int32 local worker codes
+    label: np.ndarray             # int32 codes into ``labels``, -1 for abstentions
+    duration: np.ndarray | None
+    submitted: np.ndarray | None
+    items: pl.Series              # sorted unique item ids
+    workers: pl.Series            # sorted unique worker ids
+    labels: list[str]             # sorted unique class labels
+    quarantine: pl.DataFrame
+    n_used: int
 
 
-def encode(validated: tuple[pl.DataFrame, pl.DataFrame], index: int, item_codes: np.ndarray,
-           workers: np.ndarray, classes: list[str]) -> Partition:
-    """Integer-code a validated partition with the global class list and code books."""
+def prepare(frame: pl.DataFrame, cmap: Any, na_set: list[str], declared: list[str] | None,
+            duplicates: str) -> Prepared:
+    """:func:`validate` one partition and code it locally (only compact arrays stay resident)."""
     from consensus.io.judgments import _codes
 
-    used, _ = validated
-    item_ids = used.get_column("item").unique().sort().alias("item")
-    local_workers = used.get_column("worker").unique().sort().alias("worker")
-    coded = used.with_columns(
-        pl.Series("item_code", _codes(used.get_column("item"), item_ids)),
-        pl.Series("worker_code", _codes(used.get_column("worker"), local_workers)),
-        pl.col("label").replace_strict(classes, list(range(len(classes))),
-                                       default=-1, return_dtype=pl.Int32).alias("label_code"),
+    used, quarantine = validate(frame, cmap, na_set, declared, duplicates)
+    del frame
+    items = used.get_column("item").unique().sort().alias("item")
+    workers = used.get_column("worker").unique().sort().alias("worker")
+    labels = sorted(used.get_column("label").drop_nulls().unique().to_list())
+    coded = used.select(
+        pl.Series("item_code", _codes(used.get_column("item"), items)),
+        pl.Series("worker_code", _codes(used.get_column("worker"), workers)),
+        pl.col("label").replace_strict(labels, list(range(len(labels))), default=-1,
+                                       return_dtype=pl.Int32).alias("label_code"),
+        *[pl.col(c) for c in ("duration_us", "duration", "submitted_us") if c in used.columns],
     ).sort(["item_code", "worker_code"])
+    del used
     duration = submitted = None
     if "duration_us" in coded.columns:
         duration = coded.get_column("duration_us").to_numpy().astype(np.float64) / 1e6
@@ -136,11 +150,79 @@ def encode(validated: tuple[pl.DataFrame, pl.DataFrame], index: int, item_codes:
         duration = coded.get_column("duration").to_numpy().astype(np.float64)
     if "submitted_us" in coded.columns:
         submitted = coded.get_column("submitted_us").to_numpy().astype(np.float64) / 1e6
+
+    def codes(name: str) -> np.ndarray:
+        return np.ascontiguousarray(coded.get_column(name).to_numpy(), dtype=np.int32)
+
+    return Prepared(codes("item_code"), codes("worker_code"), codes("label_code"), duration, submitted,
+                    items, workers, labels, quarantine, coded.height)
+
+
+def prepare_path(path: str, columns: dict[str, str | None], na_set: list[str], declared: list[str] | None,
+                 duplicates: str) -> Prepared:
+    """Read a file that holds whole items and :func:`prepare` it (nothing else stays in memory).
+
+    Parquet files with integer ids take ``read_judgments``'s O(n) path
+    (:func:`consensus.io.fast.read_judgments_fast`: same codes, order, classes
+    and quarantine as the general path), which already codes the file with its
+    own sorted ids.
+    """
+    from consensus.io.fast import read_judgments_fast
+
+    fast = read_judgments_fast(path, cmap_args=dict(
+        item=columns.get("item"), worker=columns.get("worker"), label=columns.get("label"),
+        duration=columns.get("duration"), started=columns.get("start"), submitted=columns.get("submit"),
+        gold=None), na_set=na_set, declared=declared, duplicates=duplicates)
+    if fast is not None:
+        quarantine = fast.quarantine if fast.quarantine is not None else _empty_quarantine()
+        return Prepared(fast.item, fast.worker, fast.label, fast.duration, fast.submitted,
+                        fast.item_ids.alias("item"), fast.worker_ids.alias("worker"), list(fast.classes),
+                        quarantine, fast.n_judgments)
+    frame, cmap = read_piece(path, columns)
+    return prepare(frame, cmap, na_set, declared, duplicates)
+
+
+def _empty_quarantine() -> pl.DataFrame:
+    from consensus.io.judgments import _quarantine_table
+
+    return _quarantine_table(pl.DataFrame(schema={SOURCE_COL: pl.String, ROW_COL: pl.Int64, "item": pl.String,
+                                                  "worker": pl.String, "label": pl.String, "reason": pl.String}))
+
+
+def path_summary(path: str, columns: dict[str, str | None]) -> tuple[int, pl.Series, Any]:
+    """:func:`piece_summary` of a file, without keeping it (it is read again by :func:`prepare_path`).
+
+    A Parquet file is summarised from its schema and item column only.
+    """
+    from consensus.io.columns import ColumnMap
+    from consensus.io.readers import _PARQUET_SUFFIXES
+
+    if Path(path).suffix.lower() in _PARQUET_SUFFIXES:
+        try:
+            names = list(pl.read_parquet_schema(path))
+            cmap = ColumnMap(columns.get("item"), columns.get("worker"), columns.get("label"),
+                             columns.get("duration"), columns.get("start"), columns.get("submit"),
+                             None).resolved([*names, SOURCE_COL, ROW_COL], path)
+            items = pl.read_parquet(path, columns=[cmap.item], glob=False).get_column(cmap.item)
+        except Exception:  # noqa: BLE001 - the general reader below reports the problem
+            pass
+        else:
+            return items.len(), items.cast(pl.String).unique().alias("item"), cmap
+    return piece_summary(read_piece(path, columns))
+
+
+def prepared_summary(prep: Prepared) -> dict[str, Any]:
+    return {"items": prep.items, "workers": prep.workers, "labels": prep.labels, "n_used": prep.n_used,
+            "quarantine": prep.quarantine}
+
+
+def finalize(prep: Prepared, index: int, item_codes: np.ndarray, workers: np.ndarray, classes: list[str]) -> Partition:
+    """The partition with the global code books: global class codes, global item and worker codes."""
+    remap = np.array([classes.index(c) for c in prep.labels] + [-1], dtype=np.int32)
+    label = remap[prep.label]  # -1 indexes the trailing -1
     judgments = Judgments(
-        coded.get_column("item_code").to_numpy(), coded.get_column("worker_code").to_numpy(),
-        coded.get_column("label_code").to_numpy(), item_ids,
-        pl.Series("worker", np.asarray(workers, dtype=np.int64)), classes,
-        duration=duration, submitted=submitted, source=f"partition {index}")
+        prep.item, prep.worker, label, prep.items, pl.Series("worker", np.asarray(workers, dtype=np.int64)),
+        classes, duration=prep.duration, submitted=prep.submitted, source=f"partition {index}")
     return Partition(index, judgments, np.asarray(item_codes, dtype=np.int64), np.asarray(workers, dtype=np.int64))
 
 
@@ -170,9 +252,56 @@ def second(state: tuple[Any, Any]) -> Any:
     return state[1]
 
 
-def noop(part: Partition, prev: Any, *params: Any) -> tuple[Any, float]:
-    """Touch the partition and the parameters, compute nothing (the engine-overhead benchmark)."""
-    return (prev[0] if prev is not None else None), float(part.judgments.n_judgments)
+def combine_sums(results: list[dict[str, Any]], per_worker: tuple[str, ...]) -> dict[str, Any]:
+    """Add task results in order: rows of ``per_worker`` arrays matched by global worker code.
+
+    Every result has ``"workers"`` (sorted, unique global worker codes); the
+    output's ``"workers"`` is their union and each of its ``per_worker``
+    arrays has one row per code (the sum over the results that have it, in
+    result order). Every other value is added in result order.
+    """
+    first = results[0]
+    codes = [np.asarray(r["workers"]) for r in results]
+    if all(c.size == codes[0].size and np.array_equal(c, codes[0]) for c in codes[1:]):
+        union = codes[0]
+        where: list[Any] = [slice(None)] * len(results)
+    else:
+        union = np.unique(np.concatenate(codes))
+        where = [np.searchsorted(union, c) for c in codes]
+    out: dict[str, Any] = {"workers": union}
+    for key, value in first.items():
+        if key == "workers":
+            continue
+        if key in per_worker:
+            if isinstance(where[0], slice):  # same workers everywhere: no zero table to start from
+                total = np.array(value, copy=True)
+                for r in results[1:]:
+                    total += r[key]
+            else:
+                total = np.zeros((union.size, *np.shape(value)[1:]), dtype=np.asarray(value).dtype)
+                for r, rows in zip(results, where):
+                    total[rows] += r[key]
+        else:
+            total = value
+            for r in results[1:]:
+                total = total + r[key]
+        out[key] = total
+    return out
+
+
+def local_rows(part: Partition, rows: tuple[np.ndarray, ...] | None, sliced: bool) -> tuple[np.ndarray, ...]:
+    """The partition's rows of per-worker arrays (local worker order), from its own rows or whole tables.
+
+    See :meth:`consensus.backends.loader.PartitionedJudgments.map_rows`.
+    """
+    if rows is None:
+        return ()
+    if sliced:
+        return tuple(rows)
+    codes = part.workers
+    if codes.size and codes[-1] - codes[0] == codes.size - 1:  # sorted and unique: a range, take a view
+        return tuple(a[codes[0]:codes[-1] + 1] for a in rows)
+    return tuple(np.ascontiguousarray(a[codes]) for a in rows)
 
 
 def write_frame(part: Any, path: str, func: Any, *args: Any) -> int:
