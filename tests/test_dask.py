@@ -299,3 +299,106 @@ def test_integer_parquet_files_take_the_fast_reader(backend, tmp_path):
     np.testing.assert_array_equal(stats["n_compared"].to_numpy(), n_compared)
     np.testing.assert_array_equal(stats["n_agree"].to_numpy(), n_agree)
     data.release()
+
+
+# -- box agreement partitioned by image ----------------------------------------------------------------
+def _box_rows(seed: int = 11, n_images: int = 60) -> pl.DataFrame:
+    """Annotators boxing 1-3 objects per image with noise, misses, false boxes, empty annotations and a few
+    rows to quarantine (a missing annotator, a missing class label, a duplicate box)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for g in range(n_images):
+        objects = [(rng.uniform(0, 300), rng.uniform(0, 300), rng.uniform(20, 120), rng.uniform(20, 120),
+                    ["car", "person"][int(rng.integers(0, 2))]) for _ in range(int(rng.integers(1, 4)))]
+        for w in range(int(rng.integers(2, 6))):
+            drew = False
+            for x, y, bw, bh, cls in objects:
+                if rng.random() < 0.85:
+                    d = rng.normal(0, 6 + 4 * w, 4)
+                    rows.append((f"img{g}", f"w{w}", x + d[0], y + d[1], x + bw + d[2], y + bh + d[3], cls))
+                    drew = True
+            if rng.random() < 0.15:
+                x, y = rng.uniform(0, 300, 2)
+                rows.append((f"img{g}", f"w{w}", x, y, x + 30, y + 30, "car"))
+                drew = True
+            if not drew:
+                rows.append((f"img{g}", f"w{w}", None, None, None, None, None))
+    rows += [("img3", None, 1.0, 1.0, 5.0, 5.0, "car"), ("img4", "w1", 1.0, 1.0, 5.0, 5.0, None)]
+    rows.append(rows[0])
+    frame = pl.DataFrame(rows, schema=["image", "annotator", "x0", "y0", "x1", "y1", "label"], orient="row")
+    return frame.sample(fraction=1.0, shuffle=True, seed=seed)  # rows of an image spread over the files
+
+
+@pytest.fixture(scope="module")
+def box_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("boxes")
+    frame = _box_rows()
+    size = -(-frame.height // 3)
+    for k in range(3):
+        frame[k * size:(k + 1) * size].write_parquet(folder / f"boxes{k}.parquet")
+    by_image = tmp_path_factory.mktemp("boxes_by_image")
+    key = pl.col("image").str.slice(3).cast(pl.Int64) % 4
+    for k in range(4):
+        frame.filter(key == k).write_parquet(by_image / f"part{k}.parquet")
+    return frame, str(folder / "*.parquet"), str(by_image / "*.parquet")
+
+
+def _same_agreement(memory, got):
+    want = memory.images
+    assert got.images["image"].to_list() == want["image"].to_list()
+    for column in ("n_annotators", "n_boxes"):
+        np.testing.assert_array_equal(got.images[column].to_numpy(), want[column].to_numpy(), err_msg=column)
+    for column in ("mean_iou", "f1"):
+        np.testing.assert_allclose(got.images[column].to_numpy(), want[column].to_numpy(), atol=TOL, rtol=0,
+                                   equal_nan=True, err_msg=column)
+    assert np.isfinite(got.images["f1"].to_numpy()).sum() > 40  # real numbers compared, not only NaN
+    assert got.accounting_line() == memory.data.accounting_line()
+
+
+def test_box_agreement_equals_fit_boxes(backend, box_files):
+    from consensus.backends import box_agreement
+    from consensus.boxes import fit_boxes, read_boxes
+
+    frame, glob, by_image = box_files
+    memory = fit_boxes(glob)
+    assert memory.data.n_quarantined == 3 and memory.data.n_empty > 0
+    logged = []
+    regrouped = box_agreement(glob, engine=backend, n_partitions=4, log=logged.append)
+    assert regrouped.repartitioned and regrouped.n_partitions == 4 and "regrouped" in logged[0]
+    _same_agreement(memory, regrouped)
+    key = ["__source", "__row"]
+    assert regrouped.quarantine.sort(key).equals(memory.data.quarantine.sort(key))
+    whole = box_agreement(by_image, engine=backend)  # files that hold whole images: one partition each
+    assert not whole.repartitioned and whole.n_partitions == 4
+    _same_agreement(fit_boxes(by_image), whole)
+    _same_agreement(fit_boxes(frame), box_agreement(frame, engine=backend, n_partitions=3))
+    boxset = read_boxes(glob)
+    from_set = box_agreement(boxset, engine=backend, n_partitions=5)
+    assert from_set.n_partitions == 5
+    _same_agreement(memory, from_set)
+    # the local backend runs the same tasks: the same numbers, bit for bit
+    local = box_agreement(glob, engine="local", n_partitions=4)
+    for column in ("mean_iou", "f1"):
+        np.testing.assert_array_equal(local.images[column].to_numpy(), regrouped.images[column].to_numpy())
+
+
+def test_box_agreement_with_seen_table_and_options(backend, box_files, tmp_path):
+    from consensus.backends import box_agreement
+    from consensus.boxes import fit_boxes
+
+    frame, glob, _ = box_files
+    seen = frame.select("image", pl.col("annotator").alias("worker")).drop_nulls().unique()
+    seen = pl.concat([seen, pl.DataFrame({"image": ["img0", "img_only_seen", "img_only_seen"],
+                                          "worker": ["w9", "w1", "w2"]})])
+    memory = fit_boxes(glob, seen=seen, iou_threshold=0.3, class_aware=False)
+    got = box_agreement(glob, engine=backend, seen=seen, iou_threshold=0.3, class_aware=False, n_partitions=3)
+    _same_agreement(memory, got)
+    assert got.images.filter(pl.col("image") == "img_only_seen")["f1"].to_list() == [1.0]
+    from consensus.errors import InputError, ParameterError
+
+    with pytest.raises(ParameterError, match="unknown option"):
+        box_agreement(glob, engine=backend, iou=0.5)
+    with pytest.raises(ParameterError, match="iou_threshold"):
+        box_agreement(glob, engine=backend, iou_threshold=0)
+    with pytest.raises(InputError, match="image id"):
+        box_agreement(frame.rename({"image": "picture"}), engine=backend)

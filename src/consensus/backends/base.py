@@ -105,6 +105,26 @@ class Backend:
         finally:
             self.release(futures)
 
+    def ship_rows(self, handles: Sequence[Any], workers: Sequence[np.ndarray], n_workers: int,
+                  rows: tuple[np.ndarray, ...] | None) -> tuple[list[Any], bool, list[Any]]:
+        """Per partition a handle of its rows of the per-worker arrays ``rows``; whether they are sliced;
+        the shipped handles (to :meth:`release` when the tasks are done).
+
+        ``workers[p]`` lists the global worker codes of partition ``p`` (sorted).
+        Each partition gets only its workers' rows, placed where it lives
+        (:meth:`scatter_near`), unless one copy of the whole tables per process
+        (:meth:`broadcast`) moves fewer rows; tasks then take their rows
+        themselves (:func:`consensus.backends.tasks.local_rows` does either).
+        """
+        n = len(handles)
+        if rows is None:
+            return [None] * n, True, []
+        if self.n_holders(handles) * n_workers < sum(int(w.size) for w in workers):
+            shipped = self.broadcast(tuple(rows), handles)
+            return shipped, False, list({id(h): h for h in shipped}.values())
+        shipped = self.scatter_near([tuple(np.ascontiguousarray(a[w]) for a in rows) for w in workers], handles)
+        return shipped, True, shipped
+
     def map_reduce(self, func: Callable[..., Any], handles: Sequence[Any], *shared: Any,
                    per_part: Sequence[tuple[Any, ...]] | None = None,
                    per_worker: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -121,13 +121,9 @@ class PartitionedJudgments:
                  per_worker: tuple[str, ...] | None = None) -> Any:
         """``func(part, rows_p, sliced, *shared)`` on every partition.
 
-        ``rows`` are per-worker arrays (first axis: global worker code). Each
-        partition gets only the rows of the workers it contains (``sliced``),
-        placed on the process that holds it, unless one copy of the whole
-        tables per worker process moves fewer rows (workers present in most
-        partitions); the task then takes its rows itself
-        (:func:`consensus.backends.tasks.local_rows` does either). Shipped
-        values are released afterwards.
+        ``rows`` are per-worker arrays (first axis: global worker code), shipped
+        by :meth:`Backend.ship_rows` (only each partition's rows, or one copy
+        per process) and released afterwards.
 
         Returns the results in partition order, or with ``per_worker`` (the
         keys of per-worker arrays in the dicts the tasks return) their total
@@ -135,19 +131,7 @@ class PartitionedJudgments:
         per global worker).
         """
         backend = self.backend
-        n = self.n_partitions
-        owned: list[Any] = []
-        if rows is None:
-            handles: list[Any] = [None] * n
-            sliced = True
-        elif backend.n_holders(self.parts) * self.n_workers < sum(int(w.size) for w in self.workers):
-            handles = backend.broadcast(tuple(rows), self.parts)
-            owned = list({id(h): h for h in handles}.values())
-            sliced = False
-        else:
-            values = [tuple(np.ascontiguousarray(a[w]) for a in rows) for w in self.workers]
-            handles = owned = backend.scatter_near(values, self.parts)
-            sliced = True
+        handles, sliced, owned = backend.ship_rows(self.parts, self.workers, self.n_workers, rows)
         per_part = [(h,) for h in handles]
         try:
             if per_worker is None:
