@@ -374,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--boxes", type=float, default=1e6, help="boxes for the box throughput (0: skip)")
     parser.add_argument("--tmp", type=Path, default=Path(tempfile.gettempdir()) / "consensus-scale")
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--only", choices=("all", "e2e"), default="all",
+                        help="e2e: only the end-to-end runs (results named scale_e2e.*)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -389,6 +391,9 @@ def main(argv: list[str] | None = None) -> int:
     report["bandwidth"] = bandwidth()
     print(f"bandwidth {report['bandwidth']['gb_per_second']:.1f} GB/s", flush=True)
 
+    report.update(tiers=[], threads={}, boxes=None)
+    if args.only == "e2e":
+        return _e2e_only(report, args, sizes)
     imports = [run_child({"task": "import"}) for _ in range(5)]
     report["import"] = {"seconds_median": statistics.median(i["seconds"] for i in imports),
                         "numba_imported": any(i["numba_imported"] for i in imports),
@@ -425,6 +430,45 @@ def main(argv: list[str] | None = None) -> int:
                                       "load": result["load_after"]}
     print(f"threads {report['threads']}", flush=True)
 
+    _run_e2e(report, args, sizes)
+    report["boxes"] = None
+    if args.boxes > 0:
+        try:
+            import consensus.boxes  # noqa: F401
+            import boxes as boxes_bench
+
+            report["boxes"] = {**boxes_bench.speed(int(args.boxes)), "load": load()}
+        except Exception as exc:  # noqa: BLE001 - reported, not fatal
+            report["boxes"] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+    report["load_end"] = load()
+    return _write(report, args, "scale")
+
+
+def _e2e_only(report: dict, args, sizes: list[int]) -> int:  # noqa: ANN001
+    _run_e2e(report, args, sizes)
+    report["load_end"] = load()
+    e2e = report["e2e"]
+    lines = [line for line in render_e2e(report)]
+    text = "\n".join([f"# consensus end-to-end scale run", "", f"Command: `{report['command']}`", "",
+                      f"Load average at start {report['load_start']}, at end {report['load_end']}; memory bandwidth "
+                      f"{report['bandwidth']['gb_per_second']:.1f} GB/s.", ""] + lines) + "\n"
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "scale_e2e.json").write_text(json.dumps(report, indent=1) + "\n")
+    (args.out / "scale_e2e.md").write_text(text)
+    print(text)
+    return 0 if e2e else 1
+
+
+def _write(report: dict, args, name: str) -> int:  # noqa: ANN001
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{name}.json").write_text(json.dumps(report, indent=1) + "\n")
+    text = render(report)
+    (args.out / f"{name}.md").write_text(text)
+    print(text)
+    return 0
+
+
+def _run_e2e(report: dict, args, sizes: list[int]) -> None:  # noqa: ANN001
     args.tmp.mkdir(parents=True, exist_ok=True)
     report["e2e"] = []
     try:
@@ -448,24 +492,6 @@ def main(argv: list[str] | None = None) -> int:
         "ds_fit_time_K2": slope([t["n"] for t in report["tiers"] if t["K"] == 2],
                                 [t["ds_fit_seconds"] for t in report["tiers"] if t["K"] == 2]),
     }
-
-    report["boxes"] = None
-    if args.boxes > 0:
-        try:
-            import consensus.boxes  # noqa: F401
-            import boxes as boxes_bench
-
-            report["boxes"] = {**boxes_bench.speed(int(args.boxes)), "load": load()}
-        except Exception as exc:  # noqa: BLE001 - reported, not fatal
-            report["boxes"] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
-    report["load_end"] = load()
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "scale.json").write_text(json.dumps(report, indent=1) + "\n")
-    text = render(report)
-    (args.out / "scale.md").write_text(text)
-    print(text)
-    return 0
 
 
 # -- report -----------------------------------------------------------------------------------
@@ -577,7 +603,21 @@ def render(report: dict) -> str:
     for t in fraud:
         lines += ["", f"Fraud detectors (`consensus.detect_fraud`, default detectors, durations given) over "
                   f"{t['n']:,} judgments: {t['fraud_seconds']:.1f} s (load {t['load_after']})."]
-    lines += ["", f"## End to end: Parquet file -> item output (DS K=2, {iters} iterations, calibration='none')", "",
+    lines += [""] + render_e2e(report)
+    bx = report.get("boxes")
+    if bx:
+        if "error" in bx:
+            lines += ["", f"Box IoU/matching throughput: not measured ({bx['error']})."]
+        else:
+            lines += ["", f"Box IoU/matching (`benchmarks/boxes.py` throughput): {bx['n_boxes']:,} boxes, pairwise IoU "
+                      f"{bx['seconds_pairwise_iou']:.2f} s + fit {bx['seconds_fit']:.2f} s = "
+                      f"{bx['boxes_per_second']:,.0f} boxes/s (load {bx['load']})."]
+    return "\n".join(lines) + "\n"
+
+
+def render_e2e(report: dict) -> list[str]:
+    iters = report["iters"]
+    lines = [f"## End to end: Parquet file -> item output (DS K=2, {iters} iterations, calibration='none')", "",
               "Input: int32 item and worker ids, text labels, float durations (zstd Parquet). Fresh interpreter, "
               "kernels from the warm disk cache. Peak RSS = the process's peak resident memory (VmHWM).", "",
               "| judgments | Parquet MB | import s | read_judgments s | fit s | write items s | total s | peak RSS GiB | load after |",
@@ -589,16 +629,7 @@ def render(report: dict) -> str:
     sl = report["slopes"]
     lines += ["", f"Fitted log-log slopes against size (1.0 = linear): end-to-end time {_s(sl['e2e_time'])}, "
               f"end-to-end peak RSS {_s(sl['e2e_peak_rss'])}, in-memory DS fit time (K=2) {_s(sl['ds_fit_time_K2'])}."]
-    bx = report.get("boxes")
-    if bx:
-        if "error" in bx:
-            lines += ["", f"Box IoU/matching throughput: not measured ({bx['error']})."]
-        else:
-            lines += ["", f"Box IoU/matching (`benchmarks/boxes.py` throughput): {bx['n_boxes']:,} boxes, pairwise IoU "
-                      f"{bx['seconds_pairwise_iou']:.2f} s + fit {bx['seconds_fit']:.2f} s = "
-                      f"{bx['boxes_per_second']:,.0f} boxes/s (load {bx['load']})."]
-    return "\n".join(lines) + "\n"
-
+    return lines
 
 if __name__ == "__main__":
     sys.exit(main())

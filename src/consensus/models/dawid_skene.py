@@ -171,10 +171,21 @@ class DawidSkene(EMAggregator):
                                                      self._prior_counts)
 
     def _e_step(self, judgments: Judgments, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        last = getattr(self, "_last_e_step", None)
+        if last is not None and last[0] is judgments and last[1] is self._log_emission \
+                and last[2] is self._log_prior and np.array_equal(last[3], gold):
+            # the same parameters and gold as the last E-step (the unclamped posteriors asked for
+            # after the loop when there is no gold): the same result, without another pass
+            return last[4].copy(), last[5]
         posterior, item_loglik, counts = ds.em_pass(judgments.item_offsets, judgments.worker, judgments.label,
                                                     self._log_emission, self._log_prior, gold)
         self._pending_counts = (posterior, counts)
+        self._last_e_step = (judgments, self._log_emission, self._log_prior, gold, posterior, item_loglik)
         return posterior, item_loglik
+
+    def _finish(self, judgments: Judgments, posterior: np.ndarray) -> None:
+        super()._finish(judgments, posterior)
+        self._last_e_step = self._pending_counts = None  # fit-time caches: do not keep them alive
 
     def _penalty(self) -> float:
         # the class-prior term is added by the EM loop
