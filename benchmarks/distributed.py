@@ -3,8 +3,9 @@
 Writes synthetic judgments (integer item/worker/label ids, items partitioned
 by range across ``--files`` Parquet files) to ``--dir`` in chunks, then:
 
-* in-memory: ``DawidSkene(tol=0, calibration="none").fit(judgments)`` (the default engine), time per EM iteration;
-* local backend (``--local-backend``): the partitioned fit in this process, same partitions;
+* in-memory: ``DawidSkene(tol=0, calibration="none").fit(judgments)`` (the default engine), time per
+  EM iteration, in a process of its own (its memory is returned before the cluster starts);
+* local backend (``--local-backend``): the partitioned fit in one process, same partitions;
 * dask: load the files as partitions on a ``LocalCluster`` (or ``--scheduler``),
   time per EM iteration, the engine overhead per iteration (a no-op iteration:
   the same M-step, parameter shipping, one task per partition returning
@@ -83,65 +84,90 @@ def cpu_seconds() -> float:
     return time.process_time()
 
 
-def run(size: int, args: argparse.Namespace) -> None:
+def ds_model(k: int):  # noqa: ANN201
     from consensus import DawidSkene
-    from consensus.backends import DaskBackend, LocalBackend
+
+    return DawidSkene(max_iter=k, tol=0.0, calibration="none")
+
+
+def per_iteration(fit, cpu, iters: int) -> tuple[float, float]:  # noqa: ANN001
+    """Wall and CPU seconds per EM iteration: (max_iter = 1 + iters) - (max_iter = 1), over iters
+    (loading, the first M-step and the final pass excluded)."""
+    fit(1)  # warm-up: compilation and caches
+    t, c = time.perf_counter(), cpu()
+    fit(1)
+    one, one_cpu = time.perf_counter() - t, cpu() - c
+    t, c = time.perf_counter(), cpu()
+    model = fit(1 + iters)
+    assert model.n_iter_ == 1 + iters
+    return (time.perf_counter() - t - one) / iters, (cpu() - c - one_cpu) / iters
+
+
+def no_op(data, cpu, iters: int) -> tuple[float, float]:  # noqa: ANN001
+    """Wall and CPU seconds of an engine iteration without the E-step kernels."""
     from consensus.backends.em import _Run
+
+    run = _Run(ds_model(1), data)
+    run.start()
+    run.step(noop=True)  # warm-up
+    t, c = time.perf_counter(), cpu()
+    for _ in range(iters):
+        run.step(noop=True)
+    return (time.perf_counter() - t) / iters, (cpu() - c) / iters
+
+
+def in_memory(pattern: str, iters: int) -> dict[str, float]:
+    """The default engine, in a process of its own (so its memory is gone before the cluster starts)."""
+    from consensus.io.judgments import read_judgments
+
+    t = time.perf_counter()
+    judgments = read_judgments(pattern)
+    load = time.perf_counter() - t
+    wall, cpu = per_iteration(lambda k: ds_model(k).fit(judgments), cpu_seconds, iters)
+    return {"load": load, "wall": wall, "cpu": cpu, "peak": peak_rss_mb()}
+
+
+def local_backend(pattern: str, iters: int, n_partitions: int) -> dict[str, float]:
+    """The partitioned fit in one process (LocalBackend), in a process of its own."""
+    from consensus.backends import LocalBackend
+
+    with LocalBackend(n_partitions=n_partitions) as backend:
+        t = time.perf_counter()
+        data = backend.load(pattern)
+        load = time.perf_counter() - t
+        wall, cpu = per_iteration(lambda k: ds_model(k).fit(data, engine=backend), cpu_seconds, iters)
+        noop_wall, noop_cpu = no_op(data, cpu_seconds, iters)
+        return {"load": load, "wall": wall, "cpu": cpu, "noop_wall": noop_wall, "noop_cpu": noop_cpu,
+                "parts": data.n_partitions, "peak": peak_rss_mb()}
+
+
+def in_subprocess(func, *args):  # noqa: ANN001, ANN201
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(func, *args).result()
+
+
+def run(size: int, args: argparse.Namespace) -> None:
+    from consensus.backends import DaskBackend
 
     t0 = time.perf_counter()
     pattern = write_files(size, args.files, Path(args.dir))
     print(f"\n== {size:,} judgments in {len(glob.glob(pattern))} Parquet files "
-          f"({time.perf_counter() - t0:.1f} s to write)")
+          f"({time.perf_counter() - t0:.1f} s to write)", flush=True)
     iters = args.iterations
-
-    def per_iteration(fit, cpu) -> tuple[float, float]:  # noqa: ANN001
-        """Wall and CPU seconds per EM iteration: (max_iter = 1 + iters) - (max_iter = 1), over iters
-        (loading, the first M-step and the final pass excluded)."""
-        fit(1)  # warm-up: compilation and caches
-        t, c = time.perf_counter(), cpu()
-        fit(1)
-        one, one_cpu = time.perf_counter() - t, cpu() - c
-        t, c = time.perf_counter(), cpu()
-        model = fit(1 + iters)
-        assert model.n_iter_ == 1 + iters
-        return (time.perf_counter() - t - one) / iters, (cpu() - c - one_cpu) / iters
-
-    def no_op(data, cpu) -> tuple[float, float]:  # noqa: ANN001
-        """Wall and CPU seconds of an engine iteration without the E-step kernels."""
-        run = _Run(DawidSkene(tol=0.0, calibration="none"), data)
-        run.start()
-        run.step(noop=True)  # warm-up
-        t, c = time.perf_counter(), cpu()
-        for _ in range(iters):
-            run.step(noop=True)
-        return (time.perf_counter() - t) / iters, (cpu() - c) / iters
-
-    def ds(k: int) -> DawidSkene:
-        return DawidSkene(max_iter=k, tol=0.0, calibration="none")
-
     local = None
     if not args.skip_local:
-        from consensus.io.judgments import read_judgments
-
-        t = time.perf_counter()
-        judgments = read_judgments(pattern)
-        load_local = time.perf_counter() - t
-        local, local_cpu = per_iteration(lambda k: ds(k).fit(judgments), cpu_seconds)
-        print(f"in-memory     : load {load_local:7.2f} s | EM iteration {local * 1e3:8.1f} ms "
-              f"(CPU {local_cpu * 1e3:7.1f} ms) | driver peak RSS {peak_rss_mb():,.0f} MB")
-        del judgments
+        local = in_subprocess(in_memory, pattern, iters)
+        print(f"in-memory     : load {local['load']:7.2f} s | EM iteration {local['wall'] * 1e3:8.1f} ms "
+              f"(CPU {local['cpu'] * 1e3:7.1f} ms) | peak RSS {local['peak']:,.0f} MB (own process)", flush=True)
     if args.local_backend:
-        with LocalBackend(n_partitions=args.files) as backend:
-            t = time.perf_counter()
-            data = backend.load(pattern)
-            load_lb = time.perf_counter() - t
-            lb, lb_cpu = per_iteration(lambda k: ds(k).fit(data, engine=backend), cpu_seconds)
-            lb_noop, lb_noop_cpu = no_op(data, cpu_seconds)
-            print(f"local backend : load {load_lb:7.2f} s | EM iteration {lb * 1e3:8.1f} ms "
-                  f"(CPU {lb_cpu * 1e3:7.1f} ms) | no-op iteration {lb_noop * 1e3:6.1f} ms "
-                  f"(CPU {lb_noop_cpu * 1e3:6.1f} ms); {data.n_partitions} partitions in process")
-            data.release()
-            del data
+        lb = in_subprocess(local_backend, pattern, iters, args.files)
+        print(f"local backend : load {lb['load']:7.2f} s | EM iteration {lb['wall'] * 1e3:8.1f} ms "
+              f"(CPU {lb['cpu'] * 1e3:7.1f} ms) | no-op iteration {lb['noop_wall'] * 1e3:6.1f} ms "
+              f"(CPU {lb['noop_cpu'] * 1e3:6.1f} ms) | peak RSS {lb['peak']:,.0f} MB; {lb['parts']} partitions "
+              "in one process", flush=True)
 
     options = {"scheduler": args.scheduler} if args.scheduler else {
         "n_workers": args.workers, "threads_per_worker": args.threads, "processes": True}
@@ -154,8 +180,8 @@ def run(size: int, args: argparse.Namespace) -> None:
         t = time.perf_counter()
         data = backend.load(pattern)
         load = time.perf_counter() - t
-        per_iter, per_iter_cpu = per_iteration(lambda k: ds(k).fit(data, engine=backend), cluster_cpu)
-        overhead, overhead_cpu = no_op(data, cluster_cpu)
+        per_iter, per_iter_cpu = per_iteration(lambda k: ds_model(k).fit(data, engine=backend), cluster_cpu, iters)
+        overhead, overhead_cpu = no_op(data, cluster_cpu, iters)
         workers_peak = client.run(peak_rss_mb)
         workers_now = client.run(rss_mb)
         print(f"dask          : {backend.describe()}, {backend.kernel_threads} kernel thread(s) per task; "
@@ -167,8 +193,8 @@ def run(size: int, args: argparse.Namespace) -> None:
               + ", ".join(f"{v:,.0f}" for v in workers_peak.values()) + " MB (RSS now "
               + ", ".join(f"{v:,.0f}" for v in workers_now.values()) + f" MB); driver peak {peak_rss_mb():,.0f} MB")
         if local:
-            print(f"ratio         : dask / in-memory per EM iteration = {per_iter / local:.2f} (wall), "
-                  f"{per_iter_cpu / local_cpu:.2f} (CPU)")
+            print(f"ratio         : dask / in-memory per EM iteration = {per_iter / local['wall']:.2f} (wall), "
+                  f"{per_iter_cpu / local['cpu']:.2f} (CPU)")
         data.release()
 
 

@@ -259,10 +259,13 @@ def load_partitions(
     del info
     # the partitions stay where they are finalized: spread evenly over the processes (a one-time move of
     # the compact prepared partitions) unless they were prepared where they belong
+    # (the code arrays go straight to the process holding each partition, not through the scheduler)
+    codes = backend.scatter_near([(item_codes[p], worker_codes[p]) for p in range(len(keep))], prepared_kept)
     parts = backend.map(tasks.finalize, prepared_kept, class_names,
-                        per_part=[(p, item_codes[p], worker_codes[p]) for p in range(len(keep))],
+                        per_part=[(p, codes[p]) for p in range(len(keep))],
                         where=backend.spread([int(item_codes[p].size) for p in range(len(keep))]) if spread else None)
     backend.release(prepared)
+    backend.release(codes)
     counts = backend.map_gather(tasks.partition_counts, parts)
     n_workers = len(worker_ids)
     data = PartitionedJudgments(

@@ -64,10 +64,6 @@ def select_roles(raw: pl.DataFrame, columns: dict[str, str | None], name: str) -
     return _select_roles(raw, cmap).drop("__pos"), cmap
 
 
-def piece_frame(piece: tuple[pl.DataFrame, Any]) -> pl.DataFrame:
-    return piece[0]
-
-
 def piece_summary(piece: tuple[pl.DataFrame, Any]) -> tuple[int, pl.Series, Any]:
     """Rows, unique item ids (as text, for the overlap check) and the resolved column map."""
     frame, cmap = piece
@@ -216,8 +212,9 @@ def prepared_summary(prep: Prepared) -> dict[str, Any]:
             "quarantine": prep.quarantine}
 
 
-def finalize(prep: Prepared, index: int, item_codes: np.ndarray, workers: np.ndarray, classes: list[str]) -> Partition:
+def finalize(prep: Prepared, index: int, codes: tuple[np.ndarray, np.ndarray], classes: list[str]) -> Partition:
     """The partition with the global code books: global class codes, global item and worker codes."""
+    item_codes, workers = codes
     remap = np.array([classes.index(c) for c in prep.labels] + [-1], dtype=np.int32)
     label = remap[prep.label]  # -1 indexes the trailing -1
     judgments = Judgments(
@@ -247,11 +244,6 @@ def partition_counts(part: Partition) -> dict[str, np.ndarray]:
 
 
 # -- generic ----------------------------------------------------------------------------------------
-def second(state: tuple[Any, Any]) -> Any:
-    """The small half of a ``(resident, small)`` task result."""
-    return state[1]
-
-
 def combine_sums(results: list[dict[str, Any]], per_worker: tuple[str, ...]) -> dict[str, Any]:
     """Add task results in order: rows of ``per_worker`` arrays matched by global worker code.
 
