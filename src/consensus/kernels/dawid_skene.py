@@ -347,6 +347,159 @@ def _finish_row(posterior, i, gold_class):
     return top + np.log(total)
 
 
+#: Items per block of the two-class path: the exponentials and logarithms of a block run in
+#: loops without calls or branches that the compiler vectorises.
+TWO_CLASS_BLOCK = 256
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_INV_LN2 = 1.4426950408889634
+#: Below this log-ratio the block path leaves the item to ``np.exp``/``np.log1p`` (subnormal range).
+_FAST_FLOOR = -700.0
+
+
+@kernel
+def _two_class_math(sa, sb, bits, scale, e, hi, lo, loglik, n):
+    """For ``t < n``: with ``d = min(a, b) - max(a, b)`` (clamped to [-700, 0]; 0 if both are
+    ``-inf``): ``e = exp(d)``, ``hi = 1 / (1 + e)``, ``lo = e * hi`` and
+    ``loglik = max(a, b) + log1p(e)``, to a few ulps, without library calls.
+
+    ``exp``: ``d = k ln2 + r`` with ``|r| <= ln2 / 2``, a degree-13 Taylor polynomial for
+    ``exp(r)`` and ``2**k`` built from its exponent bits. ``log1p(e) = 2 atanh(s)`` with
+    ``s = e / (2 + e)`` in [0, 1/3], a series in ``s**2`` to ``s**33``.
+    """
+    for t in range(n):
+        top = max(sa[t], sb[t])
+        d = min(sa[t], sb[t]) - top
+        d = 0.0 if top == -np.inf else d
+        d = max(d, _FAST_FLOOR)
+        m = np.int64(0.5 - d * _INV_LN2)  # round(-d / ln2): non-negative, so truncation is floor
+        kf = -np.float64(m)
+        r = (d - kf * _LN2_HI) - kf * _LN2_LO
+        q = 1.0 / 6227020800.0
+        q = q * r + 1.0 / 479001600.0
+        q = q * r + 1.0 / 39916800.0
+        q = q * r + 1.0 / 3628800.0
+        q = q * r + 1.0 / 362880.0
+        q = q * r + 1.0 / 40320.0
+        q = q * r + 1.0 / 5040.0
+        q = q * r + 1.0 / 720.0
+        q = q * r + 1.0 / 120.0
+        q = q * r + 1.0 / 24.0
+        q = q * r + 1.0 / 6.0
+        q = q * r + 0.5
+        q = q * r + 1.0
+        q = q * r + 1.0
+        bits[t] = (1023 - m) << 52
+        e[t] = q
+    # the two divisions go through np.divide: a scalar '/' carries numba's zero-division check,
+    # a branch that stops the loop from being vectorised (the divisors are >= 1 here)
+    for t in range(n):  # scale is bits viewed as float64: 2**k
+        x = e[t] * scale[t]
+        e[t] = x
+        lo[t] = 2.0 + x
+        hi[t] = 1.0 + x
+    np.divide(e, lo, loglik)
+    np.divide(1.0, hi, hi)
+    for t in range(n):
+        s = loglik[t]
+        s2 = s * s
+        q = 1.0 / 33.0
+        q = q * s2 + 1.0 / 31.0
+        q = q * s2 + 1.0 / 29.0
+        q = q * s2 + 1.0 / 27.0
+        q = q * s2 + 1.0 / 25.0
+        q = q * s2 + 1.0 / 23.0
+        q = q * s2 + 1.0 / 21.0
+        q = q * s2 + 1.0 / 19.0
+        q = q * s2 + 1.0 / 17.0
+        q = q * s2 + 1.0 / 15.0
+        q = q * s2 + 1.0 / 13.0
+        q = q * s2 + 1.0 / 11.0
+        q = q * s2 + 1.0 / 9.0
+        q = q * s2 + 1.0 / 7.0
+        q = q * s2 + 1.0 / 5.0
+        q = q * s2 + 1.0 / 3.0
+        q = q * s2 + 1.0
+        loglik[t] = max(sa[t], sb[t]) + 2.0 * s * q
+        lo[t] = e[t] * hi[t]
+
+
+@kernel
+def _two_class_chunk(item_offsets, worker, label, log_prior, gold, first, last, table, posterior,
+                     item_loglik):
+    """The two-class E-step and count scatter of :func:`em_pass` over items ``[first, last)``.
+
+    ``table`` interleaves per (worker, given) the 2 log-emissions and the 2 counts. Items go
+    in blocks: gather the two log-joints, the vectorised :func:`_two_class_math`, then write
+    the posteriors and scatter them; gold items, items without any possible class and log-ratios
+    below -700 (subnormal probabilities) take the scalar formulas.
+    """
+    block = TWO_CLASS_BLOCK
+    sa = np.empty(block, dtype=np.float64)
+    sb = np.empty(block, dtype=np.float64)
+    bits = np.empty(block, dtype=np.int64)
+    scale = bits.view(np.float64)
+    e = np.ones(block, dtype=np.float64)
+    hi = np.ones(block, dtype=np.float64)
+    lo = np.ones(block, dtype=np.float64)
+    loglik = np.ones(block, dtype=np.float64)
+    for begin in range(first, last, block):
+        n = min(block, last - begin)
+        for t in range(n):
+            a = log_prior[0]
+            b = log_prior[1]
+            for j in range(item_offsets[begin + t], item_offsets[begin + t + 1]):
+                given = label[j]
+                if given >= 0:
+                    base = (worker[j] * 2 + given) * 4
+                    a += table[base]
+                    b += table[base + 1]
+            sa[t] = a
+            sb[t] = b
+        _two_class_math(sa, sb, bits, scale, e, hi, lo, loglik, n)
+        for t in range(n):
+            i = begin + t
+            a = sa[t]
+            b = sb[t]
+            truth = gold[i]
+            if truth >= 0:
+                item_loglik[i] = a if truth == 0 else b
+                p0 = 1.0 if truth == 0 else 0.0
+                p1 = 1.0 - p0
+            elif a == -np.inf and b == -np.inf:
+                item_loglik[i] = -np.inf
+                p0 = 0.5
+                p1 = 0.5
+            elif a >= b:
+                if b - a > _FAST_FLOOR:
+                    p0 = hi[t]
+                    p1 = lo[t]
+                    item_loglik[i] = loglik[t]
+                else:
+                    x = np.exp(b - a)  # may be subnormal: keep it, never 1 - p0
+                    p0 = 1.0 / (1.0 + x)
+                    p1 = x / (1.0 + x)
+                    item_loglik[i] = a + np.log1p(x)
+            else:
+                if a - b > _FAST_FLOOR:
+                    p0 = lo[t]
+                    p1 = hi[t]
+                    item_loglik[i] = loglik[t]
+                else:
+                    x = np.exp(a - b)
+                    p0 = x / (1.0 + x)
+                    p1 = 1.0 / (1.0 + x)
+                    item_loglik[i] = b + np.log1p(x)
+            posterior[i, 0] = p0
+            posterior[i, 1] = p1
+            for j in range(item_offsets[i], item_offsets[i + 1]):
+                given = label[j]
+                if given >= 0:
+                    base = (worker[j] * 2 + given) * 4
+                    table[base + 2] += p0
+                    table[base + 3] += p1
+
+
 @parallel_kernel
 def em_pass(item_offsets, worker, label, log_emission, log_prior, gold):
     """One E-step plus the next M-step's expected counts, in a single pass.
@@ -354,7 +507,8 @@ def em_pass(item_offsets, worker, label, log_emission, log_prior, gold):
     Computes what :func:`e_step` computes (equal to rounding) and, from the
     new posteriors, the counts :func:`emission_counts` would compute, so the
     next M-step needs no second pass over the judgments. Two classes take a
-    scalar path (one exponential and one logarithm per item).
+    blocked path (:func:`_two_class_chunk`): the exponential and logarithm of
+    each item run in vectorised loops instead of library calls.
 
     Each reduction chunk works on its own table that interleaves, per (worker,
     given label), the K log-emissions it reads and the K counts it adds to: a
@@ -385,46 +539,13 @@ def em_pass(item_offsets, worker, label, log_emission, log_prior, gold):
                 local[r, k] = emission[r, k]
                 local[r, n_classes + k] = 0.0
         table = local.reshape(-1)
+        if n_classes == 2:
+            _two_class_chunk(item_offsets, worker, label, log_prior, gold, bounds[c], bounds[c + 1],
+                             table, posterior, item_loglik)
+            continue
         for i in range(bounds[c], bounds[c + 1]):
             start = item_offsets[i]
             stop = item_offsets[i + 1]
-            if n_classes == 2:
-                a = log_prior[0]
-                b = log_prior[1]
-                for j in range(start, stop):
-                    given = label[j]
-                    if given >= 0:
-                        base = (worker[j] * 2 + given) * 4
-                        a += table[base]
-                        b += table[base + 1]
-                truth = gold[i]
-                if truth >= 0:
-                    item_loglik[i] = a if truth == 0 else b
-                    p0 = 1.0 if truth == 0 else 0.0
-                    p1 = 1.0 - p0
-                elif a == -np.inf and b == -np.inf:
-                    item_loglik[i] = -np.inf
-                    p0 = 0.5
-                    p1 = 0.5
-                elif a >= b:
-                    e = np.exp(b - a)  # may be subnormal: keep it, never 1 - p0
-                    p0 = 1.0 / (1.0 + e)
-                    p1 = e / (1.0 + e)
-                    item_loglik[i] = a + np.log1p(e)
-                else:
-                    e = np.exp(a - b)
-                    p0 = e / (1.0 + e)
-                    p1 = 1.0 / (1.0 + e)
-                    item_loglik[i] = b + np.log1p(e)
-                posterior[i, 0] = p0
-                posterior[i, 1] = p1
-                for j in range(start, stop):
-                    given = label[j]
-                    if given >= 0:
-                        base = (worker[j] * 2 + given) * 4
-                        table[base + 2] += p0
-                        table[base + 3] += p1
-                continue
             for k in range(n_classes):
                 posterior[i, k] = log_prior[k]
             for j in range(start, stop):
@@ -440,8 +561,10 @@ def em_pass(item_offsets, worker, label, log_emission, log_prior, gold):
                     base = (worker[j] * n_classes + given) * width + n_classes
                     for k in range(n_classes):
                         table[base + k] += posterior[i, k]
+    # the chunk tables are summed serially, in chunk order: a second parallel region costs a
+    # thread wake-up and a barrier (milliseconds on a loaded machine) for a few adds per worker
     counts = np.empty((n_workers, n_classes, n_classes), dtype=np.float64)
-    for w in prange(n_workers):
+    for w in range(n_workers):
         for given in range(n_classes):
             r = w * n_classes + given
             for k in range(n_classes):
@@ -452,7 +575,7 @@ def em_pass(item_offsets, worker, label, log_emission, log_prior, gold):
     return posterior, item_loglik, counts
 
 
-@parallel_kernel
+@kernel
 def emission_from_counts(counts, alpha, prior_index, prior_counts):
     """Log emission tables from expected counts plus pseudo-counts (the M-step's second half).
 
@@ -471,7 +594,7 @@ def emission_from_counts(counts, alpha, prior_index, prior_counts):
     """
     n_workers, n_classes, _ = counts.shape
     log_emission = np.empty((n_workers, n_classes, n_classes), dtype=np.float64)
-    for w in prange(n_workers):
+    for w in range(n_workers):  # serial: K*K logs per worker cost less than waking a thread
         table = log_emission[w]
         p = prior_index[w]
         for given in range(n_classes):
