@@ -357,3 +357,17 @@ def test_cli_quarantine_and_errors(tmp_path, capsys):
     assert main(["boxes", str(src), "--iou", "1.5"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("consensus boxes: error:") and "iou_threshold" in err[-1]
+
+
+def test_non_finite_float_coordinates_are_quarantined_not_raised():
+    import polars as pl
+
+    from consensus.boxes import read_boxes
+
+    frame = pl.DataFrame({"image": ["a", "a", "b"], "worker": ["w1", "w2", "w1"],
+                          "x0": [0.0, float("nan"), 1.0], "y0": [0.0, 0.0, 1.0],
+                          "x1": [10.0, 10.0, float("inf")], "y1": [10.0, 10.0, 5.0]})
+    data = read_boxes(frame)
+    assert data.accounting_line() == "input rows 3 = used 1 + quarantined 2"
+    assert data.quarantine["__row"].to_list() == [2, 3]
+    assert all("not a finite" in r for r in data.quarantine["reason"].to_list())

@@ -165,7 +165,9 @@ def _as_text(frame: pl.DataFrame, column: str) -> pl.Expr:
     expr = pl.col(column)
     if dtype.is_float():
         # 12.0 -> "12": ids written as floats by a spreadsheet stay readable
-        expr = pl.when(expr == expr.round(0)).then(expr.cast(pl.Int64).cast(pl.String)) \
+        # (non-finite values stay text: "NaN", "inf"; a strict cast to Int64 would raise on them)
+        expr = pl.when(expr.is_finite() & (expr == expr.round(0))) \
+            .then(expr.cast(pl.Int64, strict=False).cast(pl.String)) \
             .otherwise(expr.cast(pl.String))
     elif dtype != pl.String:
         expr = expr.cast(pl.String)
