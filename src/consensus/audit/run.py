@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from consensus._json import jsonable as _jsonable
 from consensus.audit.instructions import confused_pairs, disputed_items, pooled_confusion
 from consensus.audit.progress import Progress
 from consensus.data import Judgments
@@ -131,19 +132,6 @@ def box_tables(boxes: Any) -> dict[str, pl.DataFrame]:
     return tables
 
 
-def _jsonable(value: Any) -> Any:
-    """Plain JSON values: NaN/inf become None, numpy scalars Python numbers, containers recursively."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if np.isfinite(value) else None
-    return value
 
 
 def _parquet_safe(table: pl.DataFrame) -> pl.DataFrame:

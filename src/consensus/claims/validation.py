@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from consensus._json import jsonable as _jsonable
 from consensus.claims import _binomial as binomial
 from consensus.claims.planning import _is_real, plan_audit
 from consensus.data import Judgments
@@ -429,18 +430,6 @@ def _summary(s: _Settings, basis: str, head: dict[str, Any], levels: dict[str, d
     return _jsonable(summary)
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(float(value)) else None
-    return value
 
 
 # -- without gold ------------------------------------------------------------------------------

@@ -68,6 +68,7 @@ import numpy as np
 import polars as pl
 from scipy.special import log_softmax
 
+from consensus._json import jsonable as _jsonable
 from consensus.data import Judgments
 from consensus.errors import ParameterError, check_param
 from consensus.io.readers import Source
@@ -665,16 +666,6 @@ def _names(classes: pl.Series, codes: np.ndarray) -> pl.Series:
     return names.scatter(missing, None) if missing.size else names
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return None if not np.isfinite(value) else float(value)
-    return value
 
 
 def _check_params(target: float, max_labels: Any, price: float | None, method: str, plan_level: float,
