@@ -500,6 +500,102 @@ def _two_class_chunk(item_offsets, worker, label, log_prior, gold, first, last, 
                     table[base + 3] += p1
 
 
+@kernel
+def _exp_block(d, bits, scale, out, n):
+    """``out[t] = exp(d[t])`` for ``t < n`` and ``-700 <= d[t] <= 0``, to a few ulps, in loops the
+    compiler vectorises (no library call): ``d = k ln2 + r``, a degree-13 Taylor polynomial for
+    ``exp(r)`` and ``2**k`` from its exponent bits (``scale`` is ``bits`` viewed as float64)."""
+    for t in range(n):
+        m = np.int64(0.5 - d[t] * _INV_LN2)  # round(-d / ln2): non-negative, so truncation is floor
+        kf = -np.float64(m)
+        r = (d[t] - kf * _LN2_HI) - kf * _LN2_LO
+        q = 1.0 / 6227020800.0
+        q = q * r + 1.0 / 479001600.0
+        q = q * r + 1.0 / 39916800.0
+        q = q * r + 1.0 / 3628800.0
+        q = q * r + 1.0 / 362880.0
+        q = q * r + 1.0 / 40320.0
+        q = q * r + 1.0 / 5040.0
+        q = q * r + 1.0 / 720.0
+        q = q * r + 1.0 / 120.0
+        q = q * r + 1.0 / 24.0
+        q = q * r + 1.0 / 6.0
+        q = q * r + 0.5
+        q = q * r + 1.0
+        q = q * r + 1.0
+        bits[t] = (1023 - m) << 52
+        out[t] = q
+    for t in range(n):
+        out[t] = out[t] * scale[t]
+
+
+@kernel
+def _general_chunk(item_offsets, worker, label, log_prior, gold, first, last, table, posterior,
+                   item_loglik):
+    """The E-step and count scatter of :func:`em_pass` over items ``[first, last)`` for any K.
+
+    Same arithmetic as :func:`_finish_row`, with the K exponentials of a block of items in the
+    vectorised :func:`_exp_block` (``np.exp`` only for log-ratios below -700) and one ``np.log`` per item.
+    """
+    n_classes = log_prior.size
+    width = 2 * n_classes
+    block = TWO_CLASS_BLOCK
+    d = np.zeros(block * n_classes, dtype=np.float64)
+    bits = np.zeros(block * n_classes, dtype=np.int64)
+    scale = bits.view(np.float64)
+    e = np.ones(block * n_classes, dtype=np.float64)
+    tops = np.empty(block, dtype=np.float64)
+    for begin in range(first, last, block):
+        n = min(block, last - begin)
+        for t in range(n):
+            i = begin + t
+            for k in range(n_classes):
+                posterior[i, k] = log_prior[k]
+            for j in range(item_offsets[i], item_offsets[i + 1]):
+                given = label[j]
+                if given >= 0:
+                    base = (worker[j] * n_classes + given) * width
+                    for k in range(n_classes):
+                        posterior[i, k] += table[base + k]
+            top = posterior[i, 0]
+            for k in range(1, n_classes):
+                if posterior[i, k] > top:
+                    top = posterior[i, k]
+            tops[t] = top
+            for k in range(n_classes):
+                d[t * n_classes + k] = 0.0 if top == -np.inf else max(posterior[i, k] - top, _FAST_FLOOR)
+        _exp_block(d, bits, scale, e, n * n_classes)
+        for t in range(n):
+            i = begin + t
+            truth = gold[i]
+            top = tops[t]
+            if truth >= 0:
+                item_loglik[i] = posterior[i, truth]
+                for k in range(n_classes):
+                    posterior[i, k] = 0.0
+                posterior[i, truth] = 1.0
+            elif top == -np.inf:
+                for k in range(n_classes):
+                    posterior[i, k] = 1.0 / n_classes
+                item_loglik[i] = -np.inf
+            else:
+                total = 0.0
+                for k in range(n_classes):
+                    x = posterior[i, k] - top
+                    v = e[t * n_classes + k] if x > _FAST_FLOOR else np.exp(x)
+                    posterior[i, k] = v
+                    total += v
+                for k in range(n_classes):  # total lies in [1, K]
+                    posterior[i, k] = posterior[i, k] / total
+                item_loglik[i] = top + np.log(total)
+            for j in range(item_offsets[i], item_offsets[i + 1]):
+                given = label[j]
+                if given >= 0:
+                    base = (worker[j] * n_classes + given) * width + n_classes
+                    for k in range(n_classes):
+                        table[base + k] += posterior[i, k]
+
+
 @parallel_kernel
 def em_pass(item_offsets, worker, label, log_emission, log_prior, gold):
     """One E-step plus the next M-step's expected counts, in a single pass.
@@ -543,24 +639,8 @@ def em_pass(item_offsets, worker, label, log_emission, log_prior, gold):
             _two_class_chunk(item_offsets, worker, label, log_prior, gold, bounds[c], bounds[c + 1],
                              table, posterior, item_loglik)
             continue
-        for i in range(bounds[c], bounds[c + 1]):
-            start = item_offsets[i]
-            stop = item_offsets[i + 1]
-            for k in range(n_classes):
-                posterior[i, k] = log_prior[k]
-            for j in range(start, stop):
-                given = label[j]
-                if given >= 0:
-                    base = (worker[j] * n_classes + given) * width
-                    for k in range(n_classes):
-                        posterior[i, k] += table[base + k]
-            item_loglik[i] = _finish_row(posterior, i, gold[i])
-            for j in range(start, stop):
-                given = label[j]
-                if given >= 0:
-                    base = (worker[j] * n_classes + given) * width + n_classes
-                    for k in range(n_classes):
-                        table[base + k] += posterior[i, k]
+        _general_chunk(item_offsets, worker, label, log_prior, gold, bounds[c], bounds[c + 1],
+                       table, posterior, item_loglik)
     # the chunk tables are summed serially, in chunk order: a second parallel region costs a
     # thread wake-up and a barrier (milliseconds on a loaded machine) for a few adds per worker
     counts = np.empty((n_workers, n_classes, n_classes), dtype=np.float64)
