@@ -100,24 +100,20 @@ def _statistics(data: PartitionedJudgments, config: Any) -> pl.DataFrame:
         log_emission = np.ascontiguousarray(np.log(model.confusion_).transpose(0, 2, 1))
         log_prior = np.ascontiguousarray(np.log(model.priors_))
     factor = leave_out_factor(log_emission)
-    n_workers, n_classes = data.n_workers, data.n_classes
+    n_classes = data.n_classes
     weight = (data.n_judgments_per_worker - data.n_na_per_worker).astype(np.float64)
     if weight.sum() <= 0:
         answer = np.full((n_classes, n_classes), 1.0 / max(n_classes, 1))
     else:
         typical = np.tensordot(weight / weight.sum(), model.confusion_, axes=1)
         answer = np.ascontiguousarray(typical / typical.sum(axis=1, keepdims=True))
-    backend = data.backend
     totals = data.map_rows(agreement_task, (log_emission, factor), log_prior, answer, EPS, config.min_seconds,
                            per_worker=PER_WORKER)
 
-    def total(key: str) -> np.ndarray:
-        return totals[key]
-
-    n_compared = total("n_compared")
-    n_agree = total("n_agree")
-    agreed = total("agreed")
-    answered = total("answered")
+    n_compared = totals["n_compared"]
+    n_agree = totals["n_agree"]
+    agreed = totals["agreed"]
+    answered = totals["answered"]
     with np.errstate(invalid="ignore", divide="ignore"):
         chance = np.where(n_compared > 0, (answered * agreed).sum(axis=1) / (n_compared.astype(np.float64) ** 2),
                           np.nan)
@@ -131,12 +127,12 @@ def _statistics(data: PartitionedJudgments, config: Any) -> pl.DataFrame:
         "consensus_agreement": pl.Series(rate).fill_nan(None),
         "chance_agreement": pl.Series(chance).fill_nan(None),
     }
-    observed, expected = total("observed"), total("expected")
+    observed, expected = totals["observed"], totals["expected"]
     for k, name in enumerate(data.classes):
         columns[f"observed_{name}"] = pl.Series(observed[:, k])
     for k, name in enumerate(data.classes):
         columns[f"expected_{name}"] = pl.Series(expected[:, k])
     if "n_timed" in totals:
-        columns["n_timed"] = pl.Series(total("n_timed"), dtype=pl.Int64)
-        columns["n_fast"] = pl.Series(total("n_fast"), dtype=pl.Int64)
+        columns["n_timed"] = pl.Series(totals["n_timed"], dtype=pl.Int64)
+        columns["n_fast"] = pl.Series(totals["n_fast"], dtype=pl.Int64)
     return pl.DataFrame(columns)

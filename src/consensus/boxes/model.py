@@ -33,13 +33,15 @@ The model, in the order :meth:`BoxConsensus.fit` runs it:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import polars as pl
 
 from consensus.boxes.data import BoxSet
 from consensus.errors import check_param
+
+if TYPE_CHECKING:
+    from consensus.boxes.quality import BoxResult
 
 ACCEPT = "accept"
 MORE = "needs_more_annotators"
