@@ -94,6 +94,76 @@ def leave_out(post, i, factor, w1, l1, w2, l2, eps, out):
 
 
 @parallel_kernel
+def agreement_stats(worker_offsets, item_by_worker, label_by_worker, post, factor, n_class, answer, eps):
+    """The additive parts of :func:`worker_agreement`.
+
+    Same arguments and arithmetic (leave-one-out consensus of each answer's
+    item); ``chance`` is not additive, so its two per-class factors are
+    returned instead and the driver forms
+    ``chance = sum_k answered[k] agreed[k] / n_compared^2`` from the totals.
+
+    Returns
+    -------
+    observed, expected : float64 (n_workers, K)
+    n_compared, n_agree : int64 (n_workers,)
+    answered : float64 (n_workers, K)
+        Compared answers per answered class.
+    agreed : float64 (n_workers, K)
+        Compared answers per leave-one-out consensus class.
+    """
+    n_workers = worker_offsets.size - 1
+    n_classes = post.shape[1]
+    observed = np.zeros((n_workers, n_classes), dtype=np.float64)
+    expected = np.zeros((n_workers, n_classes), dtype=np.float64)
+    n_compared = np.zeros(n_workers, dtype=np.int64)
+    n_agree = np.zeros(n_workers, dtype=np.int64)
+    answered = np.zeros((n_workers, n_classes), dtype=np.float64)
+    agreed = np.zeros((n_workers, n_classes), dtype=np.float64)
+    for w in prange(n_workers):
+        q = np.empty(n_classes, dtype=np.float64)
+        n = 0
+        a = 0
+        for p in range(worker_offsets[w], worker_offsets[w + 1]):
+            given = label_by_worker[p]
+            if given < 0:
+                continue
+            i = item_by_worker[p]
+            total = 0.0
+            top = -1.0
+            best = 0
+            for k in range(n_classes):
+                v = post[i, k] * factor[w, given, k]
+                if not v >= 0.0:
+                    v = 0.0
+                q[k] = v
+                total += v
+                if v > top:
+                    top = v
+                    best = k
+            if total > 0.0 and total < np.inf:
+                for k in range(n_classes):
+                    q[k] = (1.0 - eps) * q[k] / total + eps / n_classes
+            else:
+                best = 0
+                for k in range(n_classes):
+                    q[k] = 1.0 / n_classes
+            observed[w, given] += 1.0
+            for g in range(n_classes):
+                e = 0.0
+                for t in range(n_classes):
+                    e += q[t] * answer[t, g]
+                expected[w, g] += e
+            if n_class[i] >= 2:
+                n += 1
+                answered[w, given] += 1.0
+                agreed[w, best] += 1.0
+                if best == given:
+                    a += 1
+        n_compared[w] = n
+        n_agree[w] = a
+    return observed, expected, n_compared, n_agree, answered, agreed
+
+
 def worker_agreement(worker_offsets, item_by_worker, label_by_worker, post, factor,
                      n_class, answer, eps):
     """Each worker's answers against the leave-one-out consensus.
@@ -131,64 +201,12 @@ def worker_agreement(worker_offsets, item_by_worker, label_by_worker, post, fact
         same items: ``sum_k share_answered[k] * share_consensus[k]`` over the
         compared judgments; NaN when ``n_compared == 0``.
     """
-    n_workers = worker_offsets.size - 1
-    n_classes = post.shape[1]
-    observed = np.zeros((n_workers, n_classes), dtype=np.float64)
-    expected = np.zeros((n_workers, n_classes), dtype=np.float64)
-    n_compared = np.zeros(n_workers, dtype=np.int64)
-    n_agree = np.zeros(n_workers, dtype=np.int64)
-    chance = np.full(n_workers, np.nan, dtype=np.float64)
-    for w in prange(n_workers):
-        q = np.empty(n_classes, dtype=np.float64)
-        answered = np.zeros(n_classes, dtype=np.float64)
-        agreed_class = np.zeros(n_classes, dtype=np.float64)
-        n = 0
-        a = 0
-        for p in range(worker_offsets[w], worker_offsets[w + 1]):
-            given = label_by_worker[p]
-            if given < 0:
-                continue
-            i = item_by_worker[p]
-            # leave_out(post, i, factor, w, given, -1, -1, eps, q), inline
-            total = 0.0
-            top = -1.0
-            best = 0
-            for k in range(n_classes):
-                v = post[i, k] * factor[w, given, k]
-                if not v >= 0.0:
-                    v = 0.0
-                q[k] = v
-                total += v
-                if v > top:
-                    top = v
-                    best = k
-            if total > 0.0 and total < np.inf:
-                for k in range(n_classes):
-                    q[k] = (1.0 - eps) * q[k] / total + eps / n_classes
-            else:
-                best = 0
-                for k in range(n_classes):
-                    q[k] = 1.0 / n_classes
-            observed[w, given] += 1.0
-            # the typical annotator's answer distribution on this item
-            for g in range(n_classes):
-                e = 0.0
-                for t in range(n_classes):
-                    e += q[t] * answer[t, g]
-                expected[w, g] += e
-            if n_class[i] >= 2:
-                n += 1
-                answered[given] += 1.0
-                agreed_class[best] += 1.0
-                if best == given:
-                    a += 1
-        n_compared[w] = n
-        n_agree[w] = a
-        if n > 0:
-            s = 0.0
-            for k in range(n_classes):
-                s += answered[k] * agreed_class[k]
-            chance[w] = s / (float(n) * float(n))
+    observed, expected, n_compared, n_agree, answered, agreed = agreement_stats(
+        worker_offsets, item_by_worker, label_by_worker, post, factor, n_class, answer, eps)
+    chance = np.full(n_compared.size, np.nan)
+    compared = n_compared > 0
+    n = n_compared[compared].astype(np.float64)
+    chance[compared] = (answered[compared] * agreed[compared]).sum(axis=1) / (n * n)
     return observed, expected, n_compared, n_agree, chance
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from consensus._jit import parallel_kernel, prange
+# re-exported for the partitioned engine: the additive parts of the fraud agreement statistic
+from consensus.kernels.fraud_labels import agreement_stats  # noqa: F401
 
 
 @parallel_kernel
@@ -109,74 +111,3 @@ def mace_spam_stats(worker_offsets, item_by_worker, label_by_worker, posterior, 
         spammed[w] = total
         n_answers[w] = n
     return spammed, spam_answers, n_answers
-
-
-@parallel_kernel
-def agreement_stats(worker_offsets, item_by_worker, label_by_worker, post, factor, n_class, answer, eps):
-    """The additive parts of :func:`consensus.kernels.fraud_labels.worker_agreement`.
-
-    Same arguments and arithmetic (leave-one-out consensus of each answer's
-    item); ``chance`` is not additive, so its two per-class factors are
-    returned instead and the driver forms
-    ``chance = sum_k answered[k] agreed[k] / n_compared^2`` from the totals.
-
-    Returns
-    -------
-    observed, expected : float64 (n_workers, K)
-    n_compared, n_agree : int64 (n_workers,)
-    answered : float64 (n_workers, K)
-        Compared answers per answered class.
-    agreed : float64 (n_workers, K)
-        Compared answers per leave-one-out consensus class.
-    """
-    n_workers = worker_offsets.size - 1
-    n_classes = post.shape[1]
-    observed = np.zeros((n_workers, n_classes), dtype=np.float64)
-    expected = np.zeros((n_workers, n_classes), dtype=np.float64)
-    n_compared = np.zeros(n_workers, dtype=np.int64)
-    n_agree = np.zeros(n_workers, dtype=np.int64)
-    answered = np.zeros((n_workers, n_classes), dtype=np.float64)
-    agreed = np.zeros((n_workers, n_classes), dtype=np.float64)
-    for w in prange(n_workers):
-        q = np.empty(n_classes, dtype=np.float64)
-        n = 0
-        a = 0
-        for p in range(worker_offsets[w], worker_offsets[w + 1]):
-            given = label_by_worker[p]
-            if given < 0:
-                continue
-            i = item_by_worker[p]
-            total = 0.0
-            top = -1.0
-            best = 0
-            for k in range(n_classes):
-                v = post[i, k] * factor[w, given, k]
-                if not v >= 0.0:
-                    v = 0.0
-                q[k] = v
-                total += v
-                if v > top:
-                    top = v
-                    best = k
-            if total > 0.0 and total < np.inf:
-                for k in range(n_classes):
-                    q[k] = (1.0 - eps) * q[k] / total + eps / n_classes
-            else:
-                best = 0
-                for k in range(n_classes):
-                    q[k] = 1.0 / n_classes
-            observed[w, given] += 1.0
-            for g in range(n_classes):
-                e = 0.0
-                for t in range(n_classes):
-                    e += q[t] * answer[t, g]
-                expected[w, g] += e
-            if n_class[i] >= 2:
-                n += 1
-                answered[w, given] += 1.0
-                agreed[w, best] += 1.0
-                if best == given:
-                    a += 1
-        n_compared[w] = n
-        n_agree[w] = a
-    return observed, expected, n_compared, n_agree, answered, agreed
