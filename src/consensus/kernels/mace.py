@@ -40,6 +40,56 @@ def emission_from_spamming(theta, xi):
 
 
 @parallel_kernel
+def mace_spam_stats(worker_offsets, item_by_worker, label_by_worker, posterior, theta, xi):
+    """Expected spam indicators per worker (the sums behind MACE's M-step).
+
+    For an answer ``l`` on item ``i`` the probability that it was spammed is
+    ``sum_k q_i(k) theta xi_l / P(l | k)`` with ``P(l | k) = (1 - theta)[l = k]
+    + theta xi_l`` (see :func:`m_step_spamming`).
+
+    Parameters
+    ----------
+    worker_offsets : int64 (n_workers + 1,)
+    item_by_worker, label_by_worker : int32 (n_judgments,)
+    posterior : float64 (n_items, K)
+    theta : float64 (n_workers,)
+        Current spamming probability of each (local) worker.
+    xi : float64 (n_workers, K)
+        Current spam answer distribution of each (local) worker.
+
+    Returns
+    -------
+    spammed : float64 (n_workers,)
+        Expected number of spammed answers.
+    spam_answers : float64 (n_workers, K)
+        Expected spammed answers per answered class.
+    n_answers : int64 (n_workers,)
+    """
+    n_workers, n_classes = xi.shape
+    spammed = np.zeros(n_workers, dtype=np.float64)
+    spam_answers = np.zeros((n_workers, n_classes), dtype=np.float64)
+    n_answers = np.zeros(n_workers, dtype=np.int64)
+    for w in prange(n_workers):
+        total = 0.0
+        n = 0
+        for j in range(worker_offsets[w], worker_offsets[w + 1]):
+            given = label_by_worker[j]
+            if given < 0:
+                continue
+            spam = theta[w] * xi[w, given]
+            row = posterior[item_by_worker[j]]
+            expected = 0.0
+            for k in range(n_classes):
+                likelihood = spam + (1.0 - theta[w]) if given == k else spam
+                expected += row[k] * spam / likelihood
+            total += expected
+            spam_answers[w, given] += expected
+            n += 1
+        spammed[w] = total
+        n_answers[w] = n
+    return spammed, spam_answers, n_answers
+
+
 def m_step_spamming(worker_offsets, item_by_worker, label_by_worker, posterior, theta, xi,
                     spam_a, spam_b, xi_pseudo):
     """MAP update of ``theta`` and ``xi`` from the expected spam indicators.
@@ -54,31 +104,8 @@ def m_step_spamming(worker_offsets, item_by_worker, label_by_worker, posterior, 
     theta_new : float64 (n_workers,)
     xi_new : float64 (n_workers, K)
     """
-    n_workers, n_classes = xi.shape
-    theta_new = np.empty(n_workers, dtype=np.float64)
-    xi_new = np.empty((n_workers, n_classes), dtype=np.float64)
-    for w in prange(n_workers):
-        for k in range(n_classes):
-            xi_new[w, k] = xi_pseudo
-        spammed = 0.0
-        n = 0
-        for j in range(worker_offsets[w], worker_offsets[w + 1]):
-            given = label_by_worker[j]
-            if given < 0:
-                continue
-            spam = theta[w] * xi[w, given]
-            item_posterior = posterior[item_by_worker[j]]
-            expected = 0.0
-            for k in range(n_classes):
-                likelihood = spam + (1.0 - theta[w]) if given == k else spam
-                expected += item_posterior[k] * spam / likelihood
-            spammed += expected
-            xi_new[w, given] += expected
-            n += 1
-        theta_new[w] = (spammed + spam_a) / (n + spam_a + spam_b)
-        total = 0.0
-        for k in range(n_classes):
-            total += xi_new[w, k]
-        for k in range(n_classes):
-            xi_new[w, k] /= total
-    return theta_new, xi_new
+    spammed, spam_answers, n_answers = mace_spam_stats(worker_offsets, item_by_worker, label_by_worker,
+                                                       posterior, theta, xi)
+    theta_new = (spammed + spam_a) / (n_answers + spam_a + spam_b)
+    xi_new = xi_pseudo + spam_answers
+    return theta_new, np.ascontiguousarray(xi_new / xi_new.sum(axis=1, keepdims=True))

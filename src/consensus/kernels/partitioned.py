@@ -14,8 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from consensus._jit import parallel_kernel, prange
-# re-exported for the partitioned engine: the additive parts of the fraud agreement statistic
+# re-exported for the partitioned engine: the additive sums of the fraud agreement statistic and
+# of MACE's M-step live with the code that uses them in memory
 from consensus.kernels.fraud_labels import agreement_stats  # noqa: F401
+from consensus.kernels.mace import mace_spam_stats  # noqa: F401
 
 
 @parallel_kernel
@@ -60,54 +62,3 @@ def worker_answer_stats(worker_offsets, item_by_worker, label_by_worker, posteri
         correct[w] = right
         n_answers[w] = n
     return counts, correct, n_answers
-
-
-@parallel_kernel
-def mace_spam_stats(worker_offsets, item_by_worker, label_by_worker, posterior, theta, xi):
-    """Expected spam indicators per worker (the sums behind MACE's M-step).
-
-    For an answer ``l`` on item ``i`` the probability that it was spammed is
-    ``sum_k q_i(k) theta xi_l / P(l | k)`` with ``P(l | k) = (1 - theta)[l = k]
-    + theta xi_l`` (see :func:`consensus.kernels.mace.m_step_spamming`).
-
-    Parameters
-    ----------
-    worker_offsets : int64 (n_workers + 1,)
-    item_by_worker, label_by_worker : int32 (n_judgments,)
-    posterior : float64 (n_items, K)
-    theta : float64 (n_workers,)
-        Current spamming probability of each (local) worker.
-    xi : float64 (n_workers, K)
-        Current spam answer distribution of each (local) worker.
-
-    Returns
-    -------
-    spammed : float64 (n_workers,)
-        Expected number of spammed answers.
-    spam_answers : float64 (n_workers, K)
-        Expected spammed answers per answered class.
-    n_answers : int64 (n_workers,)
-    """
-    n_workers, n_classes = xi.shape
-    spammed = np.zeros(n_workers, dtype=np.float64)
-    spam_answers = np.zeros((n_workers, n_classes), dtype=np.float64)
-    n_answers = np.zeros(n_workers, dtype=np.int64)
-    for w in prange(n_workers):
-        total = 0.0
-        n = 0
-        for j in range(worker_offsets[w], worker_offsets[w + 1]):
-            given = label_by_worker[j]
-            if given < 0:
-                continue
-            spam = theta[w] * xi[w, given]
-            row = posterior[item_by_worker[j]]
-            expected = 0.0
-            for k in range(n_classes):
-                likelihood = spam + (1.0 - theta[w]) if given == k else spam
-                expected += row[k] * spam / likelihood
-            total += expected
-            spam_answers[w, given] += expected
-            n += 1
-        spammed[w] = total
-        n_answers[w] = n
-    return spammed, spam_answers, n_answers
