@@ -363,39 +363,19 @@ def _two_class_math(sa, sb, bits, scale, e, hi, lo, loglik, n):
     ``-inf``): ``e = exp(d)``, ``hi = 1 / (1 + e)``, ``lo = e * hi`` and
     ``loglik = max(a, b) + log1p(e)``, to a few ulps, without library calls.
 
-    ``exp``: ``d = k ln2 + r`` with ``|r| <= ln2 / 2``, a degree-13 Taylor polynomial for
-    ``exp(r)`` and ``2**k`` built from its exponent bits. ``log1p(e) = 2 atanh(s)`` with
+    ``exp`` by :func:`_exp_block`. ``log1p(e) = 2 atanh(s)`` with
     ``s = e / (2 + e)`` in [0, 1/3], a series in ``s**2`` to ``s**33``.
     """
-    for t in range(n):
+    for t in range(n):  # lo holds d until the exponentials are done
         top = max(sa[t], sb[t])
         d = min(sa[t], sb[t]) - top
         d = 0.0 if top == -np.inf else d
-        d = max(d, _FAST_FLOOR)
-        m = np.int64(0.5 - d * _INV_LN2)  # round(-d / ln2): non-negative, so truncation is floor
-        kf = -np.float64(m)
-        r = (d - kf * _LN2_HI) - kf * _LN2_LO
-        q = 1.0 / 6227020800.0
-        q = q * r + 1.0 / 479001600.0
-        q = q * r + 1.0 / 39916800.0
-        q = q * r + 1.0 / 3628800.0
-        q = q * r + 1.0 / 362880.0
-        q = q * r + 1.0 / 40320.0
-        q = q * r + 1.0 / 5040.0
-        q = q * r + 1.0 / 720.0
-        q = q * r + 1.0 / 120.0
-        q = q * r + 1.0 / 24.0
-        q = q * r + 1.0 / 6.0
-        q = q * r + 0.5
-        q = q * r + 1.0
-        q = q * r + 1.0
-        bits[t] = (1023 - m) << 52
-        e[t] = q
+        lo[t] = max(d, _FAST_FLOOR)
+    _exp_block(lo, bits, scale, e, n)
     # the two divisions go through np.divide: a scalar '/' carries numba's zero-division check,
     # a branch that stops the loop from being vectorised (the divisors are >= 1 here)
-    for t in range(n):  # scale is bits viewed as float64: 2**k
-        x = e[t] * scale[t]
-        e[t] = x
+    for t in range(n):
+        x = e[t]
         lo[t] = 2.0 + x
         hi[t] = 1.0 + x
     np.divide(e, lo, loglik)
