@@ -412,6 +412,6 @@ def _summary(result: AuditResult, *, model: Any, method: str, chosen: str, claim
         "confused_pairs": [{k: _num(v) for k, v in row.items()} for row in result.confused_pairs.head(5).iter_rows(named=True)],
         "n_disputed_listed": result.disputed_items.height,
     }
-    summary["seconds"] = {k: round(v, 3) for k, v in result.timings.items()}
+    # step timings stay out of the summary (AuditResult.timings): the outputs depend only on input and seed
     return _jsonable(summary)
 

@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
             f"matched IoU {b['mean_matched_iou'] or float('nan'):.3f}, F1 agreement "
             f"{b['f1_agreement'] or float('nan'):.3f}; images " + ", ".join(
                 f"{k} {v}" for k, v in b["images_by_recommendation"].items()))
+    say("audit: seconds per step: " + ", ".join(f"{k} {v:.2f}" for k, v in result.timings.items()))
     say(f"audit: wrote {written[0]} , {written[1]} and {len(written) - 2} tables in {out / 'tables'}")
     return 0
 

@@ -10,7 +10,6 @@ network (a Content-Security-Policy forbids it).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
 from html import escape
 from typing import Any
 
@@ -95,7 +94,6 @@ def render_report(result: Any) -> str:
     ]
     nav = "".join(f'<a href="#{key}">{escape(title)}</a>' for key, title, _ in sections)
     body = "".join(f'<section id="{key}"><h2>{escape(title)}</h2>{html}</section>' for key, title, html in sections)
-    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
@@ -103,7 +101,7 @@ def render_report(result: Any) -> str:
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         f"<title>Audit of {escape(_short_source(s['source']))}</title><style>{CSS}</style></head><body><main>"
         f"<h1>Audit of a labeling delivery</h1><p class=\"sub\">{escape(str(s['source']))} &middot; "
-        f"consensus {escape(__version__)} &middot; {generated}</p><nav>{nav}</nav>{body}"
+        f"consensus {escape(__version__)}</p><nav>{nav}</nav>{body}"
         "<p class=\"note\">Every figure here is also in <code>summary.json</code> and the tables in "
         "<code>tables/</code> next to this file.</p>"
         f"</main><script>{SCRIPT}</script></body></html>\n"
