@@ -95,6 +95,27 @@ def e_step(item_offsets, worker, label, log_emission, log_prior, gold):
     return posterior, item_loglik
 
 
+@kernel
+def _log_normalise_columns(table):
+    """In place: each column ``[:, k]`` of pseudo-counts becomes log shares (``-log K`` for an
+    empty column, ``-inf`` for a zero cell). float64 (K, K)."""
+    n_classes = table.shape[0]
+    for k in range(n_classes):
+        total = 0.0
+        for given in range(n_classes):
+            total += table[given, k]
+        # log(c) - log(total), not log(c / total): fastmath 'arcp' turns a
+        # division into a multiplication by 1/total, which overflows for subnormal totals
+        log_total = np.log(total) if total > 0.0 else 0.0
+        for given in range(n_classes):
+            if total <= 0.0:
+                table[given, k] = -np.log(n_classes)
+            elif table[given, k] > 0.0:
+                table[given, k] = np.log(table[given, k]) - log_total
+            else:
+                table[given, k] = -np.inf
+
+
 @parallel_kernel
 def m_step_emission(worker_offsets, item_by_worker, label_by_worker, posterior,
                     alpha, prior_index, prior_counts):
@@ -136,20 +157,7 @@ def m_step_emission(worker_offsets, item_by_worker, label_by_worker, posterior,
             item_posterior = posterior[item_by_worker[j]]
             for k in range(n_classes):
                 counts[given, k] += item_posterior[k]
-        for k in range(n_classes):
-            total = 0.0
-            for given in range(n_classes):
-                total += counts[given, k]
-            # log(c) - log(total), not log(c / total): fastmath 'arcp' turns a
-            # division into a multiplication by 1/total, which overflows for subnormal totals
-            log_total = np.log(total) if total > 0.0 else 0.0
-            for given in range(n_classes):
-                if total <= 0.0:
-                    counts[given, k] = -np.log(n_classes)
-                elif counts[given, k] > 0.0:
-                    counts[given, k] = np.log(counts[given, k]) - log_total
-                else:
-                    counts[given, k] = -np.inf
+        _log_normalise_columns(counts)
     return log_emission
 
 
@@ -663,18 +671,7 @@ def emission_from_counts(counts, alpha, prior_index, prior_counts):
                 if p >= 0:
                     value += prior_counts[p, given, k]
                 table[given, k] = value + counts[w, given, k]
-        for k in range(n_classes):
-            total = 0.0
-            for given in range(n_classes):
-                total += table[given, k]
-            log_total = np.log(total) if total > 0.0 else 0.0
-            for given in range(n_classes):
-                if total <= 0.0:
-                    table[given, k] = -np.log(n_classes)
-                elif table[given, k] > 0.0:
-                    table[given, k] = np.log(table[given, k]) - log_total
-                else:
-                    table[given, k] = -np.inf
+        _log_normalise_columns(table)
     return log_emission
 
 
