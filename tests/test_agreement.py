@@ -34,6 +34,7 @@ from consensus.cli import main
 from consensus.data import Judgments
 from consensus.errors import InputError, ParameterError
 from consensus.kernels import agreement as kernels
+from naive_models import with_threads as _with_threads
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TOL = 1e-9
@@ -330,13 +331,6 @@ def test_results_do_not_depend_on_ids_or_row_order(data, seed):
     assert expected == _pair_set(b.pairs)
 
 
-def _with_threads(n, fn, *args, **kwargs):
-    previous = numba.get_num_threads()
-    numba.set_num_threads(n)
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        numba.set_num_threads(previous)
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")

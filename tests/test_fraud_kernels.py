@@ -33,6 +33,7 @@ from consensus.kernels import fraud_gold as fg
 from consensus.kernels import fraud_labels as fl
 from consensus.kernels import fraud_pairs as fp
 from consensus.kernels import fraud_speed as fs
+from naive_models import with_threads as _with_threads
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 EPS = 0.01
@@ -251,13 +252,6 @@ def test_gold_kernels_match_naive(c, data):
 
 
 # -- thread count -----------------------------------------------------------------------------------
-def _with_threads(n, fn, *args):
-    previous = numba.get_num_threads()
-    numba.set_num_threads(n)
-    try:
-        return fn(*args)
-    finally:
-        numba.set_num_threads(previous)
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")

@@ -23,6 +23,7 @@ from naive import (
 )
 
 from consensus.kernels import dawid_skene as ds
+from naive_models import with_threads as _with_threads
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 RTOL, ATOL = 1e-9, 1e-12
@@ -215,13 +216,6 @@ def test_worker_expected_accuracy_matches_naive(data, st_data):
     np.testing.assert_array_equal(np.isnan(out), ~answered)
 
 
-def _with_threads(n, fn, *args):
-    previous = numba.get_num_threads()
-    numba.set_num_threads(n)
-    try:
-        return fn(*args)
-    finally:
-        numba.set_num_threads(previous)
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")

@@ -19,6 +19,7 @@ from naive import (
 )
 
 from consensus.kernels import vote
+from naive_models import with_threads as _with_threads
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -111,13 +112,6 @@ def test_pick_labels_random_ties_are_roughly_uniform():
     np.testing.assert_allclose(share, 1 / 3, atol=0.03)
 
 
-def _with_threads(n, fn, *args):
-    previous = numba.get_num_threads()
-    numba.set_num_threads(n)
-    try:
-        return fn(*args)
-    finally:
-        numba.set_num_threads(previous)
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")

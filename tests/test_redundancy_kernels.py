@@ -15,6 +15,7 @@ from naive_redundancy import (REACH_TOL, disagreement_problems, naive_excess_dis
 
 from consensus.kernels import redundancy as kr
 from consensus.redundancy import pool_confusion
+from naive_models import with_threads as _with_threads
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -209,13 +210,6 @@ def test_simulation_is_seeded():
     assert not np.array_equal(a, simulated(*args, 6))
 
 
-def _with_threads(n, fn, *args):
-    previous = numba.get_num_threads()
-    numba.set_num_threads(n)
-    try:
-        return fn(*args)
-    finally:
-        numba.set_num_threads(previous)
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
