@@ -10,22 +10,25 @@ de-duplicated judgments (the loader quarantines repeated (item, worker)
 judgments, keeping the first; the counts are reported). Then:
 
 1. **Accuracy, ECE and fit time** of every method of ours (``mv``, ``wawa``,
-   ``ds``, ``onecoin``, ``glad``, ``mace``, ``auto``; defaults, so the EM
-   models use ``calibration="loo"``) and of crowd-kit's (``MajorityVote``,
+   ``ds``, ``onecoin``, ``glad``, ``mace``, ``auto``; defaults, so DS,
+   OneCoin, GLAD and MACE use ``calibration="loo"`` and ``auto``
+   ``calibration="item"``) and of crowd-kit's (``MajorityVote``,
    ``Wawa``, ``DawidSkene``, ``OneCoinDawidSkene``, ``GLAD``, ``MACE``), on the
    gold items. ECE: 10 equal-width bins of ``confidence`` (the probability of
    the chosen label) against correctness. Fit time: ``Model().fit(judgments)``
    for ours after a JIT warm-up, with one numba thread by default
    (``--threads``; median of 3 when a fit takes under 1 s), and one
    ``model.fit_predict_proba(frame)`` on a pandas frame for crowd-kit's.
-2. **Calibration modes** of our EM models (and ``auto``): ECE with
-   ``calibration="none"``, ``"loo"`` (default, gold-free) and ``"gold"``, the
-   last measured honestly by 2-fold cross-fitting: the gold items are split in
-   two seeded random halves; the model is fitted with the gold of one half
-   (``fit(judgments, gold=<frame of that half>)``: those items are clamped and
-   the temperature is fitted on them) and scored on the other half only; then
-   the halves swap and the two ECEs are averaged. ``none`` and ``loo`` are
-   scored on the same two halves (averaged) so the three are comparable.
+2. **Calibration modes** of our EM models (and ``auto``): ECE with the
+   gold-free ``calibration="none"``, ``"loo"`` and ``"item"`` on all gold
+   items (and whether the labels are the same in every mode), and all five
+   modes (plus ``"gold"`` and ``"item_gold"``) by 2-fold cross-fitting: the
+   gold items are split in two seeded random halves; the model is fitted with
+   the gold of one half (``fit(judgments, gold=<frame of that half>)``: those
+   items are clamped and the calibration is fitted on them) and scored on the
+   other half only; then the halves swap and the two ECEs are averaged. The
+   gold-free modes are scored on the same two halves (averaged) so the five
+   are comparable.
 3. **Annotator reliability**: for annotators with >= 20 gold-covered class
    judgments, mean |``worker_accuracy_`` - accuracy measured on gold|.
 4. **Checks**: ``auto`` >= MV - 0.5 points on every dataset (PASS/FAIL), auto
@@ -108,13 +111,16 @@ def raw_mv_expected(judgments_csv: Path, gold: pl.DataFrame) -> tuple[float, int
 
 
 # -- methods ------------------------------------------------------------------------------------------
-# Ours: every estimator with its defaults (EM models: calibration="loo").
+# Ours: every estimator with its defaults (DS, OneCoin, GLAD, MACE: calibration="loo"; Auto: "item").
 OURS = ("mv", "wawa", "ds", "onecoin", "glad", "mace", "auto")
 OUR_CLASSES = {"mv": "MajorityVote", "wawa": "Wawa", "ds": "DawidSkene", "onecoin": "OneCoinDawidSkene",
                "glad": "GLAD", "mace": "MACE", "auto": "Auto"}
 # Models with a `calibration` parameter (Auto passes it to its Dawid-Skene).
 CALIBRATED = ("ds", "onecoin", "glad", "mace", "auto")
-CALIBRATION_MODES = ("none", "loo", "gold")
+#: Gold-free calibration modes (unsupervised fits) and the ones fitted on gold (2-fold cross-fitting).
+GOLD_FREE_MODES = ("none", "loo", "item")
+GOLD_MODES = ("gold", "item_gold")
+CALIBRATION_MODES = GOLD_FREE_MODES + GOLD_MODES
 CROWDKIT = ("ck_mv", "ck_wawa", "ck_ds", "ck_onecoin", "ck_glad", "ck_mace")
 CK_CLASSES = {"ck_mv": "MajorityVote", "ck_wawa": "Wawa", "ck_ds": "DawidSkene",
               "ck_onecoin": "OneCoinDawidSkene", "ck_glad": "GLAD", "ck_mace": "MACE"}
@@ -197,6 +203,11 @@ def warm_up() -> None:
 def _temperature(model) -> float:
     """The calibration temperature (Auto: of the model it chose; NaN when that model has none)."""
     return float(getattr(getattr(model, "model_", model), "temperature_", np.nan))
+
+
+def _rho(model) -> float:
+    """``rho`` of the per-item temperature (Auto: of the model it chose; NaN when that model has none)."""
+    return float(getattr(getattr(model, "model_", model), "answer_correlation_", np.nan))
 
 
 def crowdkit_outputs(model, n_items: int, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -310,30 +321,39 @@ def evaluate(folder: Path, settings: dict) -> dict:
     calibration: dict[str, dict] = {}
     with numba_threads(settings["untimed_threads"]):
         for key in CALIBRATED:
-            none = our_model(key, calibration="none").fit(judgments)
-            loo = fitted[key]
-            entry: dict = {"ece_all": {"none": calibration_error(none.probas_, none.labels_),
-                                       "loo": calibration_error(loo.probas_, loo.labels_)},
-                           "ece_folds": {"none": [], "loo": [], "gold": []},
+            default = our_model(key).calibration
+            free = {mode: fitted[key] if mode == default else our_model(key, calibration=mode).fit(judgments)
+                    for mode in GOLD_FREE_MODES}
+            entry: dict = {"default": default,
+                           "ece_all": {mode: calibration_error(m.probas_, m.labels_) for mode, m in free.items()},
+                           "labels_unchanged": all(np.array_equal(m.labels_, free["none"].labels_)
+                                                   for m in free.values()),
+                           "ece_folds": {mode: [] for mode in CALIBRATION_MODES},
                            "accuracy_folds": {"unsupervised": [], "gold": []},
-                           "temperature": {"loo": _temperature(loo), "gold": []},
+                           "temperature": {"loo": _temperature(free["loo"]), "item": _temperature(free["item"]),
+                                           "gold": [], "item_gold": []},
+                           "rho": {"item": _rho(free["item"]), "item_gold": []},
                            "chosen_method_gold": []}
             for given, held_out in (folds, folds[::-1]):
                 given = given[gold_labels[given] >= 0]  # a class the delivery lacks cannot be given as gold
                 gold_frame = pl.DataFrame({"item": gold_names.gather(given),
                                            "label": [judgments.classes[k] for k in gold_labels[given]]})
-                model = our_model(key, calibration="gold").fit(judgments, gold=gold_frame)
-                expected = np.full(judgments.n_items, -1, dtype=np.int32)
-                expected[gold_items[given]] = gold_labels[given]
-                assert np.array_equal(model.judgments_.gold, expected), f"{name}: gold not attached as expected"
-                entry["ece_folds"]["gold"].append(calibration_error(model.probas_, model.labels_, held_out))
-                entry["ece_folds"]["none"].append(calibration_error(none.probas_, none.labels_, held_out))
-                entry["ece_folds"]["loo"].append(calibration_error(loo.probas_, loo.labels_, held_out))
-                entry["accuracy_folds"]["gold"].append(acc(model.labels_, held_out))
-                entry["accuracy_folds"]["unsupervised"].append(acc(loo.labels_, held_out))
-                entry["temperature"]["gold"].append(_temperature(model))
-                if key == "auto":
-                    entry["chosen_method_gold"].append(model.chosen_method_)
+                for mode in GOLD_MODES:
+                    model = our_model(key, calibration=mode).fit(judgments, gold=gold_frame)
+                    expected = np.full(judgments.n_items, -1, dtype=np.int32)
+                    expected[gold_items[given]] = gold_labels[given]
+                    assert np.array_equal(model.judgments_.gold, expected), f"{name}: gold not attached as expected"
+                    entry["ece_folds"][mode].append(calibration_error(model.probas_, model.labels_, held_out))
+                    entry["temperature"][mode].append(_temperature(model))
+                    if mode == "item_gold":
+                        entry["rho"]["item_gold"].append(_rho(model))
+                    if mode == "gold":
+                        entry["accuracy_folds"]["gold"].append(acc(model.labels_, held_out))
+                        if key == "auto":
+                            entry["chosen_method_gold"].append(model.chosen_method_)
+                for mode, m in free.items():
+                    entry["ece_folds"][mode].append(calibration_error(m.probas_, m.labels_, held_out))
+                entry["accuracy_folds"]["unsupervised"].append(acc(free["none"].labels_, held_out))
             entry["ece"] = {mode: float(np.mean(values)) for mode, values in entry["ece_folds"].items()}
             entry["accuracy"] = {mode: float(np.mean(values)) for mode, values in entry["accuracy_folds"].items()}
             calibration[key] = entry
@@ -508,7 +528,9 @@ def render_main(results: list[dict], settings: dict) -> list[str]:
         "Each cell: **accuracy / ECE** on the gold items that have judgments (best accuracy in the row in bold). "
         "ECE: 10 equal-width bins of `confidence` (probability of the chosen label) against correctness. "
         "Every model is fitted without gold on the same de-duplicated judgments. Ours (left) with their "
-        "defaults, so the EM models' confidences are calibrated with `calibration=\"loo\"` (gold-free); "
+        "defaults: DS, OneCoin, GLAD and MACE with `calibration=\"loo\"` (one gold-free temperature; GLAD's "
+        "stays 1), `auto` with `calibration=\"item\"` (gold-free per-item temperature; see the calibration "
+        "section for every mode on every EM model); "
         "crowd-kit's (right, *ck*) with its defaults except where stated below.",
         "",
         head, rule,
@@ -559,18 +581,54 @@ def render_main(results: list[dict], settings: dict) -> list[str]:
 
 
 def render_calibration(results: list[dict], settings: dict) -> list[str]:
+    free = [k for k in CALIBRATED if k != "auto"]
     lines = [
         "## Calibration: ECE by calibration mode",
         "",
-        "Each cell: ECE with **none / loo / gold**, measured by 2-fold cross-fitting on the gold items: "
-        f"a seeded random split (seed {settings['seed']}) into two halves; *gold* = the model fitted with the "
-        "gold of one half (`fit(judgments, gold=<frame of that half>)`: those items are clamped and the "
-        "temperature is fitted on them) and scored on the other half only, then the halves swap and the two "
-        "ECEs are averaged. *none* (raw EM posteriors) and *loo* (the default, gold-free temperature) are "
-        "unsupervised fits scored on the same two halves and averaged, so the three are comparable "
-        "(ECE on ~half the gold items is a little higher than on all of them, see the table above). "
-        "`auto` passes `calibration` to its Dawid-Skene; when it picks Wawa the modes do not apply "
-        "(vote shares).",
+        "### Gold-free, on all gold items",
+        "",
+        "ECE of unsupervised fits (no gold) on every gold item, per mode: **none / loo / item**. *none*: raw "
+        "EM posteriors; *loo*: one temperature fitted by leave-one-judgment-out predictive likelihood; *item*: "
+        "per-item temperature `T0 * (1 + rho * (n - 1))` for an item with n answers, `rho` = intra-item "
+        "correlation of the answers' correctness under the raw posterior, `T0` by leave-one-judgment-out "
+        "predictive likelihood (see `consensus.calibration`). Labels are the same in every mode "
+        "(checked per dataset and model: column *labels*).",
+        "",
+        "| dataset | " + " | ".join(LABELS[k] for k in CALIBRATED) + " | labels | rho (DS item) | T0 (DS item) "
+        "| T (DS loo) |",
+        "|---|" + "---:|" * len(CALIBRATED) + "---|---:|---:|---:|",
+    ]
+    for r in results:
+        c = r["calibration"]
+        cells = [" / ".join(_ece(c[k]["ece_all"][mode]) for mode in GOLD_FREE_MODES) for k in CALIBRATED]
+        same = all(c[k]["labels_unchanged"] for k in CALIBRATED)
+        lines.append(f"| {r['dataset']} | " + " | ".join(cells) + f" | {'same' if same else '**CHANGED**'} | "
+                     f"{c['ds']['rho']['item']:.2f} | {c['ds']['temperature']['item']:.2f} | "
+                     f"{c['ds']['temperature']['loo']:.2f} |")
+    lines.append("| *mean* | " + " | ".join(" / ".join(
+        _ece(_mean(r["calibration"][k]["ece_all"][mode] for r in results)) for mode in GOLD_FREE_MODES)
+        for k in CALIBRATED) + " | | | | |")
+    lines.append(f"| *ECE ≤ {ECE_GOAL}* | " + " | ".join(" / ".join(
+        f"{sum(r['calibration'][k]['ece_all'][mode] <= ECE_GOAL for r in results)}" for mode in GOLD_FREE_MODES)
+        + f" of {len(results)}" for k in CALIBRATED) + " | | | | |")
+    best_free = {k: sum(r["calibration"][k]["ece_all"]["item"] < r["calibration"][k]["ece_all"]["loo"] - 1e-12
+                        for r in results) for k in free}
+    lines += [
+        "",
+        "*item* vs *loo* (lower ECE on how many of the datasets): "
+        + ", ".join(f"{LABELS[k]} {best_free[k]}/{len(results)}" for k in free) + ".",
+        "",
+        "### All modes, 2-fold cross-fitting on gold",
+        "",
+        "Each cell: ECE with **none / loo / item / gold / item_gold**, measured by 2-fold cross-fitting on "
+        f"the gold items: a seeded random split (seed {settings['seed']}) into two halves; *gold* and "
+        "*item_gold* = the model fitted with the gold of one half (`fit(judgments, gold=<frame of that "
+        "half>)`: those items are clamped and the calibration is fitted on them: one temperature for *gold*, "
+        "`T0` and `rho` of the per-item temperature for *item_gold*) and scored on the other half only, then "
+        "the halves swap and the two ECEs are averaged. The gold-free modes are the unsupervised fits scored "
+        "on the same two halves and averaged, so the five are comparable (ECE on ~half the gold items is a "
+        "little higher than on all of them). `auto` passes `calibration` to its Dawid-Skene; when it picks "
+        "Wawa the modes do not apply (vote shares).",
         "",
         "| dataset | gold per half | " + " | ".join(LABELS[k] for k in CALIBRATED) + " |",
         "|---|---:|" + "---:|" * len(CALIBRATED),
@@ -589,19 +647,21 @@ def render_calibration(results: list[dict], settings: dict) -> list[str]:
         + f" of {len(results)}" for k in CALIBRATED) + " |")
     lines += [
         "",
-        "Temperatures (`loo` on all items; `gold` per fold) and the same cross-fitting's effect on accuracy "
-        "of the held-out half: **unsupervised → with the other half's gold** (semi-supervised EM; labels "
-        "never depend on the calibration mode otherwise).",
+        "DS calibration parameters (`loo`, `item` on all items; `gold`, `item_gold` per fold) and the same "
+        "cross-fitting's effect on accuracy of the held-out half: **unsupervised → with the other half's "
+        "gold** (semi-supervised EM; labels never depend on the calibration mode otherwise).",
         "",
-        "| dataset | DS T loo | DS T gold | " + " | ".join(f"{LABELS[k]} acc" for k in CALIBRATED) + " |",
-        "|---|---:|---:|" + "---:|" * len(CALIBRATED),
+        "| dataset | DS T loo | DS T0, rho item | DS T gold | DS T0, rho item_gold | "
+        + " | ".join(f"{LABELS[k]} acc" for k in CALIBRATED) + " |",
+        "|---|---:|---:|---:|---:|" + "---:|" * len(CALIBRATED),
     ]
     for r in results:
         c = r["calibration"]
-        t = c["ds"]["temperature"]
+        t, rho = c["ds"]["temperature"], c["ds"]["rho"]
         cells = [f"{_acc(c[k]['accuracy']['unsupervised'])} → {_acc(c[k]['accuracy']['gold'])}" for k in CALIBRATED]
-        lines.append(f"| {r['dataset']} | {t['loo']:.2f} | " + ", ".join(f"{x:.2f}" for x in t["gold"]) + " | "
-                     + " | ".join(cells) + " |")
+        item_gold = "; ".join(f"{x:.2f}, {y:.2f}" for x, y in zip(t["item_gold"], rho["item_gold"]))
+        lines.append(f"| {r['dataset']} | {t['loo']:.2f} | {t['item']:.2f}, {rho['item']:.2f} | "
+                     + ", ".join(f"{x:.2f}" for x in t["gold"]) + f" | {item_gold} | " + " | ".join(cells) + " |")
     return lines
 
 

@@ -8,10 +8,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.special import log_softmax, logsumexp
 
-from consensus import DawidSkene, Judgments
-from consensus.calibration import (MAX_TEMPERATURE, fit_temperature_gold, fit_temperature_loo,
-                                   temper)
-from consensus.kernels.calibration import loo_predictive_loglik
+from consensus import GLAD, MACE, DawidSkene, Judgments, OneCoinDawidSkene
+from consensus.calibration import (MAX_TEMPERATURE, answer_correlation, answer_rows, fit_item_temperature_gold,
+                                   fit_item_temperature_loo, fit_temperature_gold, fit_temperature_loo,
+                                   item_temperature, loo_items, temper)
+from consensus.errors import ParameterError
+from consensus.kernels.calibration import answer_correctness_moments, loo_predictive_loglik, loo_rows_loglik
+from naive_calibration import naive_answer_correctness_moments, naive_icc, naive_loo_rows_loglik
 
 
 def naive_loo_predictive_loglik(item, worker, label, log_emission, log_prior, temperature, items):
@@ -109,3 +112,202 @@ def test_from_codes_rejects_bad_codes():
         Judgments.from_codes([0], [0], [3], n_classes=2)
     with pytest.raises(InputError, match=">= 0"):
         Judgments.from_codes([-1], [0], [0], n_classes=2)
+
+
+# -- per-item temperature ("item", "item_gold") ---------------------------------------------------------------
+@st.composite
+def answer_groups(draw):
+    n_classes = draw(st.integers(2, 4))
+    sizes = draw(st.lists(st.integers(0, 6), min_size=1, max_size=8))
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    rows = np.log(rng.dirichlet(np.ones(n_classes), size=sum(sizes)))  # any finite log-likelihoods
+    log_prior = np.log(rng.dirichlet(np.ones(n_classes)))
+    base = draw(st.floats(1.0, 50.0))
+    rho = draw(st.floats(0.0, 1.0))
+    return sizes, rows, log_prior, base, rho
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(answer_groups())
+def test_loo_rows_kernel_matches_naive(case):
+    sizes, rows, log_prior, base, rho = case
+    offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    fast = loo_rows_loglik(offsets, np.ascontiguousarray(rows), log_prior, base, rho)
+    groups = [rows[offsets[t]:offsets[t + 1]].tolist() for t in range(len(sizes))]
+    slow = naive_loo_rows_loglik(groups, log_prior.tolist(), base, rho)
+    np.testing.assert_allclose(fast, slow, rtol=1e-9, atol=1e-12)
+    assert (fast <= 1e-12).all()  # each answer's predictive is a probability
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables())
+def test_loo_rows_equals_table_kernel_at_rho_zero(case):
+    """Built from the emission tables, the rows kernel at rho = 0 is the single-temperature kernel."""
+    item, worker, label, n_items, log_emission, log_prior, temperature = case
+    order = np.lexsort((worker, item))
+    judgments = Judgments.from_codes(item[order], worker[order], label[order], n_classes=log_prior.size)
+    items = np.arange(0, judgments.n_items, 2, dtype=np.int64)
+    row_offsets, rows = answer_rows(judgments, items)
+    assert (judgments.label[rows] >= 0).all()
+    np.testing.assert_array_equal(np.diff(row_offsets), judgments.n_labels_per_item[items])
+    log_rows = np.ascontiguousarray(log_emission[judgments.worker[rows], judgments.label[rows]])
+    fast = loo_rows_loglik(row_offsets, log_rows, log_prior, temperature, 0.0)
+    table = loo_predictive_loglik(judgments.item_offsets, judgments.worker, judgments.label, log_emission,
+                                  log_prior, temperature, items)
+    np.testing.assert_allclose(fast, table, rtol=1e-9, atol=1e-12)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables())
+def test_correctness_moments_and_correlation_match_naive(case):
+    item, worker, label, n_items, _, _, _ = case
+    order = np.lexsort((worker, item))
+    n_classes = int(max(label.max(), 0)) + 1
+    judgments = Judgments.from_codes(item[order], worker[order], label[order], n_classes=n_classes)
+    posterior = np.random.default_rng(int(item.sum())).dirichlet(np.ones(n_classes), size=judgments.n_items)
+    fast = answer_correctness_moments(judgments.item_offsets, judgments.label, posterior)
+    slow = naive_answer_correctness_moments(judgments.item, judgments.label, posterior, judgments.n_items)
+    np.testing.assert_allclose(fast, np.array(slow).reshape(-1, 3), rtol=1e-12, atol=1e-12)
+    groups = [[] for _ in range(judgments.n_items)]
+    for i, lab in zip(judgments.item, judgments.label):
+        if lab >= 0:
+            groups[i].append(float(posterior[i, lab]))
+    rho = answer_correlation(judgments, posterior)
+    assert 0.0 <= rho <= 1.0
+    assert rho == pytest.approx(naive_icc(groups), abs=1e-9)
+
+
+def test_correlation_sees_shared_item_errors():
+    """Answers whose correctness is shared within items (hard items) give rho near the truth."""
+    rng = np.random.default_rng(3)
+    n_items, n = 4000, 8
+    hard = rng.random(n_items) < 0.3
+    p_right = np.where(hard, 0.5, 0.95)
+    right = rng.random((n_items, n)) < p_right[:, None]
+    posterior = np.tile([0.0, 1.0], (n_items, 1))  # truth is class 1 everywhere, known
+    label = np.where(right, 1, 0).ravel()
+    judgments = Judgments.from_codes(np.repeat(np.arange(n_items), n), np.tile(np.arange(n), n_items),
+                                     label, n_classes=2)
+    y = right.astype(float)
+    between = np.var(p_right)  # the ICC of a Bernoulli with item-level mean p_right
+    expected = between / float(y.var())
+    assert answer_correlation(judgments, posterior) == pytest.approx(expected, abs=0.02)
+    same = np.ones((n_items, n), dtype=bool)
+    judgments1 = Judgments.from_codes(np.repeat(np.arange(n_items), n), np.tile(np.arange(n), n_items),
+                                      same.astype(int).ravel(), n_classes=2)
+    assert answer_correlation(judgments1, posterior) == 0.0  # no spread at all
+
+
+def test_item_temperature_and_per_row_temper():
+    assert item_temperature(np.array([0, 1, 2, 11]), 2.0, 0.5).tolist() == [2.0, 2.0, 3.0, 12.0]
+    posterior = np.random.default_rng(0).dirichlet(np.ones(3), size=4)
+    t = np.array([1.0, 2.0, 3.0, 7.5])
+    together = temper(posterior, t)
+    for i in range(4):
+        np.testing.assert_allclose(together[i], temper(posterior[i:i + 1], float(t[i]))[0], rtol=1e-12)
+    np.testing.assert_array_equal(together.argmax(axis=1), posterior.argmax(axis=1))
+
+
+def test_gold_item_temperature_recovers_known_design_effect():
+    rng = np.random.default_rng(0)
+    n_items = 20_000
+    n = rng.integers(1, 21, n_items)
+    true_base, true_rho = 1.5, 0.3
+    logits = rng.normal(0.0, 1.5, size=(n_items, 3))
+    calibrated = np.exp(log_softmax(logits, axis=1))
+    gold = np.array([rng.choice(3, p=p) for p in calibrated], dtype=np.int32)
+    scale = item_temperature(n, true_base, true_rho)
+    overconfident = np.exp(log_softmax(logits * scale[:, None], axis=1))
+    base, rho = fit_item_temperature_gold(overconfident, gold, n)
+    assert base == pytest.approx(true_base, rel=0.1)
+    assert rho == pytest.approx(true_rho, abs=0.05)
+    assert fit_item_temperature_gold(overconfident, np.full(n_items, -1, dtype=np.int32), n) == (1.0, 0.0)
+
+
+def _crowd(seed=1, n_items=300, hard_share=0.3):
+    """Annotators of accuracy 0.8 on easy items; on hard items most of them pick the same wrong class."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 3, n_items)
+    n = rng.integers(2, 12, n_items)
+    item = np.repeat(np.arange(n_items), n)
+    worker = np.concatenate([rng.choice(20, size=k, replace=False) for k in n])
+    hard = rng.random(n_items) < hard_share
+    decoy = (truth + 1 + rng.integers(0, 2, n_items)) % 3
+    right = rng.random(item.size) < np.where(hard[item], 0.45, 0.85)
+    label = np.where(right, truth[item], np.where(rng.random(item.size) < 0.8, decoy[item],
+                                                   rng.integers(0, 3, item.size)))
+    return item, worker, label, truth
+
+
+@pytest.mark.parametrize("model", [DawidSkene, OneCoinDawidSkene, MACE, GLAD])
+def test_item_calibration_keeps_labels_and_softens(model):
+    item, worker, label, truth = _crowd()
+    judgments = Judgments.from_codes(item, worker, label, n_classes=3)
+    none = model(calibration="none").fit(judgments)
+    fitted = model(calibration="item").fit(judgments)
+    np.testing.assert_array_equal(fitted.labels_, none.labels_)
+    np.testing.assert_array_equal(fitted.probas_.argmax(axis=1), none.probas_.argmax(axis=1))
+    np.testing.assert_array_equal(fitted.raw_probas_, none.raw_probas_)
+    assert 1.0 <= fitted.temperature_ <= MAX_TEMPERATURE * (1 + 1e-12)
+    assert 0.0 < fitted.answer_correlation_ <= 1.0  # the hard items share their errors
+    n = judgments.n_labels_per_item
+    np.testing.assert_allclose(fitted.item_temperature_,
+                               fitted.temperature_ * (1 + fitted.answer_correlation_ * np.maximum(n - 1, 0)))
+    np.testing.assert_allclose(fitted.probas_, temper(fitted.raw_probas_, fitted.item_temperature_), rtol=1e-12)
+    assert fitted.probas_.max(axis=1).mean() < none.probas_.max(axis=1).mean()
+    # on this crowd the softer confidences are closer to the truth than the raw ones (log loss)
+    rows = np.arange(truth.size)
+    assert -np.log(fitted.probas_[rows, truth]).mean() < -np.log(none.probas_[rows, truth]).mean()
+    again = model(calibration="item").fit(judgments)
+    assert (again.temperature_, again.answer_correlation_) == (fitted.temperature_, fitted.answer_correlation_)
+
+
+def test_item_gold_calibration_uses_gold_and_clamps():
+    item, worker, label, truth = _crowd(seed=2)
+    gold = np.full(truth.size, -1, dtype=np.int32)
+    gold[:150] = truth[:150]
+    judgments = Judgments.from_codes(item, worker, label, n_classes=3, gold=gold)
+    fitted = DawidSkene(calibration="item_gold").fit(judgments)
+    base, rho = fit_item_temperature_gold(fitted.raw_probas_, gold, judgments.n_labels_per_item)
+    assert (fitted.temperature_, fitted.answer_correlation_) == (base, rho)
+    np.testing.assert_array_equal(fitted.probas_[:150].argmax(axis=1), truth[:150])
+    assert (fitted.probas_[:150].max(axis=1) == 1.0).all()
+    np.testing.assert_allclose(fitted.probas_[150:], temper(fitted.raw_probas_, fitted.item_temperature_)[150:])
+    # without gold, "item_gold" is "item"
+    plain = Judgments.from_codes(item, worker, label, n_classes=3)
+    a = DawidSkene(calibration="item_gold").fit(plain)
+    b = DawidSkene(calibration="item").fit(plain)
+    assert (a.temperature_, a.answer_correlation_) == (b.temperature_, b.answer_correlation_)
+
+
+def test_single_temperature_modes_report_flat_item_temperature():
+    item, worker, label, _ = _crowd(seed=4)
+    judgments = Judgments.from_codes(item, worker, label, n_classes=3)
+    for mode in ("loo", "none"):
+        fitted = DawidSkene(calibration=mode).fit(judgments)
+        assert fitted.answer_correlation_ == 0.0
+        np.testing.assert_array_equal(fitted.item_temperature_, np.full(judgments.n_items, fitted.temperature_))
+
+
+def test_loo_items_cover_everything_when_small():
+    np.testing.assert_array_equal(loo_items(5), np.arange(5))
+    big = loo_items(50_001)
+    assert big.size <= 20_000 and big[0] == 0 and np.all(np.diff(big) == np.diff(big)[0])
+
+
+def test_item_loo_fit_is_bounded_and_reproducible():
+    item, worker, label, _ = _crowd(seed=5)
+    judgments = Judgments.from_codes(item, worker, label, n_classes=3)
+    model = DawidSkene(calibration="none").fit(judgments)
+    row_offsets, rows = answer_rows(judgments, loo_items(judgments.n_items))
+    log_rows = model._log_emission[judgments.worker[rows], judgments.label[rows]]
+    first = fit_item_temperature_loo(row_offsets, log_rows, model._log_prior, 0.2)
+    assert first == fit_item_temperature_loo(row_offsets, log_rows, model._log_prior, 0.2)
+    assert 1.0 <= first <= MAX_TEMPERATURE
+
+
+def test_partitioned_engine_rejects_per_item_calibration():
+    with pytest.raises(ParameterError, match="'calibration' parameter of DawidSkene"):
+        DawidSkene(calibration="item").fit("unused.parquet", engine="dask")

@@ -49,8 +49,11 @@ class Auto(Aggregator):
     ----------
     max_overturn : float, default 0.02
         Largest tolerated share of overturned strong majorities, in [0, 1].
-    calibration : {"loo", "gold", "none"}, default "loo"
-        Passed to Dawid-Skene.
+    calibration : {"item", "item_gold", "loo", "gold", "none"}, default "item"
+        Passed to Dawid-Skene: ``"item"`` (default) tempers each item by
+        ``T0 * (1 + rho * (n - 1))`` for its ``n`` answers, fitted without
+        gold; see :mod:`consensus.calibration`. When Wawa is chosen the
+        confidences are its vote shares.
     tie_break : {"random", "first"}, default "random"
     random_state : int, default 0
 
@@ -67,7 +70,7 @@ class Auto(Aggregator):
 
     _name = "Auto"
 
-    def __init__(self, *, max_overturn: float = 0.02, calibration: str = "loo",
+    def __init__(self, *, max_overturn: float = 0.02, calibration: str = "item",
                  tie_break: str = "random", random_state: int = 0) -> None:
         self.max_overturn = max_overturn
         self.calibration = calibration

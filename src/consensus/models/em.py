@@ -12,7 +12,7 @@ import numpy as np
 
 from consensus import calibration
 from consensus.data import Judgments
-from consensus.errors import check_param
+from consensus.errors import ParameterError, check_param
 from consensus.kernels import dawid_skene as ds
 from consensus.kernels import vote
 from consensus.models.base import Aggregator
@@ -29,7 +29,15 @@ class EMAggregator(Aggregator):
         Posteriors before calibration, gold not clamped.
     temperature_ : float
         Calibration temperature (``probas_`` = tempered ``raw_probas_``,
-        gold items clamped); see :mod:`consensus.calibration`.
+        gold items clamped); with ``calibration="item"`` / ``"item_gold"``
+        the base ``T0`` of the per-item temperatures. See
+        :mod:`consensus.calibration`.
+    item_temperature_ : ndarray of float64, shape (n_items,)
+        The temperature each item's posterior was tempered by (all equal to
+        ``temperature_`` except in the per-item modes).
+    answer_correlation_ : float
+        ``rho`` of the per-item temperature ``T0 * (1 + rho * (n - 1))``
+        (0 outside the per-item modes).
     log_likelihood_history_ : list of float
         Penalised log-likelihood after each iteration (never decreases).
     n_iter_ : int
@@ -72,7 +80,15 @@ class EMAggregator(Aggregator):
             return super().fit(data, gold)
         from consensus.backends.em import fit_with_engine
 
-        return fit_with_engine(self, data, gold, engine)
+        if self.calibration in calibration.PER_ITEM:
+            raise ParameterError(
+                f"The 'calibration' parameter of {self._name} must be one of ['loo', 'gold', 'none'] with "
+                f"engine={engine!r} (the partitioned engine fits one temperature). Got {self.calibration!r} "
+                "instead; fit in memory (engine='local') for the per-item temperature.")
+        fitted = fit_with_engine(self, data, gold, engine)
+        fitted.item_temperature_ = np.full(fitted.raw_probas_.shape[0], fitted.temperature_)
+        fitted.answer_correlation_ = 0.0
+        return fitted
 
     # hooks ------------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -97,16 +113,51 @@ class EMAggregator(Aggregator):
         self.confusion_ = np.exp(self._log_emission).transpose(0, 2, 1).copy()
 
     def _calibrate(self, judgments: Judgments, gold: np.ndarray) -> None:
-        """Set ``raw_probas_`` (unclamped posteriors) and ``temperature_``."""
+        """Set ``raw_probas_`` (unclamped posteriors), ``temperature_``, ``item_temperature_``, ``answer_correlation_``."""
         no_gold = np.full(judgments.n_items, -1, dtype=np.int32)
         self.raw_probas_, _ = self._e_step(judgments, no_gold)
         method = self.calibration
+        self.answer_correlation_ = 0.0
+        if method in calibration.PER_ITEM:
+            n_answers = judgments.n_labels_per_item
+            if method == "item_gold" and (gold >= 0).any():
+                base, rho = calibration.fit_item_temperature_gold(self.raw_probas_, gold, n_answers)
+            else:
+                rho = calibration.answer_correlation(judgments, self.raw_probas_)
+                row_offsets, rows = calibration.answer_rows(judgments, calibration.loo_items(judgments.n_items))
+                log_rows = self._answer_log_emission(judgments, rows)
+                base = 1.0 if log_rows is None else \
+                    calibration.fit_item_temperature_loo(row_offsets, log_rows, self._log_prior, rho)
+            self.temperature_, self.answer_correlation_ = base, rho
+            self.item_temperature_ = calibration.item_temperature(n_answers, base, rho)
+            return
         if method == "gold" and (gold >= 0).any():
             self.temperature_ = calibration.fit_temperature_gold(self.raw_probas_, gold)
         elif method in ("gold", "loo") and hasattr(self, "_log_emission"):
             self.temperature_ = calibration.fit_temperature_loo(judgments, self._log_emission, self._log_prior)
         else:
             self.temperature_ = 1.0
+        self.item_temperature_ = np.full(judgments.n_items, self.temperature_)
+
+    def _answer_log_emission(self, judgments: Judgments, rows: np.ndarray) -> np.ndarray | None:
+        """``log P(answer | z = k)`` of the class answers at positions ``rows``: float64 (len(rows), K).
+
+        From the emission tables (Dawid-Skene, one-coin, MACE) or from GLAD's
+        ability times easiness; ``None`` for a model with neither.
+        """
+        worker, label = judgments.worker[rows], judgments.label[rows]
+        if hasattr(self, "_log_emission"):
+            return np.ascontiguousarray(self._log_emission[worker, label])
+        ability, log_beta = getattr(self, "ability_", None), getattr(self, "_log_beta", None)
+        if ability is None or log_beta is None:
+            return None
+        # GLAD (kernels/glad.py e_step): right w.p. sigmoid(a_w b_i), else one of K - 1 others uniformly
+        x = ability[worker] * np.exp(log_beta[judgments.item[rows]])
+        n_classes = judgments.n_classes
+        wrong = -np.logaddexp(0.0, x) - (np.log(n_classes - 1.0) if n_classes > 1 else 0.0)
+        out = np.repeat(wrong[:, None], n_classes, axis=1)
+        out[np.arange(rows.size), label] = -np.logaddexp(0.0, -x)
+        return out
 
     # loop -------------------------------------------------------------------------------
     def _fit(self, judgments: Judgments) -> None:
@@ -129,7 +180,8 @@ class EMAggregator(Aggregator):
         labels, n_tied = vote.pick_labels(posterior, TIE_POLICIES[self.tie_break], int(self.random_state))
         self._calibrate(judgments, gold)
         known = np.flatnonzero(gold >= 0)
-        posterior = calibration.temper(self.raw_probas_, self.temperature_)
+        per_item = self.calibration in calibration.PER_ITEM
+        posterior = calibration.temper(self.raw_probas_, self.item_temperature_ if per_item else self.temperature_)
         posterior[known] = 0.0
         posterior[known, gold[known]] = 1.0
         self.probas_ = posterior
