@@ -33,8 +33,8 @@ pseudo_counts = st.one_of(st.just(0.0), st.floats(0.0, 20.0))  # subnormals incl
 
 
 @st.composite
-def e_step_inputs(draw):
-    data = draw(judgment_sets())
+def e_step_inputs(draw, **crowd):
+    data = draw(judgment_sets(**crowd))
     K, n_workers = data["K"], data["n_workers"]
     emission = draw(st.lists(log_values, min_size=n_workers * K * K, max_size=n_workers * K * K))
     log_prior = draw(st.lists(log_values, min_size=K, max_size=K))

@@ -136,7 +136,63 @@ def test_em_pass_two_classes_with_extreme_logits(seed):
     np.testing.assert_allclose(loglik, want_loglik, rtol=RTOL, atol=ATOL)
 
 
-@pytest.mark.parametrize("K", [2, 3])
+@SETTINGS
+@given(inputs=e_step_inputs(max_classes=8, min_classes=6))
+def test_em_pass_many_classes_matches_naive(inputs):
+    """K > 5 takes the general path with K unknown at compile time (K = 3, 4, 5 get unrolled copies)."""
+    data, log_emission, log_prior = inputs
+    offsets, worker, label = item_csr(data["item"], data["worker"], data["label"], data["n_items"])
+    args = readonly(offsets, worker, label, log_emission, log_prior, data["gold"])
+    posterior, loglik, counts = ds.em_pass(*args)
+    want_posterior, want_loglik = naive_e_step(*args)
+    np.testing.assert_allclose(posterior, want_posterior, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(loglik, want_loglik, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(counts, naive_emission_counts(offsets, worker, label, want_posterior,
+                                                             data["n_workers"]), rtol=RTOL, atol=ATOL)
+
+
+def _long_crowd(seed, K, n_items, n_workers, per_item):
+    """Item-sorted judgments, long enough (thousands per chunk) for the gathers' prefetch to reach
+    ahead, with abstentions, empty items, gold and every K path."""
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(0, per_item + 1, n_items)
+    offsets = np.zeros(n_items + 1, np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    worker = rng.integers(0, n_workers, offsets[-1]).astype(np.int32)
+    label = rng.integers(-1, K, offsets[-1]).astype(np.int32)
+    log_emission = np.log(rng.dirichlet(np.ones(K), size=(n_workers, K)))
+    log_prior = np.log(rng.dirichlet(np.ones(K)))
+    gold = np.where(rng.random(n_items) < 0.1, rng.integers(0, K, n_items), -1).astype(np.int32)
+    return readonly(offsets, worker, label, log_emission, log_prior, gold)
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), K=st.sampled_from([1, 2, 3, 4, 5, 6, 7]))
+def test_em_pass_into_long_inputs_match_naive_with_reused_buffers(seed, K):
+    """em_pass_into (the EM loop's entry, writing into reused buffers) on inputs where the
+    prefetch reaches ahead and across chunk ends: equal to the plain reference, and bit for
+    bit to em_pass, whatever the buffers held before."""
+    args = _long_crowd(seed, K, n_items=1500, n_workers=int(np.random.default_rng(seed).integers(1, 300)),
+                       per_item=6)
+    offsets, worker, label, log_emission, log_prior, gold = args
+    n_items, n_workers = offsets.size - 1, log_emission.shape[0]
+    bounds = ds.reduction_chunks(offsets, n_workers, K)
+    workspace = np.full((bounds.size - 1, n_workers * K, 2 * K), np.nan)
+    posterior, loglik = np.full((n_items, K), 7.0), np.full(n_items, -3.0)
+    counts = np.full((n_workers, K, K), np.inf)
+    for _ in range(2):  # the second call finds the first one's values in the buffers
+        ds.em_pass_into(offsets, worker, label, log_emission, log_prior, gold, bounds, workspace,
+                        posterior, loglik, counts)
+        want_posterior, want_loglik = naive_e_step(*args)
+        np.testing.assert_allclose(posterior, want_posterior, rtol=RTOL, atol=ATOL)
+        np.testing.assert_allclose(loglik, want_loglik, rtol=RTOL, atol=ATOL)
+        np.testing.assert_allclose(counts, naive_emission_counts(offsets, worker, label, want_posterior, n_workers),
+                                   rtol=RTOL, atol=ATOL)
+    for a, b in zip(ds.em_pass(*args), (posterior, loglik, counts)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("K", [2, 3, 5, 7])
 def test_scatter_kernels_identical_on_any_thread_count(K):
     rng = np.random.default_rng(K)
     n_items, n_workers = 20_000, 40

@@ -155,9 +155,32 @@ class DawidSkene(EMAggregator):
 
     def _prepare(self, judgments: Judgments) -> None:
         self._prior_index, self._prior_counts = self._prior_tables(judgments)
+        self._buffers = None  # em_pass_into's arrays, allocated by the first E-step of this fit
+
+    def _em_buffers(self, judgments: Judgments) -> dict[str, Any]:
+        """Arrays :func:`ds.em_pass_into` writes, allocated once per fit and reused every iteration.
+
+        Two posterior / log-likelihood pairs alternate, so the posterior an E-step returned stays
+        intact while the next one is computed (the loop and the tie-break may still read it). numpy
+        allocates them (large arrays are backed by huge pages where the OS allows: fewer TLB misses
+        in the random worker-table accesses), and no page is faulted in again per iteration.
+        """
+        buffers = getattr(self, "_buffers", None)
+        if buffers is None or buffers["judgments"] is not judgments:
+            n_items, n_workers, n_classes = judgments.n_items, judgments.n_workers, judgments.n_classes
+            bounds = ds.reduction_chunks(judgments.item_offsets, n_workers, n_classes)
+            buffers = {
+                "judgments": judgments, "bounds": bounds, "next": 0,
+                "workspace": np.empty((bounds.size - 1, n_workers * n_classes, 2 * n_classes), dtype=np.float64),
+                "posterior": [np.empty((n_items, n_classes), dtype=np.float64) for _ in range(2)],
+                "item_loglik": [np.empty(n_items, dtype=np.float64) for _ in range(2)],
+                "counts": np.empty((n_workers, n_classes, n_classes), dtype=np.float64),
+            }
+            self._buffers = buffers
+        return buffers
 
     def _m_step(self, judgments: Judgments, posterior: np.ndarray) -> None:
-        # The E-step (ds.em_pass) already scattered the expected counts of the posteriors it
+        # The E-step (ds.em_pass_into) already scattered the expected counts of the posteriors it
         # returned; other posteriors (the initial ones) get a scatter pass of their own. Both walk
         # the item-sorted judgments: no worker-sorted copy is built.
         pending = getattr(self, "_pending_counts", None)
@@ -175,17 +198,25 @@ class DawidSkene(EMAggregator):
         if last is not None and last[0] is judgments and last[1] is self._log_emission \
                 and last[2] is self._log_prior and np.array_equal(last[3], gold):
             # the same parameters and gold as the last E-step (the unclamped posteriors asked for
-            # after the loop when there is no gold): the same result, without another pass
+            # after the loop when there is no gold): the same result, without another pass. The
+            # loop is over, so the reused arrays can go (the loop still holds the one returned).
+            self._buffers = None
             return last[4].copy(), last[5]
-        posterior, item_loglik, counts = ds.em_pass(judgments.item_offsets, judgments.worker, judgments.label,
-                                                    self._log_emission, self._log_prior, gold)
+        buffers = self._em_buffers(judgments)
+        slot = buffers["next"]
+        buffers["next"] = 1 - slot
+        posterior, item_loglik = buffers["posterior"][slot], buffers["item_loglik"][slot]
+        counts = buffers["counts"]
+        ds.em_pass_into(judgments.item_offsets, judgments.worker, judgments.label, self._log_emission,
+                        self._log_prior, gold, buffers["bounds"], buffers["workspace"], posterior, item_loglik,
+                        counts)
         self._pending_counts = (posterior, counts)
         self._last_e_step = (judgments, self._log_emission, self._log_prior, gold, posterior, item_loglik)
         return posterior, item_loglik
 
     def _finish(self, judgments: Judgments, posterior: np.ndarray) -> None:
         super()._finish(judgments, posterior)
-        self._last_e_step = self._pending_counts = None  # fit-time caches: do not keep them alive
+        self._last_e_step = self._pending_counts = self._buffers = None  # fit-time caches: do not keep them alive
 
     def _penalty(self) -> float:
         # the class-prior term is added by the EM loop
