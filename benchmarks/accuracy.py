@@ -359,6 +359,7 @@ def evaluate(folder: Path, settings: dict) -> dict:
             calibration[key] = entry
 
     sections["calibration"] = time.perf_counter() - t_section
+    rho_on_gold = gold_answer_correlation(judgments, gold_items, gold_labels)
     # 3. annotator reliability against gold
     gold_per_item = np.full(judgments.n_items, -2, dtype=np.int64)
     gold_per_item[gold_items] = gold_labels
@@ -394,6 +395,7 @@ def evaluate(folder: Path, settings: dict) -> dict:
         "methods": methods,
         "calibration": calibration,
         "reliability": reliability,
+        "rho_on_gold": rho_on_gold,
         "mv_expected": mv_expected,
         "mv_seeded": methods["mv"]["accuracy"],
         "mv_n_tied_gold": int((mv.n_tied_[gold_items] > 1).sum()),
@@ -414,6 +416,29 @@ def evaluate(folder: Path, settings: dict) -> dict:
     result["checks"] = checks(result)
     result["flags"] = flags(result)
     return result
+
+
+def gold_answer_correlation(judgments, gold_items: np.ndarray, gold_labels: np.ndarray) -> float:
+    """Diagnostic, never used by a fit: intra-item correlation of the answers' correctness against gold.
+
+    The same estimator as the gold-free ``rho`` of ``calibration="item"``
+    (``consensus.calibration.answer_correlation``) with ``y = [answer == gold]`` on the gold items
+    instead of the posterior probability that the answer is right.
+    """
+    import consensus
+    from consensus.calibration import answer_correlation
+
+    known = gold_labels >= 0
+    gold_of = np.full(judgments.n_items, -1, dtype=np.int64)
+    gold_of[gold_items[known]] = gold_labels[known]
+    rows = (gold_of[judgments.item] >= 0) & (judgments.label >= 0)
+    subset = consensus.Judgments.from_codes(judgments.item[rows], judgments.worker[rows], judgments.label[rows],
+                                            n_classes=judgments.n_classes)
+    one_hot = np.zeros((subset.n_items, judgments.n_classes))
+    # from_codes keeps item codes 0..max: items without rows have no answers and are skipped
+    has = gold_of[: subset.n_items] >= 0
+    one_hot[np.flatnonzero(has), gold_of[: subset.n_items][has]] = 1.0
+    return answer_correlation(subset, one_hot)
 
 
 def checks(r: dict) -> dict:
@@ -594,29 +619,32 @@ def render_calibration(results: list[dict], settings: dict) -> list[str]:
         "predictive likelihood (see `consensus.calibration`). Labels are the same in every mode "
         "(checked per dataset and model: column *labels*).",
         "",
-        "| dataset | " + " | ".join(LABELS[k] for k in CALIBRATED) + " | labels | rho (DS item) | T0 (DS item) "
-        "| T (DS loo) |",
-        "|---|" + "---:|" * len(CALIBRATED) + "---|---:|---:|---:|",
+        "| dataset | " + " | ".join(LABELS[k] for k in CALIBRATED) + " | labels | rho (DS item) | rho on gold "
+        "| T0 (DS item) | T (DS loo) |",
+        "|---|" + "---:|" * len(CALIBRATED) + "---|---:|---:|---:|---:|",
     ]
     for r in results:
         c = r["calibration"]
         cells = [" / ".join(_ece(c[k]["ece_all"][mode]) for mode in GOLD_FREE_MODES) for k in CALIBRATED]
         same = all(c[k]["labels_unchanged"] for k in CALIBRATED)
         lines.append(f"| {r['dataset']} | " + " | ".join(cells) + f" | {'same' if same else '**CHANGED**'} | "
-                     f"{c['ds']['rho']['item']:.2f} | {c['ds']['temperature']['item']:.2f} | "
+                     f"{c['ds']['rho']['item']:.2f} | {r['rho_on_gold']:.2f} | {c['ds']['temperature']['item']:.2f} | "
                      f"{c['ds']['temperature']['loo']:.2f} |")
     lines.append("| *mean* | " + " | ".join(" / ".join(
         _ece(_mean(r["calibration"][k]["ece_all"][mode] for r in results)) for mode in GOLD_FREE_MODES)
-        for k in CALIBRATED) + " | | | | |")
+        for k in CALIBRATED) + " | | | | | |")
     lines.append(f"| *ECE ≤ {ECE_GOAL}* | " + " | ".join(" / ".join(
         f"{sum(r['calibration'][k]['ece_all'][mode] <= ECE_GOAL for r in results)}" for mode in GOLD_FREE_MODES)
-        + f" of {len(results)}" for k in CALIBRATED) + " | | | | |")
+        + f" of {len(results)}" for k in CALIBRATED) + " | | | | | |")
     best_free = {k: sum(r["calibration"][k]["ece_all"]["item"] < r["calibration"][k]["ece_all"]["loo"] - 1e-12
                         for r in results) for k in free}
     lines += [
         "",
         "*item* vs *loo* (lower ECE on how many of the datasets): "
-        + ", ".join(f"{LABELS[k]} {best_free[k]}/{len(results)}" for k in free) + ".",
+        + ", ".join(f"{LABELS[k]} {best_free[k]}/{len(results)}" for k in free) + ". *rho on gold*: the same "
+        "estimator with `y = [answer == gold]` on the gold items, a diagnostic the fits never see: where it is "
+        "well above the gold-free *rho*, the crowd errs together on items where it agrees (a unanimous wrong "
+        "crowd looks right without gold), and the gold-free confidences stay too high.",
         "",
         "### All modes, 2-fold cross-fitting on gold",
         "",
