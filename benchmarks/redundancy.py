@@ -1,14 +1,14 @@
 """Redundancy replay benchmark: adaptive labelling driven by ``advise_redundancy`` vs fixed k-redundancy.
 
     python benchmarks/redundancy.py [--data ../shared/datasets] [--datasets snow_rte ...]
-                                    [--targets 0.95 0.99 0.999 0.9999 0.99999] [--start 2]
+                                    [--targets 0.9 0.95 ... 0.99999] [--start 2]
                                     [--reveal one|advice] [--experts crowd|keep]
                                     [--calibrations per_item model auto] [--gold-share 0.1]
-                                    [--order-seed 0] [--out benchmarks/results]
+                                    [--order-seeds 0 1 2] [--out benchmarks/results]
 
 For every dataset folder under ``--data`` with ``judgments.csv`` and ``gold.csv``
 and at least 5 judgments per item on average, each item's real judgments are put
-in a fixed random order (seeded by ``--order-seed``).
+in a fixed random order (seeded by each of ``--order-seeds``).
 
 * **Fixed k** (k = 1 .. the most any item has): Dawid-Skene on each item's first
   k judgments (all of them where it has fewer); accuracy on the gold items and
@@ -23,6 +23,12 @@ in a fixed random order (seeded by ``--order-seed``).
   keep getting one crowd label per round while any is left (``--experts crowd``:
   the replay has no expert, so the stopping rule alone is measured), or stop
   with their crowd label (``keep``).
+* **Known reliability** (a reference, not something a buyer can run): the
+  same stopping rule (reveal while the top posterior is below the target) with
+  the item posteriors computed from the confusion matrices and class prior of
+  Dawid-Skene on *all* judgments, i.e. as if every annotator's reliability were
+  known exactly before labelling. The gap between it and the adaptive run is
+  what estimating reliability from the revealed labels costs.
 * ``--gold-share S``: a seeded random share S of the gold items is the buyer's
   own gold, labelled with all their judgments (counted in the labels used):
   every fit gets it (clamped, ``calibration="gold"``, and the advice's ``rho``
@@ -37,6 +43,8 @@ operating curve: per dataset, the smallest label share at which adaptive (and
 fixed k) gets within 0.5 points of Dawid-Skene on all labels, and at how many
 targets adaptive beats fixed k at equal budget. The goal: within 0.5 points
 with at most 50% of the labels, and above fixed redundancy at equal budget.
+With several ``--order-seeds`` every scheme is replayed once per reveal order
+and the operating curve has one row per dataset and order.
 Writes ``redundancy.md`` and ``redundancy.json`` to ``--out`` (after every
 dataset) and prints the tables, wall time and peak RSS.
 """
@@ -186,6 +194,39 @@ def adaptive(judgments: Judgments, truth: np.ndarray, rank: np.ndarray, target: 
     }
 
 
+def known_reliability(judgments: Judgments, truth: np.ndarray, rank: np.ndarray, everything: DawidSkene,
+                      target: float, start: int, scored: np.ndarray) -> dict:
+    """The stopping rule with reliability known exactly: posteriors from DS-on-all-labels' parameters.
+
+    Labels are revealed per item in ``rank`` order (``start`` first) while the
+    item's top posterior, from ``everything.confusion_`` (shape
+    ``(n_workers, K, K)``, ``[w, true, given]``) and ``everything.priors_``, is
+    below ``target``; the label is that posterior's argmax.
+    """
+    log_confusion = np.log(np.clip(np.asarray(everything.confusion_), 1e-300, None))
+    log_prior = np.log(np.clip(np.asarray(everything.priors_), 1e-300, None))
+    order = np.lexsort((rank, judgments.item))
+    worker, label = judgments.worker[order], judgments.label[order]
+    offsets = judgments.item_offsets
+    threshold = np.log(target)
+    used = 0
+    labels = np.empty(judgments.n_items, dtype=np.int64)
+    for i in range(judgments.n_items):
+        score = log_prior.copy()
+        n = 0
+        for t in range(offsets[i], offsets[i + 1]):
+            if label[t] >= 0:
+                score = score + log_confusion[worker[t], :, label[t]]
+            n += 1
+            top = score.max()
+            if n >= start and top - (top + np.log(np.exp(score - top).sum())) >= threshold:
+                break
+        used += n
+        labels[i] = int(score.argmax())
+    return {"scheme": f"known reliability target={target}", "target": target, "labels": used,
+            "accuracy": float((labels[scored] == truth[scored]).mean())}
+
+
 def at_budget(fixed_rows: list[dict], labels: float) -> float:
     """Fixed-k accuracy interpolated linearly in labels used."""
     xs = np.array([r["labels"] for r in fixed_rows], dtype=float)
@@ -218,11 +259,19 @@ def run_dataset(folder: Path, targets: list[float], start: int, reveal: str, see
             row["goal_met"] = bool(row["gap_to_all_points"] <= 0.5 and row["label_share"] <= 0.5)
             row["beats_fixed"] = bool(row["accuracy"] > row["fixed_at_budget"])
             adaptive_rows.append(row)
-    return {"dataset": folder.name, "items": judgments.n_items, "gold_items": int((truth >= 0).sum()),
+    known_rows = []
+    for target in targets:
+        row = known_reliability(judgments, truth, rank, everything, target, start, scored)
+        row["label_share"] = row["labels"] / judgments.n_judgments
+        row["gap_to_all_points"] = 100 * (all_row["accuracy"] - row["accuracy"])
+        known_rows.append(row)
+    within_known = [r["label_share"] for r in known_rows if r["gap_to_all_points"] <= 0.5]
+    return {"dataset": folder.name, "order_seed": seed, "items": judgments.n_items, "gold_items": int((truth >= 0).sum()),
             "scored_items": int(scored.sum()), "buyer_gold_items": int((gold >= 0).sum()),
             "classes": judgments.n_classes, "judgments": judgments.n_judgments, "all": all_row,
-            "fixed": fixed_rows, "adaptive": adaptive_rows, "curve": curve(all_row, fixed_rows, adaptive_rows,
-                                                                            judgments.n_judgments),
+            "fixed": fixed_rows, "adaptive": adaptive_rows, "known_reliability": known_rows,
+            "curve": curve(all_row, fixed_rows, adaptive_rows, judgments.n_judgments)
+            | {"known_min_share_within_half_point": min(within_known) if within_known else None},
             "seconds": time.perf_counter() - t0}
 
 
@@ -245,7 +294,7 @@ def curve(all_row: dict, fixed_rows: list[dict], adaptive_rows: list[dict], n: i
 
 def table(result: dict) -> list[str]:
     n = result["judgments"]
-    lines = [f"### {result['dataset']} ({result['items']} items, {result['gold_items']} with gold, "
+    lines = [f"### {result['dataset']}, order seed {result['order_seed']} ({result['items']} items, {result['gold_items']} with gold, "
              f"{result['scored_items']} scored, {result['classes']} classes, {n} judgments)", "",
              "| scheme | labels | share of all | accuracy | agrees with DS-all | mean confidence | rho | "
              "fixed k at same budget | rounds | expert items |",
@@ -258,6 +307,9 @@ def table(result: dict) -> list[str]:
         lines.append(f"| **{r['scheme']} ({r['calibration']})**{mark} | {r['labels']} | {r['labels'] / n:.1%} | "
                      f"{r['accuracy']:.4f} | {r['agreement_with_all']:.4f} | {r['mean_confidence']:.4f} | {rho} | "
                      f"{r['fixed_at_budget']:.4f} | {r['rounds']} | {r['expert_items']} |")
+    for r in result["known_reliability"]:
+        lines.append(f"| {r['scheme']} (reference) | {r['labels']} | {r['labels'] / n:.1%} | {r['accuracy']:.4f} | "
+                     "| | | | | |")
     for r in result["fixed"]:
         lines.append(f"| {r['scheme']} | {r['labels']} | {r['labels'] / n:.1%} | {r['accuracy']:.4f} | "
                      f"{r['agreement_with_all']:.4f} | | | | | |")
@@ -265,11 +317,11 @@ def table(result: dict) -> list[str]:
 
 
 def summary(results: list[dict]) -> list[str]:
-    lines = ["| dataset | calibration | target | DS all | adaptive | gap (points) | labels used | fixed at budget | "
-             "goal (<=0.5 pt, <=50%) | beats fixed |", "|---|---|---:|---:|---:|---:|---:|---:|---|---|"]
+    lines = ["| dataset | order seed | calibration | target | DS all | adaptive | gap (points) | labels used | fixed at budget | "
+             "goal (<=0.5 pt, <=50%) | beats fixed |", "|---|---:|---|---:|---:|---:|---:|---:|---:|---|---|"]
     for res in results:
         for r in res["adaptive"]:
-            lines.append(f"| {res['dataset']} | {r['calibration']} | {r['target']} | {res['all']['accuracy']:.4f} | "
+            lines.append(f"| {res['dataset']} | {res['order_seed']} | {r['calibration']} | {r['target']} | {res['all']['accuracy']:.4f} | "
                          f"{r['accuracy']:.4f} | {r['gap_to_all_points']:+.2f} | {r['label_share']:.1%} | "
                          f"{r['fixed_at_budget']:.4f} | {'yes' if r['goal_met'] else 'no'} | "
                          f"{'yes' if r['beats_fixed'] else 'no'} |")
@@ -279,9 +331,10 @@ def summary(results: list[dict]) -> list[str]:
 def curve_summary(results: list[dict]) -> list[str]:
     """One line per dataset: smallest share within 0.5 points (adaptive per calibration, fixed k), wins."""
     calibrations = list(dict.fromkeys(r["calibration"] for res in results for r in res["adaptive"]))
-    head = "| dataset | DS all | fixed k: smallest share within 0.5 pt | " + " | ".join(
-        f"{c}: smallest share within 0.5 pt | {c}: beats fixed (of targets)" for c in calibrations) + " |"
-    lines = [head, "|---|---:|---:|" + "---:|---:|" * len(calibrations)]
+    head = "| dataset | order seed | DS all | fixed k: smallest share within 0.5 pt | " + " | ".join(
+        f"{c}: smallest share within 0.5 pt | {c}: beats fixed (of targets)" for c in calibrations) + \
+        " | known reliability (reference): smallest share within 0.5 pt |"
+    lines = [head, "|---|---:|---:|---:|" + "---:|---:|" * len(calibrations) + "---:|"]
 
     def share(x: float | None) -> str:
         return "never" if x is None else f"{x:.1%}"
@@ -290,8 +343,9 @@ def curve_summary(results: list[dict]) -> list[str]:
         c = res["curve"]
         cells = [f"{share(c[k]['min_share_within_half_point'])} | {c[k]['beats_fixed']}/{c[k]['points']}"
                  for k in calibrations]
-        lines.append(f"| {res['dataset']} | {res['all']['accuracy']:.4f} | "
-                     f"{share(c['fixed_min_share_within_half_point'])} | " + " | ".join(cells) + " |")
+        lines.append(f"| {res['dataset']} | {res['order_seed']} | {res['all']['accuracy']:.4f} | "
+                     f"{share(c['fixed_min_share_within_half_point'])} | " + " | ".join(cells) +
+                     f" | {share(c['known_min_share_within_half_point'])} |")
     return lines
 
 
@@ -304,7 +358,7 @@ def write(args: argparse.Namespace, argv: list[str] | None, results: list[dict],
     head = [f"# Redundancy replay ({platform.python_version()}, {platform.machine()})", "",
             f"`{command.strip()}`: start {args.start} label(s) per item, reveal {args.reveal}, "
             f"expert items {args.experts}, buyer's gold {args.gold_share:.0%} of the gold items, "
-            f"order seed {args.order_seed}; wall {time.perf_counter() - t0:.0f} s, peak RSS {peak_rss_mb():.0f} MB",
+            f"order seeds {' '.join(map(str, args.order_seeds))}; wall {time.perf_counter() - t0:.0f} s, peak RSS {peak_rss_mb():.0f} MB",
             "", "A target is the stopping threshold on the model's posterior (an item is accepted once its top "
             "class reaches it); it is the accuracy of the accepted items only as far as that posterior is "
             "calibrated: compare the mean confidence with the accuracy and the agreement with DS on all labels.", ""]
@@ -320,7 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets")
     parser.add_argument("--datasets", nargs="*", help="folder names (default: every eligible one)")
-    parser.add_argument("--targets", nargs="+", type=float, default=[0.95, 0.99, 0.999, 0.9999, 0.99999])
+    parser.add_argument("--targets", nargs="+", type=float,
+                        default=[0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999, 0.9999, 0.99999])
     parser.add_argument("--calibrations", nargs="+", choices=("auto", "per_item", "model"),
                         default=["per_item"], help="advise_redundancy calibration(s) to replay")
     parser.add_argument("--gold-share", type=float, default=0.0,
@@ -332,18 +387,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--experts", choices=("keep", "crowd"), default="crowd",
                         help="expert_review items: keep their crowd label and stop (keep; the replay has no "
                         "expert), or keep revealing their crowd labels one per round (crowd)")
-    parser.add_argument("--order-seed", type=int, default=0)
+    parser.add_argument("--order-seeds", nargs="+", type=int, default=[0],
+                        help="one replay per reveal order (seed of each item's random judgment order)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
     names = args.datasets or eligible(args.data)
     t0 = time.perf_counter()
     results = []
     for name in names:
-        res = run_dataset(args.data / name, args.targets, args.start, args.reveal, args.order_seed, args.experts,
-                          tuple(args.calibrations), args.gold_share)
-        results.append(res)
-        print("\n".join(table(res)), flush=True)
-        write(args, argv, results, t0)  # after every dataset, so a long run leaves its figures so far
+        for seed in args.order_seeds:
+            res = run_dataset(args.data / name, args.targets, args.start, args.reveal, seed, args.experts,
+                              tuple(args.calibrations), args.gold_share)
+            results.append(res)
+            print("\n".join(table(res)), flush=True)
+            write(args, argv, results, t0)  # after every dataset, so a long run leaves its figures so far
     print("\n".join(["## Summary", ""] + summary(results) + ["", "## Operating curve", ""] + curve_summary(results)))
     print(f"wall {time.perf_counter() - t0:.0f} s, peak RSS {peak_rss_mb():.0f} MB")
     return 0
