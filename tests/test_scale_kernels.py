@@ -3,6 +3,8 @@ and their independence from the thread count."""
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 import pytest
@@ -149,6 +151,20 @@ def test_em_pass_many_classes_matches_naive(inputs):
     np.testing.assert_allclose(loglik, want_loglik, rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(counts, naive_emission_counts(offsets, worker, label, want_posterior,
                                                              data["n_workers"]), rtol=RTOL, atol=ATOL)
+
+
+@SETTINGS
+@given(values=st.lists(st.floats(min_value=2.3e-308, max_value=1e308), min_size=1, max_size=300)
+       | st.lists(st.floats(min_value=1.0, max_value=8.0), min_size=1, max_size=300))
+def test_log_block_matches_math_log(values):
+    """The general path's vectorised log (of item normalisers in [1, K]) to a few ulps; log 1 = 0."""
+    x = np.array(values + [1.0])
+    n = x.size
+    out = np.full(n, np.nan)
+    ds._log_block(x, np.zeros(n, np.int64), np.ones(n), out, n)
+    want = np.array([math.log(v) for v in x])
+    np.testing.assert_allclose(out, want, rtol=4 * np.finfo(float).eps, atol=4 * np.finfo(float).eps)
+    assert out[-1] == 0.0
 
 
 def _long_crowd(seed, K, n_items, n_workers, per_item):

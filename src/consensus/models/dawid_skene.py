@@ -161,7 +161,8 @@ class DawidSkene(EMAggregator):
         """Arrays :func:`ds.em_pass_into` writes, allocated once per fit and reused every iteration.
 
         Two posterior / log-likelihood pairs alternate, so the posterior an E-step returned stays
-        intact while the next one is computed (the loop and the tie-break may still read it). numpy
+        intact while the next one is computed (the loop and the tie-break may still read it); the
+        second pair is allocated by the second E-step, once the initial posterior is gone. numpy
         allocates them (large arrays are backed by huge pages where the OS allows: fewer TLB misses
         in the random worker-table accesses), and no page is faulted in again per iteration.
         """
@@ -172,8 +173,7 @@ class DawidSkene(EMAggregator):
             buffers = {
                 "judgments": judgments, "bounds": bounds, "next": 0,
                 "workspace": np.empty((bounds.size - 1, n_workers * n_classes, 2 * n_classes), dtype=np.float64),
-                "posterior": [np.empty((n_items, n_classes), dtype=np.float64) for _ in range(2)],
-                "item_loglik": [np.empty(n_items, dtype=np.float64) for _ in range(2)],
+                "posterior": [None, None], "item_loglik": [None, None],
                 "counts": np.empty((n_workers, n_classes, n_classes), dtype=np.float64),
             }
             self._buffers = buffers
@@ -205,6 +205,9 @@ class DawidSkene(EMAggregator):
         buffers = self._em_buffers(judgments)
         slot = buffers["next"]
         buffers["next"] = 1 - slot
+        if buffers["posterior"][slot] is None:
+            buffers["posterior"][slot] = np.empty((judgments.n_items, judgments.n_classes), dtype=np.float64)
+            buffers["item_loglik"][slot] = np.empty(judgments.n_items, dtype=np.float64)
         posterior, item_loglik = buffers["posterior"][slot], buffers["item_loglik"][slot]
         counts = buffers["counts"]
         ds.em_pass_into(judgments.item_offsets, judgments.worker, judgments.label, self._log_emission,
