@@ -26,7 +26,8 @@ import polars as pl
 from consensus.data import Judgments
 from consensus.io.columns import ColumnMap, one_hot_columns
 from consensus.io.readers import _PARQUET_SUFFIXES, ROW_COL, SOURCE_COL, describe_source, expand_paths
-from consensus.kernels.sort import adjacent_duplicates, dense_remap, gather_float64, gather_int32, grouped_order
+from consensus.kernels.sort import (adjacent_duplicates, dense_remap, gather_count, gather_float64, gather_int32,
+                                   grouped_order)
 
 #: Integer id ranges up to this many times the row count are coded with a presence table.
 _DENSE_FACTOR = 4
@@ -249,8 +250,8 @@ def read_judgments_fast(source, *, cmap_args: dict, na_set: list[str], declared:
     del dup_flags
 
     # label codes of the used rows
-    used_idx = gather_int32(label_idx, position)
-    present_labels = np.bincount(used_idx, minlength=len(texts)) > 0
+    used_idx, used_counts = gather_count(label_idx, position, len(texts))
+    present_labels = used_counts > 0
     class_names = declared if declared is not None else natural_sort(
         sorted({texts[v] for v in np.flatnonzero(present_labels & ~is_na & ~bad_label)}))
     if not class_names:

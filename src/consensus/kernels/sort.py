@@ -216,3 +216,31 @@ def adjacent_duplicates(sorted_item, sorted_worker):
         if sorted_item[j] == sorted_item[j - 1] and sorted_worker[j] == sorted_worker[j - 1]:
             flags[j] = 1
     return flags
+
+
+@kernel
+def gather_count(values, order, n_values):
+    """``values[order]`` and how often each value occurs in it, in one pass.
+
+    Parameters
+    ----------
+    values : int32 (n,)
+        Codes in ``[0, n_values)``.
+    order : int64 (m,)
+        Positions into ``values``.
+    n_values : int
+
+    Returns
+    -------
+    gathered : int32 (m,)
+        ``values[order]``.
+    counts : int64 (n_values,)
+        ``np.bincount(values[order], minlength=n_values)``.
+    """
+    gathered = np.empty(order.size, dtype=np.int32)
+    counts = np.zeros(n_values, dtype=np.int64)
+    for j in range(order.size):
+        v = values[order[j]]
+        gathered[j] = v
+        counts[v] += 1
+    return gathered, counts
