@@ -235,7 +235,7 @@ def audit(
     say(judgments.accounting_line())
 
     with steps.step("aggregate"):
-        model = build_model(method, calibration="gold" if has_gold else "loo", seed=seed)
+        model = build_model(method, calibration="item_gold" if has_gold else "item", seed=seed)
         model.fit(judgments)
         items = model.item_table()
         reliability = model.worker_table()
@@ -311,7 +311,7 @@ def _gold_free_calibration(judgments: Judgments, method: str, seed: int) -> dict
 
     blind = copy.copy(judgments)
     blind.gold = None
-    model = build_model(method, calibration="loo", seed=seed).fit(blind)
+    model = build_model(method, calibration="item", seed=seed).fit(blind)
     gold = judgments.gold
     rows = np.flatnonzero((gold >= 0) & (model.labels_ >= 0) & (judgments.n_na_per_item <= judgments.n_labels_per_item))
     labels = model.labels_[rows]

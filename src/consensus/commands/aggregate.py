@@ -14,6 +14,8 @@ def build_model(args: argparse.Namespace):  # noqa: ANN201 - an Aggregator
     from consensus import models
 
     common = {"tie_break": args.tie_break, "random_state": args.seed}
+    if args.calibration is None:  # the per-item modes run in memory only
+        args.calibration = "loo" if getattr(args, "engine", "local") == "dask" else "item"
     if args.method == "auto":
         return models.Auto(max_overturn=args.max_overturn, calibration=args.calibration, **common)
     if args.method == "mv":
@@ -150,9 +152,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="mean diagonal of the default prior confusion matrix (default 0.8)")
     model.add_argument("--prior-strength", type=float, default=4.0,
                        help="pseudo-judgments per true class of that prior; 0 = maximum likelihood (default 4)")
-    model.add_argument("--calibration", choices=("loo", "gold", "none"), default="loo",
-                       help="how EM confidences are tempered: loo = gold-free leave-one-out fit (default), "
-                       "gold = fitted on the gold items, none")
+    model.add_argument("--calibration", choices=("item", "item_gold", "loo", "gold", "none"), default=None,
+                       help="how EM confidences are tempered: item = per-item temperature T0*(1+rho*(n-1)), "
+                       "gold-free (default; loo with --engine dask); item_gold = the same fitted on the gold items; loo = one gold-free "
+                       "temperature; gold = one temperature fitted on the gold items; none")
     model.add_argument("--max-overturn", type=float, default=0.02,
                        help="auto: largest share of strong majorities Dawid-Skene may overturn (default 0.02)")
     model.add_argument("--tie-break", choices=("random", "first"), default="random",
