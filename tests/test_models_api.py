@@ -175,7 +175,7 @@ def test_auto_falls_back_to_wawa_when_ds_overturns_majorities(monkeypatch):
         "worker": ["a", "b", "c", "a", "b", "c", "d"],
         "label": ["x", "x", "x", "y", "y", "y", "x"],
     })
-    lenient = consensus.Auto(max_overturn=1.0).fit(frame)
+    lenient = consensus.Auto(max_overturn=1.0, candidates=("ds",)).fit(frame)
     assert lenient.chosen_method_ == "ds"
     np.testing.assert_allclose(lenient.probas_, DawidSkene().fit(frame).probas_)
     monkeypatch.setattr(auto_module, "overturn_rate", lambda *args, **kwargs: (0.05, 40))

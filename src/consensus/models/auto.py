@@ -1,16 +1,25 @@
-"""``auto``: Dawid-Skene unless it overturns strong majorities, then Wawa."""
+"""``auto``: the model that best predicts held-out answers, unless it overturns strong majorities."""
 
 from __future__ import annotations
 
 import numpy as np
 import polars as pl
 
+from consensus import calibration
 from consensus.data import Judgments
 from consensus.errors import check_param
+from consensus.kernels.calibration import loo_rows_loglik
 from consensus.models.base import Aggregator
 from consensus.models.dawid_skene import DawidSkene
+from consensus.models.em import EMAggregator
+from consensus.models.glad import GLAD
+from consensus.models.mace import MACE
 from consensus.models.majority_vote import MajorityVote
+from consensus.models.one_coin import OneCoinDawidSkene
 from consensus.models.wawa import Wawa
+
+#: The latent-class models ``Auto`` chooses among, in the order ties are broken.
+CANDIDATES = {"ds": DawidSkene, "onecoin": OneCoinDawidSkene, "glad": GLAD, "mace": MACE}
 
 
 def overturn_rate(judgments: Judgments, majority: MajorityVote, labels: np.ndarray,
@@ -32,30 +41,81 @@ def overturn_rate(judgments: Judgments, majority: MajorityVote, labels: np.ndarr
     return float((labels[strong] != majority.labels_[strong]).mean()), n_strong
 
 
-class Auto(Aggregator):
-    """Pick Dawid-Skene or Wawa by an agreement diagnostic.
+def heldout_loglik(model: EMAggregator, judgments: Judgments) -> float:
+    """Leave-one-judgment-out predictive log-likelihood per class answer of a fitted EM model, gold-free.
 
-    Dawid-Skene is the most accurate method on most real data, but on some
-    deliveries EM settles on a solution that explains a class bias through the
-    confusion matrices instead of the truth, and then overturns items on
-    which a clear majority agrees. The diagnostic counts exactly that: among
-    items with a strong majority (>= 3 class answers, >= 70% for one class),
-    the share whose Dawid-Skene label differs from the majority. If it exceeds
-    ``max_overturn`` the fit is not trusted and Wawa (agreement-weighted vote,
-    which never strays far from the majority) is used. The choice and the
-    diagnostic are in ``chosen_method_`` and ``overturn_rate_``.
+    For every class answer of an item (on at most
+    :data:`consensus.calibration.LOO_MAX_ITEMS` items, every k-th), the
+    model's truth posterior from the item's *other* answers predicts it
+    through the annotator's emission (:func:`~consensus.kernels.calibration.loo_rows_loglik`),
+    tempered by the gold-free per-item temperature ``T0 (1 + rho (n - 1))``
+    (``calibration="item"``; reused when the model was fitted with it), so
+    each model is scored at its own best gold-free calibration. Higher is
+    better; 0.0 when there is no class answer (or the model has no emission).
+    """
+    row_offsets, rows = calibration.answer_rows(judgments, calibration.loo_items(judgments.n_items))
+    log_rows = model._answer_log_emission(judgments, rows)
+    if rows.size == 0 or log_rows is None:
+        return 0.0
+    log_rows = np.ascontiguousarray(log_rows, dtype=np.float64)
+    log_prior = np.ascontiguousarray(model._log_prior, dtype=np.float64)
+    if model.calibration == "item":
+        base, rho = float(model.temperature_), float(model.answer_correlation_)
+    else:
+        rho = calibration.answer_correlation(judgments, model.raw_probas_)
+        base = calibration.fit_item_temperature_loo(row_offsets, log_rows, log_prior, rho)
+    return float(loo_rows_loglik(row_offsets, log_rows, log_prior, base, rho).sum()) / rows.size
+
+
+class Auto(Aggregator):
+    """Pick the model that best predicts held-out answers; fall back to Wawa if it overturns majorities.
+
+    Every candidate latent-class model (Dawid-Skene, one-coin Dawid-Skene,
+    GLAD, MACE by default) is fitted, and each is scored by its
+    leave-one-judgment-out predictive log-likelihood per class answer
+    (:func:`heldout_loglik`: each answer predicted from the item's other
+    answers, at the model's gold-free per-item temperature). The best score
+    wins (ties: the first in ``candidates``). Gold is never used to choose.
+
+    Likelihood can prefer a model that explains a class bias through the
+    annotators' confusion matrices instead of the truth, and then overturns
+    items on which a clear majority agrees. The safeguard counts exactly
+    that: among items with a strong majority (>= 3 class answers, >= 70% for
+    one class), the share whose label from the winning model differs from the
+    majority. If it exceeds ``max_overturn`` the likelihood choice is not
+    trusted and Wawa (agreement-weighted vote, which never strays far from
+    the majority) is used. The choice, the scores and the diagnostic are in
+    ``chosen_method_``, ``heldout_loglik_``, ``likelihood_choice_`` and
+    ``overturn_rate_``.
 
     Parameters
     ----------
     max_overturn : float, default 0.02
         Largest tolerated share of overturned strong majorities, in [0, 1].
     calibration : {"item", "item_gold", "loo", "gold", "none"}, default "item"
-        Passed to Dawid-Skene: ``"item"`` (default) tempers each item by
+        Passed to every candidate: ``"item"`` (default) tempers each item by
         ``T0 * (1 + rho * (n - 1))`` for its ``n`` answers, fitted without
         gold; see :mod:`consensus.calibration`. When Wawa is chosen the
         confidences are its vote shares.
+    candidates : sequence of {"ds", "onecoin", "glad", "mace"}, default all four
+        The models to choose among; ``("ds",)`` is Dawid-Skene with the
+        Wawa fallback only (the fastest: GLAD is the slowest candidate).
     tie_break : {"random", "first"}, default "random"
     random_state : int, default 0
+
+    Fitted attributes (besides :class:`Aggregator`'s)
+    -------------------------------------------------
+    chosen_method_ : str
+        ``"ds"``, ``"onecoin"``, ``"glad"``, ``"mace"`` or ``"wawa"``.
+    model_ : Aggregator
+        The fitted chosen model (its outputs are this model's).
+    heldout_loglik_ : dict of str to float
+        :func:`heldout_loglik` of every candidate.
+    likelihood_choice_ : str
+        The candidate with the highest score (chosen unless the safeguard fires).
+    overturn_rate_ : float
+        Share of strong-majority items ``likelihood_choice_`` overturns.
+    n_strong_items_ : int
 
     Examples
     --------
@@ -64,16 +124,20 @@ class Auto(Aggregator):
     >>> df = pl.DataFrame({"item": list("aaabbbccc"), "worker": list("xyz") * 3,
     ...                    "label": list("110000111")})
     >>> model = Auto().fit(df)
-    >>> model.chosen_method_, model.fit_predict(df)["label"].to_list()
-    ('ds', ['1', '0', '1'])
+    >>> model.chosen_method_ in ("ds", "onecoin", "glad", "mace", "wawa")
+    True
+    >>> model.fit_predict(df)["label"].to_list()
+    ['1', '0', '1']
     """
 
     _name = "Auto"
 
     def __init__(self, *, max_overturn: float = 0.02, calibration: str = "item",
-                 tie_break: str = "random", random_state: int = 0) -> None:
+                 candidates: tuple[str, ...] = tuple(CANDIDATES), tie_break: str = "random",
+                 random_state: int = 0) -> None:
         self.max_overturn = max_overturn
         self.calibration = calibration
+        self.candidates = candidates
         self.tie_break = tie_break
         self.random_state = random_state
 
@@ -81,13 +145,28 @@ class Auto(Aggregator):
         check_param(self._name, "max_overturn", self.max_overturn,
                     isinstance(self.max_overturn, (int, float)) and 0.0 <= self.max_overturn <= 1.0,
                     "a float in the range [0.0, 1.0]")
+        names = self.candidates
+        check_param(self._name, "candidates", names,
+                    isinstance(names, (tuple, list)) and len(names) > 0 and len(set(names)) == len(names)
+                    and all(isinstance(n, str) and n in CANDIDATES for n in names),
+                    f"a non-empty sequence of distinct names from {list(CANDIDATES)}")
         common = {"tie_break": self.tie_break, "random_state": self.random_state}
         majority = MajorityVote(**common).fit(judgments)
-        ds = DawidSkene(calibration=self.calibration, **common).fit(judgments)
-        self.overturn_rate_, self.n_strong_items_ = overturn_rate(judgments, majority, ds.labels_)
+        fitted: dict[str, EMAggregator] = {}
+        scores: dict[str, float] = {}
+        for name in names:
+            fitted[name] = CANDIDATES[name](calibration=self.calibration, **common).fit(judgments)
+            scores[name] = heldout_loglik(fitted[name], judgments)
+        best = names[0]
+        for name in names[1:]:
+            if scores[name] > scores[best]:
+                best = name
+        self.heldout_loglik_ = scores
+        self.likelihood_choice_ = best
+        self.overturn_rate_, self.n_strong_items_ = overturn_rate(judgments, majority, fitted[best].labels_)
         if self.overturn_rate_ <= self.max_overturn:
-            chosen: Aggregator = ds
-            self.chosen_method_ = "ds"
+            chosen: Aggregator = fitted[best]
+            self.chosen_method_ = best
         else:
             chosen = Wawa(**common).fit(judgments)
             self.chosen_method_ = "wawa"
