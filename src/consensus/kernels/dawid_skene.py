@@ -403,6 +403,9 @@ _FAST_FLOOR = -700.0
 #: large enough to cover a DRAM round trip at a few ns per judgment, small enough that the rows
 #: are still in L1/L2 when their judgment comes; best of 16-1024 at 100k workers, K=2).
 PREFETCH_DISTANCE = 256
+#: Tables (float64 values per reduction chunk) up to this size stay in a core's L2 cache (1 MiB
+#: here): the gathers skip the prefetch, whose index arithmetic would cost more than it saves.
+PREFETCH_MIN_TABLE = 1 << 17
 
 
 @kernel
@@ -461,7 +464,8 @@ def _two_class_chunk(item_offsets, worker, label, log_prior, gold, first, last, 
     in blocks: gather the two log-joints, the vectorised :func:`_two_class_math`, then write
     the posteriors and scatter them; gold items, items without any possible class and log-ratios
     below -700 (subnormal probabilities) take the scalar formulas. The gather prefetches the
-    table row of the judgment :data:`PREFETCH_DISTANCE` places ahead; the scatter of a block
+    table row of the judgment :data:`PREFETCH_DISTANCE` places ahead when the table outgrows L2
+    (:data:`PREFETCH_MIN_TABLE`); the scatter of a block
     finds the rows its gather just read still in cache.
     """
     block = TWO_CLASS_BLOCK
@@ -473,7 +477,7 @@ def _two_class_chunk(item_offsets, worker, label, log_prior, gold, first, last, 
     hi = np.ones(block, dtype=np.float64)
     lo = np.ones(block, dtype=np.float64)
     loglik = np.ones(block, dtype=np.float64)
-    stop = item_offsets[last]
+    stop = item_offsets[last] if table.size > PREFETCH_MIN_TABLE else 0  # 0: no prefetch
     for begin in range(first, last, block):
         n = min(block, last - begin)
         for t in range(n):
@@ -578,10 +582,11 @@ def _general_chunk(item_offsets, worker, label, log_prior, gold, first, last, ta
     vectorised :func:`_exp_block` (``np.exp`` only for log-ratios below -700) and one ``np.log`` per item.
     ``n_classes`` (= ``log_prior.size``) is an argument so that callers can pass a constant: numba
     then compiles a copy for that K whose loops over the classes are unrolled (see :func:`_chunk`).
-    The gather prefetches both cache lines of the table row :data:`PREFETCH_DISTANCE` judgments ahead.
+    The gather prefetches both cache lines of the table row :data:`PREFETCH_DISTANCE` judgments ahead
+    when the table outgrows L2 (:data:`PREFETCH_MIN_TABLE`).
     """
     width = 2 * n_classes
-    stop = item_offsets[last]
+    stop = item_offsets[last] if table.size > PREFETCH_MIN_TABLE else 0  # 0: no prefetch
     block = TWO_CLASS_BLOCK
     d = np.zeros(block * n_classes, dtype=np.float64)
     bits = np.zeros(block * n_classes, dtype=np.int64)
