@@ -217,3 +217,31 @@ def test_property_choice_is_the_argmax_and_outputs_are_distributions(data, tie):
     has = judgments.n_labels_per_item > 0
     np.testing.assert_allclose(model.probas_[has].sum(axis=1), 1.0, atol=1e-9)
     assert ((model.labels_[has] >= 0) & (model.labels_[has] < judgments.n_classes)).all()
+
+
+def test_glad_budget_leaves_glad_out_of_large_inputs():
+    import polars as pl
+
+    from consensus import Auto
+
+    df = pl.DataFrame({"item": [i for i in range(40) for _ in range(3)],
+                       "worker": [w for _ in range(40) for w in ("x", "y", "z")],
+                       "label": [str((i + (w == "z")) % 2) for i in range(40) for w in range(3)]})
+    small = Auto(glad_max_judgments=None).fit(df)
+    assert small.skipped_candidates_ == [] and "glad" in small.heldout_loglik_
+    capped = Auto(glad_max_judgments=100).fit(df)  # 120 judgments > 100
+    assert capped.skipped_candidates_ == ["glad"] and "glad" not in capped.heldout_loglik_
+    only_glad = Auto(candidates=("glad",), glad_max_judgments=0).fit(df)  # never leaves no candidate
+    assert only_glad.skipped_candidates_ == [] and list(only_glad.heldout_loglik_) == ["glad"]
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "many"])
+def test_glad_budget_is_validated(bad):
+    import polars as pl
+
+    from consensus import Auto
+    from consensus.errors import ParameterError
+
+    df = pl.DataFrame({"item": ["a", "a", "b", "b"], "worker": ["x", "y", "x", "y"], "label": ["1", "1", "0", "1"]})
+    with pytest.raises(ParameterError, match="glad_max_judgments"):
+        Auto(glad_max_judgments=bad).fit(df)

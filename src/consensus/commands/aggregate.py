@@ -61,8 +61,11 @@ def report_fit(args: argparse.Namespace, model, judgments, exclusion) -> int:  #
 
     fitted = model.model_ if args.method == "auto" else model
     if args.method == "auto":
-        log(f"auto: chose {model.chosen_method_} (Dawid-Skene overturns {model.overturn_rate_:.2%} of "
-            f"{model.n_strong_items_} strong-majority items; limit {args.max_overturn:.2%})")
+        scores = ", ".join(f"{name} {value:.4f}" for name, value in model.heldout_loglik_.items())
+        skipped = f"; skipped {', '.join(model.skipped_candidates_)} (size)" if model.skipped_candidates_ else ""
+        log(f"auto: chose {model.chosen_method_} (held-out log-likelihood per answer: {scores}{skipped}; "
+            f"{model.likelihood_choice_} overturns {model.overturn_rate_:.2%} of {model.n_strong_items_} "
+            f"strong-majority items, limit {args.max_overturn:.2%})")
     is_em = hasattr(fitted, "n_iter_")
     if is_em:
         state = "converged" if fitted.converged_ else "stopped at --max-iter"
@@ -140,8 +143,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_input_options(agg)
     model = agg.add_argument_group("model")
     model.add_argument("--method", choices=METHODS, default="auto",
-                       help="auto = Dawid-Skene unless it overturns strong majorities, then wawa "
-                       "(default); mv = majority vote, wawa = agreement-weighted vote, ds = Dawid-Skene, onecoin = one-coin Dawid-Skene, glad = GLAD, mace = MACE")
+                       help="auto = the latent-class model (ds, onecoin, glad, mace; glad up to 500,000 judgments) that best "
+                       "predicts held-out answers, wawa if it overturns strong majorities (default); mv = majority vote, wawa = agreement-weighted vote, ds = Dawid-Skene, onecoin = one-coin Dawid-Skene, glad = GLAD, mace = MACE")
     model.add_argument("--max-iter", type=int, default=100, help="EM iterations at most (default 100)")
     model.add_argument("--tol", type=float, default=1e-7,
                        help="stop when the relative log-likelihood gain is below this (default 1e-7)")
@@ -157,7 +160,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "gold-free (default; loo with --engine dask); item_gold = the same fitted on the gold items; loo = one gold-free "
                        "temperature; gold = one temperature fitted on the gold items; none")
     model.add_argument("--max-overturn", type=float, default=0.02,
-                       help="auto: largest share of strong majorities Dawid-Skene may overturn (default 0.02)")
+                       help="auto: largest share of strong majorities the likelihood choice may overturn before "
+                       "auto falls back to wawa (default 0.02)")
     model.add_argument("--tie-break", choices=("random", "first"), default="random",
                        help="how exact ties are broken (default random, seeded)")
     model.add_argument("--seed", type=int, default=0, help="seed of the tie-break (default 0)")

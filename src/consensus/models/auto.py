@@ -100,6 +100,11 @@ class Auto(Aggregator):
     candidates : sequence of {"ds", "onecoin", "glad", "mace"}, default all four
         The models to choose among; ``("ds",)`` is Dawid-Skene with the
         Wawa fallback only (the fastest: GLAD is the slowest candidate).
+    glad_max_judgments : int or None, default 500_000
+        A compute budget: GLAD (gradient M-step, about 30 us per judgment
+        against 0.2 us for Dawid-Skene, measured at 1M judgments) is left out
+        of the candidates above this many judgments; ``None`` always keeps it.
+        The skipped names are in ``skipped_candidates_``.
     tie_break : {"random", "first"}, default "random"
     random_state : int, default 0
 
@@ -116,6 +121,8 @@ class Auto(Aggregator):
     overturn_rate_ : float
         Share of strong-majority items ``likelihood_choice_`` overturns.
     n_strong_items_ : int
+    skipped_candidates_ : list of str
+        Candidates left out by ``glad_max_judgments``.
 
     Examples
     --------
@@ -133,11 +140,12 @@ class Auto(Aggregator):
     _name = "Auto"
 
     def __init__(self, *, max_overturn: float = 0.02, calibration: str = "item",
-                 candidates: tuple[str, ...] = tuple(CANDIDATES), tie_break: str = "random",
-                 random_state: int = 0) -> None:
+                 candidates: tuple[str, ...] = tuple(CANDIDATES), glad_max_judgments: int | None = 500_000,
+                 tie_break: str = "random", random_state: int = 0) -> None:
         self.max_overturn = max_overturn
         self.calibration = calibration
         self.candidates = candidates
+        self.glad_max_judgments = glad_max_judgments
         self.tie_break = tie_break
         self.random_state = random_state
 
@@ -150,6 +158,13 @@ class Auto(Aggregator):
                     isinstance(names, (tuple, list)) and len(names) > 0 and len(set(names)) == len(names)
                     and all(isinstance(n, str) and n in CANDIDATES for n in names),
                     f"a non-empty sequence of distinct names from {list(CANDIDATES)}")
+        budget = self.glad_max_judgments
+        check_param(self._name, "glad_max_judgments", budget, budget is None or (
+            isinstance(budget, (int, np.integer)) and not isinstance(budget, bool) and budget >= 0),
+            "None or a non-negative int")
+        self.skipped_candidates_ = [n for n in names if n == "glad" and budget is not None
+                                    and judgments.n_judgments > budget and len(names) > 1]
+        names = [n for n in names if n not in self.skipped_candidates_]
         common = {"tie_break": self.tie_break, "random_state": self.random_state}
         majority = MajorityVote(**common).fit(judgments)
         fitted: dict[str, EMAggregator] = {}
