@@ -60,6 +60,8 @@ def naive_icc(groups):
     if k < 2 or total <= k:
         return 0.0
     grand = math.fsum(v for g in groups for v in g) / total
+    if math.fsum((v - grand) ** 2 for g in groups for v in g) <= 1e-12 * total:
+        return 0.0  # constant values (up to rounding)
     means = [math.fsum(g) / len(g) for g in groups]
     msb = math.fsum(len(g) * (m - grand) ** 2 for g, m in zip(groups, means)) / (k - 1)
     msw = math.fsum((v - m) ** 2 for g, m in zip(groups, means) for v in g) / (total - k)

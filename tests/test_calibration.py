@@ -311,3 +311,14 @@ def test_item_loo_fit_is_bounded_and_reproducible():
 def test_partitioned_engine_rejects_per_item_calibration():
     with pytest.raises(ParameterError, match="'calibration' parameter of DawidSkene"):
         DawidSkene(calibration="item").fit("unused.parquet", engine="dask")
+
+
+def test_answer_correlation_is_zero_without_spread_beyond_rounding():
+    # one-class posteriors from a Dirichlet: 1.0 and 0.9999999999999999, i.e. constant up to rounding
+    judgments = Judgments.from_codes(np.array([0, 1, 1, 1, 1]), np.array([0, 1, 2, 3, 4]), np.zeros(5, int),
+                                     n_classes=1)
+    posterior = np.array([[1.0], [0.9999999999999999]])
+    groups = [[1.0], [0.9999999999999999] * 4]
+    assert answer_correlation(judgments, posterior) == 0.0 == naive_icc(groups)
+    spread = np.array([[0.2], [0.9]])
+    assert 0.0 <= answer_correlation(judgments, spread) <= 1.0

@@ -68,14 +68,19 @@ def item_temperature(n_answers: np.ndarray, base: float, rho: float) -> np.ndarr
     return base * (1.0 + rho * np.maximum(np.asarray(n_answers, dtype=np.float64) - 1.0, 0.0))
 
 
+#: Per-answer sum of squares below which correctness values count as constant.
+SPREAD_EPS = 1e-12
+
+
 def answer_correlation(judgments, raw_posterior: np.ndarray) -> float:  # noqa: ANN001
     """Intra-item correlation of the answers' correctness, in [0, 1].
 
     One-way ANOVA estimate (unbalanced groups) over items with class answers,
     with ``y_j = raw_posterior[i, label_j]`` the probability that answer ``j``
     of item ``i`` is right: ``(MSB - MSW) / (MSB + (n0 - 1) MSW)``, clipped to
-    [0, 1]; 0 when there are fewer than two such items or no within-item
-    spread.
+    [0, 1]; 0 when there are fewer than two such items, no within-item
+    spread, or no spread at all beyond rounding (total sum of squares at most
+    :data:`SPREAD_EPS` per answer).
     """
     moments = answer_correctness_moments(judgments.item_offsets, judgments.label,
                                          np.ascontiguousarray(raw_posterior, dtype=np.float64))
@@ -86,6 +91,8 @@ def answer_correlation(judgments, raw_posterior: np.ndarray) -> float:  # noqa: 
         return 0.0
     mean = s / n
     grand = float(s.sum()) / total
+    if float(ss.sum()) - grand * float(s.sum()) <= SPREAD_EPS * total:
+        return 0.0  # no spread beyond rounding: the ratio would be noise over noise
     between = float((n * (mean - grand) ** 2).sum()) / (groups - 1)
     within = float(np.maximum(ss - s * mean, 0.0).sum()) / (total - groups)
     n0 = (total - float((n * n).sum()) / total) / (groups - 1)
