@@ -580,7 +580,7 @@ def render_main(results: list[dict], settings: dict) -> list[str]:
     params = crowdkit_params(settings)
     lines += [
         "",
-        "*auto*: `Auto()`, the one of DS, OneCoin, GLAD and MACE with the highest leave-one-judgment-out "
+        "*auto*: `Auto()`, the one of DS, OneCoin and MACE (GLAD is opt-in) with the highest leave-one-judgment-out "
         "predictive log-likelihood per answer (gold-free), or Wawa when that model overturns more than 2% of "
         "strong majorities (its choice and every model's criterion per dataset are in the checks below). MV and Wawa confidences are vote shares. "
         "crowd-kit: " + "; ".join(f"`{CK_CLASSES[k]}({', '.join(f'{p}={v}' for p, v in params[k].items())})`"

@@ -22,6 +22,7 @@ from consensus import GLAD, Auto, DawidSkene, Judgments, MACE, OneCoinDawidSkene
 from consensus.errors import ParameterError
 from consensus.models import auto as auto_module
 
+ALL_FOUR = ("ds", "onecoin", "glad", "mace")
 CLASSES = {"ds": DawidSkene, "onecoin": OneCoinDawidSkene, "glad": GLAD, "mace": MACE, "wawa": Wawa}
 
 
@@ -87,7 +88,7 @@ def crowd():
 
 @pytest.fixture(scope="module")
 def fitted(crowd):
-    return Auto().fit(crowd[0])
+    return Auto(candidates=ALL_FOUR).fit(crowd[0])
 
 
 @pytest.mark.parametrize("cls", [DawidSkene, GLAD])
@@ -155,11 +156,11 @@ def test_choice_scores_and_outputs_are_recorded(crowd, fitted):
 def test_falls_back_to_wawa_when_the_likelihood_choice_overturns_majorities(crowd, monkeypatch):
     judgments = crowd[0]
     monkeypatch.setattr(auto_module, "overturn_rate", lambda *args, **kwargs: (0.05, 40))
-    model = Auto(max_overturn=0.02).fit(judgments)
+    model = Auto(max_overturn=0.02, candidates=ALL_FOUR).fit(judgments)
     assert model.chosen_method_ == "wawa" and model.likelihood_choice_ == "glad"
     assert model.overturn_rate_ == 0.05
     np.testing.assert_allclose(model.probas_, Wawa().fit(judgments).probas_)
-    assert Auto(max_overturn=0.06).fit(judgments).chosen_method_ == "glad"
+    assert Auto(max_overturn=0.06, candidates=ALL_FOUR).fit(judgments).chosen_method_ == "glad"
 
 
 def test_candidates_restrict_the_choice_and_break_ties_in_order(crowd):
@@ -186,16 +187,16 @@ def test_bad_candidates_are_refused(bad):
 
 def test_deterministic_across_refits_row_order_and_threads(crowd, fitted):
     judgments = crowd[0]
-    again = Auto().fit(judgments)
+    again = Auto(candidates=ALL_FOUR).fit(judgments)
     assert again.heldout_loglik_ == fitted.heldout_loglik_
     np.testing.assert_array_equal(again.probas_, fitted.probas_)
-    one_thread = with_threads(1, Auto().fit, judgments)
+    one_thread = with_threads(1, Auto(candidates=ALL_FOUR).fit, judgments)
     assert one_thread.heldout_loglik_ == fitted.heldout_loglik_
     np.testing.assert_array_equal(one_thread.labels_, fitted.labels_)
     order = np.random.default_rng(5).permutation(judgments.item.size)
     shuffled = Judgments.from_codes(judgments.item[order], judgments.worker[order], judgments.label[order],
                                     n_classes=4)
-    permuted = Auto().fit(shuffled)
+    permuted = Auto(candidates=ALL_FOUR).fit(shuffled)
     assert permuted.chosen_method_ == fitted.chosen_method_
     np.testing.assert_array_equal(permuted.labels_, fitted.labels_)
     for name, value in fitted.heldout_loglik_.items():
@@ -227,9 +228,9 @@ def test_glad_budget_leaves_glad_out_of_large_inputs():
     df = pl.DataFrame({"item": [i for i in range(40) for _ in range(3)],
                        "worker": [w for _ in range(40) for w in ("x", "y", "z")],
                        "label": [str((i + (w == "z")) % 2) for i in range(40) for w in range(3)]})
-    small = Auto(glad_max_judgments=None).fit(df)
+    small = Auto(candidates=ALL_FOUR, glad_max_judgments=None).fit(df)
     assert small.skipped_candidates_ == [] and "glad" in small.heldout_loglik_
-    capped = Auto(glad_max_judgments=100).fit(df)  # 120 judgments > 100
+    capped = Auto(candidates=ALL_FOUR, glad_max_judgments=100).fit(df)  # 120 judgments > 100
     assert capped.skipped_candidates_ == ["glad"] and "glad" not in capped.heldout_loglik_
     only_glad = Auto(candidates=("glad",), glad_max_judgments=0).fit(df)  # never leaves no candidate
     assert only_glad.skipped_candidates_ == [] and list(only_glad.heldout_loglik_) == ["glad"]
@@ -245,3 +246,13 @@ def test_glad_budget_is_validated(bad):
     df = pl.DataFrame({"item": ["a", "a", "b", "b"], "worker": ["x", "y", "x", "y"], "label": ["1", "1", "0", "1"]})
     with pytest.raises(ParameterError, match="glad_max_judgments"):
         Auto(glad_max_judgments=bad).fit(df)
+
+
+def test_glad_is_opt_in():
+    import polars as pl
+
+    df = pl.DataFrame({"item": [i for i in range(30) for _ in range(3)],
+                       "worker": [w for _ in range(30) for w in ("x", "y", "z")],
+                       "label": [str((i + (w == 2)) % 2) for i in range(30) for w in range(3)]})
+    model = Auto().fit(df)
+    assert list(model.heldout_loglik_) == ["ds", "onecoin", "mace"] and model.chosen_method_ != "glad"

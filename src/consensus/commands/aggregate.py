@@ -143,7 +143,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_input_options(agg)
     model = agg.add_argument_group("model")
     model.add_argument("--method", choices=METHODS, default="auto",
-                       help="auto = the latent-class model (ds, onecoin, glad, mace; glad up to 500,000 judgments) that best "
+                       help="auto = the latent-class model (ds, onecoin, mace) that best "
                        "predicts held-out answers, wawa if it overturns strong majorities (default); mv = majority vote, wawa = agreement-weighted vote, ds = Dawid-Skene, onecoin = one-coin Dawid-Skene, glad = GLAD, mace = MACE")
     model.add_argument("--max-iter", type=int, default=100, help="EM iterations at most (default 100)")
     model.add_argument("--tol", type=float, default=1e-7,
