@@ -962,7 +962,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "accuracy.md").write_text(text)
     (args.out / "accuracy.json").write_text(json.dumps(_plain(
-        {"command": command.strip(), "data": str(data), "versions": versions, "settings": settings,
+        {"command": command.strip(), "data": os.path.relpath(Path(data).resolve(), HERE.parent), "versions": versions, "settings": settings,
          "consensus_ds_defaults": ds_defaults(), "results": results,
          "total_seconds": total}), indent=2) + "\n")
     print(f"wrote {args.out / 'accuracy.md'} and {args.out / 'accuracy.json'} (total {total:.0f} s)")

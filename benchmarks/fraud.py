@@ -554,7 +554,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     data_dir = Path(args.data)
     names = args.datasets or datasets(data_dir)
-    report: dict = {"args": vars(args), "machine": machine()}
+    report: dict = {"args": {k: os.path.relpath(Path(v).resolve(), ROOT) if k in ("data", "out") else v
+                             for k, v in vars(args).items()}, "machine": machine()}
     lines = ["# consensus fraud benchmark", "", report["machine"], "",
              f"Command: `python benchmarks/fraud.py {' '.join(argv if argv is not None else sys.argv[1:])}`", ""]
     if not args.skip_injection:

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import sys
@@ -349,6 +350,16 @@ def curve_summary(results: list[dict]) -> list[str]:
     return lines
 
 
+def shown(value: object) -> str:
+    """A path relative to the repository (``../shared/...`` for the shared data), anything else as text."""
+    if isinstance(value, Path):
+        try:
+            return os.path.relpath(value.resolve(), ROOT)
+        except ValueError:
+            return str(value)
+    return str(value)
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -366,7 +377,7 @@ def write(args: argparse.Namespace, argv: list[str] | None, results: list[dict],
         ["", "## Per dataset", ""] + [line for res in results for line in table(res)]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "redundancy.md").write_text("\n".join(text) + "\n", encoding="utf-8")
-    (args.out / "redundancy.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
+    (args.out / "redundancy.json").write_text(json.dumps({"args": {k: shown(v) for k, v in vars(args).items()},
                                                           "results": results}, indent=1), encoding="utf-8")
 
 

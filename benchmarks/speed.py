@@ -438,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     load_before = os.getloadavg()
     report: dict = {"command": "python benchmarks/speed.py " + " ".join(sys.argv[1:] if argv is None else argv),
-                    "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+                    "args": {k: (os.path.relpath(v.resolve(), HERE.parent) if isinstance(v, Path) else v) for k, v in vars(args).items()
                              if k != "child"},
                     "tiers": []}
     with tempfile.TemporaryDirectory(prefix="consensus-speed-") as tmp:
