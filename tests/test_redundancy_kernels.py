@@ -15,6 +15,7 @@ from naive_redundancy import (REACH_TOL, disagreement_problems, naive_excess_dis
 
 from consensus.kernels import redundancy as kr
 from consensus.redundancy import pool_confusion
+from consensus.redundancy.advice import loo_design_loglik
 from naive_models import with_threads as _with_threads
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -108,7 +109,7 @@ def test_loo_design_loglik_matches_naive(problem, rho):
     log_emission = np.log(confusion).transpose(0, 2, 1).copy()
     log_prior = np.log(np.full(k, 1.0 / k))
     items = np.arange(post.shape[0], dtype=np.int64)
-    got = kr.loo_design_loglik(*readonly(offsets, worker, label, log_emission, log_prior), rho, items)
+    got = loo_design_loglik(*readonly(offsets, worker, label, log_emission, log_prior), rho, items)
     want = naive_loo_design_loglik(offsets, worker, label, log_emission, log_prior, rho, items)
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
     assert (got <= 1e-12).all()
@@ -125,7 +126,7 @@ def test_loo_design_loglik_rho_zero_is_plain_loo():
     log_emission = np.log(rng.dirichlet(np.ones(3), size=(8, 3)))
     log_prior = np.log(np.array([0.5, 0.3, 0.2]))
     items = np.arange(40, dtype=np.int64)
-    np.testing.assert_allclose(kr.loo_design_loglik(offsets, worker, label, log_emission, log_prior, 0.0, items),
+    np.testing.assert_allclose(loo_design_loglik(offsets, worker, label, log_emission, log_prior, 0.0, items),
                                loo_predictive_loglik(offsets, worker, label, log_emission, log_prior, 1.0, items))
 
 

@@ -113,12 +113,17 @@ def answer_rows(judgments, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]: 
 
     Returns ``(row_offsets int64 (len(items) + 1,), positions int64 (n_rows,))``.
     """
-    offsets = judgments.item_offsets
+    return answer_positions(judgments.item_offsets, judgments.label, items)
+
+
+def answer_positions(item_offsets: np.ndarray, label: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`answer_rows` on the raw arrays (item-sorted ``label``, abstentions negative)."""
+    offsets = item_offsets
     starts, stops = offsets[items], offsets[items + 1]
     lengths = (stops - starts).astype(np.int64)
     positions = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths) \
         + np.arange(int(lengths.sum()), dtype=np.int64)
-    keep = judgments.label[positions] >= 0
+    keep = label[positions] >= 0
     counts = np.bincount(np.repeat(np.arange(items.size), lengths)[keep], minlength=items.size)
     row_offsets = np.zeros(items.size + 1, dtype=np.int64)
     np.cumsum(counts, out=row_offsets[1:])

@@ -68,11 +68,13 @@ import numpy as np
 import polars as pl
 from scipy.special import log_softmax
 
+from consensus import calibration
 from consensus._json import jsonable as _jsonable
 from consensus.data import Judgments
 from consensus.errors import ParameterError, check_param
 from consensus.io.readers import Source
 from consensus.kernels import redundancy as kr
+from consensus.kernels.calibration import loo_rows_loglik
 from consensus.models.base import STATUS_MOSTLY_NA, Aggregator, as_judgments
 from consensus.redundancy.inputs import ModelProbs, importance_per_item, read_model_probs
 
@@ -434,7 +436,7 @@ def fit_rho(judgments: Judgments, log_emission: np.ndarray, log_prior: np.ndarra
     maximum likelihood of the gold answers under the raw posteriors tempered by
     ``T(n_i)`` (``"gold"``). Otherwise gold-free (``"loo"``): maximum
     leave-one-judgment-out predictive likelihood
-    (:func:`~consensus.kernels.redundancy.loo_design_loglik`) over the items
+    (:func:`loo_design_loglik`) over the items
     with at least 3 class answers (only they carry information about ``rho``;
     at most ``LOO_MAX_ITEMS`` of them, evenly spaced). Without such items,
     ``rho = 0`` (``"none"``). ``rho`` is chosen on a fixed grid over [0, 1]
@@ -459,10 +461,27 @@ def fit_rho(judgments: Judgments, log_emission: np.ndarray, log_prior: np.ndarra
     items = np.ascontiguousarray(items[:: max(1, -(-items.size // LOO_MAX_ITEMS))])
 
     def loo_nll(r: float) -> float:
-        return -float(kr.loo_design_loglik(judgments.item_offsets, judgments.worker, judgments.label,
-                                           log_emission, log_prior, float(r), items).sum())
+        return -float(loo_design_loglik(judgments.item_offsets, judgments.worker, judgments.label,
+                                        log_emission, log_prior, float(r), items).sum())
 
     return _rho_grid_minimum(loo_nll), "loo"
+
+
+def loo_design_loglik(item_offsets: np.ndarray, worker: np.ndarray, label: np.ndarray, log_emission: np.ndarray,
+                      log_prior: np.ndarray, rho: float, items: np.ndarray) -> np.ndarray:
+    """Leave-one-judgment-out predictive log-likelihood per listed item under ``T(n) = 1 + rho (n - 1)``.
+
+    For each class answer ``j`` of item ``i`` (``n_i`` of them), the truth
+    posterior from the item's other answers, tempered by ``T(n_i - 1)``,
+    predicts ``j``'s answer through ``log_emission[w_j, l_j, :]``
+    (``[w, given, true]``). The calibration kernel
+    :func:`~consensus.kernels.calibration.loo_rows_loglik` with base
+    temperature 1 on those emission rows. Returns float64 ``(len(items),)``.
+    """
+    row_offsets, rows = calibration.answer_positions(item_offsets, label, items)
+    log_rows = np.ascontiguousarray(np.asarray(log_emission)[worker[rows], label[rows], :], dtype=np.float64)
+    return loo_rows_loglik(row_offsets, log_rows, np.ascontiguousarray(log_prior, dtype=np.float64), 1.0,
+                           float(rho))
 
 
 def _rho_grid_minimum(objective: Any, coarse: int = 21, fine: int = 11) -> float:
