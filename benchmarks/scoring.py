@@ -9,6 +9,7 @@ Plain numpy, no consensus import, so the definitions can be read (and checked) o
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats
 
 N_BINS = 10
 MIN_GOLD_JUDGMENTS = 20  # annotators scored against gold need this many gold-covered class judgments
@@ -37,6 +38,21 @@ def ece(confidence: np.ndarray, correct: np.ndarray, n_bins: int = N_BINS) -> fl
     bins = np.minimum((confidence * n_bins).astype(np.int64), n_bins - 1)
     gap = np.bincount(bins, weights=correct - confidence, minlength=n_bins)
     return float(np.abs(gap).sum() / confidence.size)
+
+
+def ece_floor(confidence: np.ndarray, n_bins: int = N_BINS, n_draws: int = 400, seed: int = 0) -> float:
+    """Expected ECE of perfectly calibrated confidences on this many items (Monte Carlo, seeded).
+
+    Every item is right with exactly its ``confidence`` (``correct ~ Bernoulli(confidence)``,
+    ``n_draws`` draws); the mean :func:`ece` of those draws is what a perfectly calibrated model
+    scores on the same items, because ECE on n items is a noisy, upward-biased figure. NaN when
+    there is no item.
+    """
+    confidence = np.asarray(confidence, dtype=np.float64)
+    if confidence.size == 0:
+        return float("nan")
+    draws = np.random.default_rng(seed).random((n_draws, confidence.size)) < confidence
+    return float(np.mean([ece(confidence, draw, n_bins) for draw in draws]))
 
 
 def halves(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -74,3 +90,24 @@ def reliability_mae(estimated: np.ndarray, measured: np.ndarray, n_covered: np.n
         return float("nan"), 0
     error = np.abs(np.asarray(estimated, dtype=np.float64)[keep] - measured[keep])
     return float(np.nan_to_num(error, nan=0.5).mean()), int(keep.sum())
+
+
+def gold_measurement_floor(measured: np.ndarray, n_covered: np.ndarray,
+                           min_judgments: int = MIN_GOLD_JUDGMENTS) -> float:
+    """Expected MAE of a perfect estimator against the gold measurement, over the scored workers.
+
+    A worker's accuracy measured on ``n`` gold-covered judgments is a binomial share: even the
+    worker's true accuracy ``p`` differs from it by ``E|X/n - p|`` (``X ~ Binomial(n, p)``) on
+    average. With the measured share plugged in for ``p``, the mean of that over the workers with
+    ``>= min_judgments`` judgments is the MAE an exact estimator would be expected to score: a floor
+    under :func:`reliability_mae`. NaN when no worker qualifies.
+    """
+    keep = np.flatnonzero(n_covered >= min_judgments)
+    if keep.size == 0:
+        return float("nan")
+    floors = []
+    for worker in keep:
+        n, p = int(n_covered[worker]), float(measured[worker])
+        x = np.arange(n + 1)
+        floors.append(float(stats.binom.pmf(x, n, p) @ np.abs(x / n - p)))
+    return float(np.mean(floors))
