@@ -4,7 +4,8 @@
                                     [--targets 0.9 0.95 ... 0.99999] [--start 2]
                                     [--reveal one|advice] [--experts crowd|keep]
                                     [--calibrations per_item model auto] [--gold-share 0.1]
-                                    [--order-seeds 0 1 2] [--out benchmarks/results]
+                                    [--order-seeds 0 1 2] [--batches 1 2 4 8]
+                                    [--carry labels priors] [--out benchmarks/results]
 
 For every dataset folder under ``--data`` with ``judgments.csv`` and ``gold.csv``
 and at least 5 judgments per item on average, each item's real judgments are put
@@ -29,6 +30,23 @@ in a fixed random order (seeded by each of ``--order-seeds``).
   Dawid-Skene on *all* judgments, i.e. as if every annotator's reliability were
   known exactly before labelling. The gap between it and the adaptive run is
   what estimating reliability from the revealed labels costs.
+* **Sequential batches** (``--batches N`` with N > 1, per ``--carry``, each
+  calibration and target): the items are split into N seeded random batches
+  of equal size (sizes differ by at most one; the same permutation for every
+  N, so the batches of 2N nest in those of N) labelled one after another, as
+  a buyer's deliveries. Batch b is replayed adaptively exactly as above (its
+  items start with ``--start`` judgments, rounds until none of them is asked
+  for more), and its finished items get nothing more. ``--carry labels``:
+  every fit of batch b also includes all judgments revealed in batches
+  0..b-1 (the earlier items are in the fit, so their labels inform the
+  annotators' confusion matrices). ``--carry priors``: the fits of batch b
+  see only batch b's judgments, with ``DawidSkene(worker_priors=...)`` set to
+  the confusion matrices of Dawid-Skene on the judgments revealed in batches
+  0..b-1 (for every annotator with a judgment there; worth
+  ``--prior-strength`` judgments per true class). Either way, every item is
+  scored once, by Dawid-Skene on all judgments revealed in all batches, and
+  the labels used are counted over all batches. N = 1 is the adaptive
+  replay above.
 * ``--gold-share S``: a seeded random share S of the gold items is the buyer's
   own gold, labelled with all their judgments (counted in the labels used):
   every fit gets it (clamped, ``calibration="gold"``, and the advice's ``rho``
@@ -44,7 +62,9 @@ fixed k) gets within 0.5 points of Dawid-Skene on all labels, and at how many
 targets adaptive beats fixed k at equal budget. The goal: within 0.5 points
 with at most 50% of the labels, and above fixed redundancy at equal budget.
 With several ``--order-seeds`` every scheme is replayed once per reveal order
-and the operating curve has one row per dataset and order.
+and the operating curve has one row per dataset and order. With ``--batches``,
+a batches table gives the same smallest share per carry and N next to the
+adaptive (N = 1) and known-reliability figures.
 Writes ``redundancy.md`` and ``redundancy.json`` to ``--out`` (after every
 dataset) and prints the tables, wall time and peak RSS.
 """
@@ -134,9 +154,29 @@ def accuracy(model: DawidSkene, truth: np.ndarray, scored: np.ndarray | None = N
 
 # -- schemes ------------------------------------------------------------------------------------
 
-def ds(gold: np.ndarray) -> DawidSkene:
+def ds(gold: np.ndarray, **params: object) -> DawidSkene:
     """Dawid-Skene as the buyer fits it: calibrated on their gold when they have some, else gold-free."""
-    return DawidSkene(calibration="gold" if (gold >= 0).any() else "loo")
+    return DawidSkene(calibration="gold" if (gold >= 0).any() else "loo", **params)
+
+
+def batch_of(n_items: int, n_batches: int, seed: int) -> np.ndarray:
+    """Batch (0 .. n_batches - 1) of every item: a seeded permutation cut into equal parts.
+
+    The permutation depends on ``seed`` only, so the batches of 2N are halves of those of N.
+    """
+    perm = np.random.default_rng([seed, 2]).permutation(n_items)
+    batch = np.empty(n_items, dtype=np.int64)
+    batch[perm] = np.arange(n_items, dtype=np.int64) * n_batches // n_items
+    return batch
+
+
+def restrict(judgments: Judgments, keep: np.ndarray, members: np.ndarray, gold: np.ndarray) -> Judgments:
+    """The kept judgments of the ``members`` items only (item codes renumbered in order; same workers, classes)."""
+    code = np.cumsum(members) - 1
+    keep = keep & members[judgments.item]
+    return Judgments(code[judgments.item[keep]], judgments.worker[keep], judgments.label[keep],
+                     judgments.item_ids.filter(pl.Series(members)), judgments.worker_ids, judgments.classes,
+                     gold=gold[members], source=judgments.source)
 
 
 def fixed(judgments: Judgments, truth: np.ndarray, rank: np.ndarray, gold: np.ndarray, scored: np.ndarray,
@@ -195,6 +235,73 @@ def adaptive(judgments: Judgments, truth: np.ndarray, rank: np.ndarray, target: 
     }
 
 
+def batched(judgments: Judgments, truth: np.ndarray, rank: np.ndarray, target: float, start: int, reveal: str,
+            n_batches: int, carry: str, seed: int, experts_mode: str = "keep", max_rounds: int = 200,
+            calibration: str = "auto", gold: np.ndarray | None = None, scored: np.ndarray | None = None,
+            reference: np.ndarray | None = None, prior_strength: float = 4.0) -> dict:
+    """The adaptive replay over ``n_batches`` sequential batches, reliability carried by ``carry`` (labels|priors).
+
+    ``max_rounds`` caps the rounds of each batch; ``rounds`` in the result is their sum over the batches.
+    """
+    available = np.diff(judgments.item_offsets)
+    gold = np.full(judgments.n_items, -1, dtype=np.int32) if gold is None else gold
+    scored = truth >= 0 if scored is None else scored
+    batch = batch_of(judgments.n_items, n_batches, seed)
+    revealed = np.where(gold >= 0, available, 0)  # the buyer's gold items: fully labelled, in every fit
+    experts = np.zeros(judgments.n_items, dtype=bool)
+    rounds = 0
+    for b in range(n_batches):
+        current = (batch == b) & (gold < 0)
+        revealed = np.where(current, np.minimum(start, available), revealed)
+        if carry == "labels":
+            members, model_params = (batch <= b) | (gold >= 0), {}
+        else:
+            members, model_params = current | (gold >= 0), {"prior_strength": prior_strength}
+            if b > 0:
+                earlier = (batch < b) | (gold >= 0)
+                seen = rank < revealed[judgments.item]
+                before = ds(gold).fit(restrict(judgments, seen, earlier, gold))
+                workers = np.flatnonzero(np.bincount(judgments.worker[seen & earlier[judgments.item]],
+                                                     minlength=judgments.n_workers))
+                ids = judgments.worker_ids.to_list()
+                confusion = np.asarray(before.confusion_)
+                model_params["worker_priors"] = {ids[w]: confusion[w] for w in workers}
+        cap = available[members].astype(np.int64)
+        batch_rounds = 0
+        while True:
+            keep = rank < revealed[judgments.item]
+            model = ds(gold, **model_params).fit(restrict(judgments, keep, members, gold))
+            advice = advise_redundancy(model, target=target, max_labels=cap, calibration=calibration)
+            action = np.full(judgments.n_items, "accept", dtype=object)
+            action[members] = advice.items["action"].to_numpy()
+            batch_experts = (action == "expert_review") & current
+            asked = ((action == "label_more") | (batch_experts if experts_mode == "crowd" else False)) & current
+            more = asked & (revealed < available)
+            if not more.any() or batch_rounds >= max_rounds:
+                break
+            step = np.ones(judgments.n_items, dtype=np.int64)
+            if reveal == "advice":
+                step[members] = advice.items["extra_labels"].to_numpy()
+            step = np.where(batch_experts, 1, step)
+            revealed = np.where(more, np.minimum(revealed + np.maximum(step, 1), available), revealed)
+            batch_rounds += 1
+        rounds += batch_rounds
+        experts |= batch_experts
+    keep = rank < revealed[judgments.item]
+    model = ds(gold).fit(subset(judgments, keep, gold))  # every item scored once, on everything revealed
+    advice = advise_redundancy(model, target=target, max_labels=available.astype(np.int64), calibration=calibration)
+    expert_known = experts & scored
+    confidence = advice.items["confidence"].to_numpy()
+    return {
+        "scheme": f"batches={n_batches} carry={carry} target={target}", "n_batches": n_batches, "carry": carry,
+        "target": target, "labels": int(keep.sum()), "accuracy": accuracy(model, truth, scored), "rounds": rounds,
+        "agreement_with_all": None if reference is None else float((model.labels_[scored] == reference[scored]).mean()),
+        "mean_confidence": float(np.nanmean(confidence[scored])), "expert_items": int(experts.sum()),
+        "expert_accuracy": float((model.labels_[expert_known] == truth[expert_known]).mean())
+        if expert_known.any() else None,
+    }
+
+
 def known_reliability(judgments: Judgments, truth: np.ndarray, rank: np.ndarray, everything: DawidSkene,
                       target: float, start: int, scored: np.ndarray) -> dict:
     """The stopping rule with reliability known exactly: posteriors from DS-on-all-labels' parameters.
@@ -237,7 +344,8 @@ def at_budget(fixed_rows: list[dict], labels: float) -> float:
 
 def run_dataset(folder: Path, targets: list[float], start: int, reveal: str, seed: int,
                 experts_mode: str = "keep", calibrations: tuple[str, ...] = ("auto",),
-                gold_share: float = 0.0) -> dict:
+                gold_share: float = 0.0, batches: tuple[int, ...] = (1,), carries: tuple[str, ...] = ("labels",),
+                prior_strength: float = 4.0) -> dict:
     t0 = time.perf_counter()
     judgments, truth = load(folder)
     rank = order_ranks(judgments, seed)
@@ -260,6 +368,19 @@ def run_dataset(folder: Path, targets: list[float], start: int, reveal: str, see
             row["goal_met"] = bool(row["gap_to_all_points"] <= 0.5 and row["label_share"] <= 0.5)
             row["beats_fixed"] = bool(row["accuracy"] > row["fixed_at_budget"])
             adaptive_rows.append(row)
+    batch_rows = []
+    for n_batches in (n for n in batches if n > 1):
+        for carry in carries:
+            for calibration in calibrations:
+                for target in targets:
+                    row = batched(judgments, truth, rank, target, start, reveal, n_batches, carry, seed, experts_mode,
+                                  calibration=calibration, gold=gold, scored=scored, reference=reference,
+                                  prior_strength=prior_strength)
+                    row["calibration"] = calibration
+                    row["label_share"] = row["labels"] / judgments.n_judgments
+                    row["gap_to_all_points"] = 100 * (all_row["accuracy"] - row["accuracy"])
+                    row["goal_met"] = bool(row["gap_to_all_points"] <= 0.5 and row["label_share"] <= 0.5)
+                    batch_rows.append(row)
     known_rows = []
     for target in targets:
         row = known_reliability(judgments, truth, rank, everything, target, start, scored)
@@ -270,9 +391,10 @@ def run_dataset(folder: Path, targets: list[float], start: int, reveal: str, see
     return {"dataset": folder.name, "order_seed": seed, "items": judgments.n_items, "gold_items": int((truth >= 0).sum()),
             "scored_items": int(scored.sum()), "buyer_gold_items": int((gold >= 0).sum()),
             "classes": judgments.n_classes, "judgments": judgments.n_judgments, "all": all_row,
-            "fixed": fixed_rows, "adaptive": adaptive_rows, "known_reliability": known_rows,
+            "fixed": fixed_rows, "adaptive": adaptive_rows, "known_reliability": known_rows, "batched": batch_rows,
             "curve": curve(all_row, fixed_rows, adaptive_rows, judgments.n_judgments)
             | {"known_min_share_within_half_point": min(within_known) if within_known else None},
+            "batch_curve": batch_curve(batch_rows),
             "seconds": time.perf_counter() - t0}
 
 
@@ -288,6 +410,16 @@ def curve(all_row: dict, fixed_rows: list[dict], adaptive_rows: list[dict], n: i
                             "ties_fixed": sum(r["accuracy"] == r["fixed_at_budget"] for r in rows),
                             "points": len(rows)}
     out["fixed_min_share_within_half_point"] = min(within_fixed) if within_fixed else None
+    return out
+
+
+def batch_curve(rows: list[dict]) -> dict:
+    """Per ``calibration/carry/N``: the smallest label share within 0.5 points of DS-all (None: never)."""
+    out: dict = {}
+    for key in dict.fromkeys((r["calibration"], r["carry"], r["n_batches"]) for r in rows):
+        within = [r["label_share"] for r in rows if (r["calibration"], r["carry"], r["n_batches"]) == key
+                  and r["gap_to_all_points"] <= 0.5]
+        out["/".join(map(str, key))] = min(within) if within else None
     return out
 
 
@@ -308,6 +440,11 @@ def table(result: dict) -> list[str]:
         lines.append(f"| **{r['scheme']} ({r['calibration']})**{mark} | {r['labels']} | {r['labels'] / n:.1%} | "
                      f"{r['accuracy']:.4f} | {r['agreement_with_all']:.4f} | {r['mean_confidence']:.4f} | {rho} | "
                      f"{r['fixed_at_budget']:.4f} | {r['rounds']} | {r['expert_items']} |")
+    for r in result.get("batched", []):
+        mark = " (goal met)" if r["goal_met"] else ""
+        lines.append(f"| **{r['scheme']} ({r['calibration']})**{mark} | {r['labels']} | {r['labels'] / n:.1%} | "
+                     f"{r['accuracy']:.4f} | {r['agreement_with_all']:.4f} | {r['mean_confidence']:.4f} | | | "
+                     f"{r['rounds']} | {r['expert_items']} |")
     for r in result["known_reliability"]:
         lines.append(f"| {r['scheme']} (reference) | {r['labels']} | {r['labels'] / n:.1%} | {r['accuracy']:.4f} | "
                      "| | | | | |")
@@ -350,6 +487,31 @@ def curve_summary(results: list[dict]) -> list[str]:
     return lines
 
 
+def batch_summary(results: list[dict]) -> list[str]:
+    """One line per dataset and order: smallest share within 0.5 points per calibration/carry/N, beside N = 1."""
+    keys = list(dict.fromkeys(k for res in results for k in res.get("batch_curve", {})))
+    if not keys:
+        return []
+    calibrations = list(dict.fromkeys(k.split("/")[0] for k in keys))
+
+    def share(x: float | None) -> str:
+        return "never" if x is None else f"{x:.1%}"
+
+    head = ("| dataset | order seed | DS all | " + " | ".join(f"adaptive N=1 ({c})" for c in calibrations) + " | "
+            + " | ".join(f"{k.split('/')[1]} N={k.split('/')[2]} ({k.split('/')[0]})" for k in keys)
+            + " | known reliability (reference) |")
+    lines = ["Smallest share of the labels at which accuracy is within 0.5 points of DS on all labels "
+             "(`never`: no target gets there).", "", head,
+             "|---|---:|---:|" + "---:|" * (len(calibrations) + len(keys) + 1)]
+    for res in results:
+        c = res["curve"]
+        lines.append(f"| {res['dataset']} | {res['order_seed']} | {res['all']['accuracy']:.4f} | "
+                     + " | ".join(share(c[k]["min_share_within_half_point"]) for k in calibrations) + " | "
+                     + " | ".join(share(res["batch_curve"].get(k)) for k in keys)
+                     + f" | {share(c['known_min_share_within_half_point'])} |")
+    return lines
+
+
 def shown(value: object) -> str:
     """A path relative to the repository (``../shared/...`` for the shared data), anything else as text."""
     if isinstance(value, Path):
@@ -364,16 +526,25 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def batches_note(args: argparse.Namespace) -> str:
+    if not any(n > 1 for n in args.batches):
+        return ""
+    return (f", sequential batches N = {' '.join(map(str, args.batches))} carrying {' and '.join(args.carry)}"
+            + (f" (prior strength {args.prior_strength:g})" if "priors" in args.carry else ""))
+
+
 def write(args: argparse.Namespace, argv: list[str] | None, results: list[dict], t0: float) -> None:
     command = "python benchmarks/redundancy.py " + " ".join(argv if argv is not None else sys.argv[1:])
     head = [f"# Redundancy replay ({platform.python_version()}, {platform.machine()})", "",
             f"`{command.strip()}`: start {args.start} label(s) per item, reveal {args.reveal}, "
             f"expert items {args.experts}, buyer's gold {args.gold_share:.0%} of the gold items, "
-            f"order seeds {' '.join(map(str, args.order_seeds))}; wall {time.perf_counter() - t0:.0f} s, peak RSS {peak_rss_mb():.0f} MB",
+            f"order seeds {' '.join(map(str, args.order_seeds))}{batches_note(args)}; wall {time.perf_counter() - t0:.0f} s, peak RSS {peak_rss_mb():.0f} MB",
             "", "A target is the stopping threshold on the model's posterior (an item is accepted once its top "
             "class reaches it); it is the accuracy of the accepted items only as far as that posterior is "
             "calibrated: compare the mean confidence with the accuracy and the agreement with DS on all labels.", ""]
-    text = head + ["## Operating curve", ""] + curve_summary(results) + ["", "## Summary", ""] + summary(results) + \
+    batches = batch_summary(results)
+    text = head + (["## Sequential batches", ""] + batches + [""] if batches else []) + \
+        ["## Operating curve", ""] + curve_summary(results) + ["", "## Summary", ""] + summary(results) + \
         ["", "## Per dataset", ""] + [line for res in results for line in table(res)]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "redundancy.md").write_text("\n".join(text) + "\n", encoding="utf-8")
@@ -400,19 +571,32 @@ def main(argv: list[str] | None = None) -> int:
                         "expert), or keep revealing their crowd labels one per round (crowd)")
     parser.add_argument("--order-seeds", nargs="+", type=int, default=[0],
                         help="one replay per reveal order (seed of each item's random judgment order)")
+    parser.add_argument("--batches", nargs="+", type=int, default=[1],
+                        help="numbers of sequential item batches to replay (1 = all items at once, the default; "
+                        "every N > 1 adds a batched replay per --carry)")
+    parser.add_argument("--carry", nargs="+", choices=("labels", "priors"), default=["labels"],
+                        help="how a batch learns from the earlier ones: their revealed judgments in every fit "
+                        "(labels), or their Dawid-Skene confusion matrices as worker_priors (priors)")
+    parser.add_argument("--prior-strength", type=float, default=4.0,
+                        help="DawidSkene prior_strength of the fits with --carry priors (judgments per true class "
+                        "an earlier batch's confusion matrix is worth)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
+    if any(n < 1 for n in args.batches):
+        parser.error("--batches must be >= 1")
     names = args.datasets or eligible(args.data)
     t0 = time.perf_counter()
     results = []
     for name in names:
         for seed in args.order_seeds:
             res = run_dataset(args.data / name, args.targets, args.start, args.reveal, seed, args.experts,
-                              tuple(args.calibrations), args.gold_share)
+                              tuple(args.calibrations), args.gold_share, tuple(args.batches), tuple(args.carry),
+                              args.prior_strength)
             results.append(res)
             print("\n".join(table(res)), flush=True)
             write(args, argv, results, t0)  # after every dataset, so a long run leaves its figures so far
-    print("\n".join(["## Summary", ""] + summary(results) + ["", "## Operating curve", ""] + curve_summary(results)))
+    print("\n".join(["## Summary", ""] + summary(results) + ["", "## Operating curve", ""] + curve_summary(results)
+                    + ["", "## Sequential batches", ""] + batch_summary(results)))
     print(f"wall {time.perf_counter() - t0:.0f} s, peak RSS {peak_rss_mb():.0f} MB")
     return 0
 
