@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from scipy.special import log_softmax, logsumexp
 
 from consensus import GLAD, MACE, DawidSkene, Judgments, OneCoinDawidSkene
-from consensus.calibration import (MAX_TEMPERATURE, answer_correlation, answer_rows, fit_item_temperature_gold,
+from consensus.calibration import (GOLD_FOLDS, MAX_TEMPERATURE, answer_correlation, answer_rows,
+                                   fit_item_temperature_gold, gold_folds,
                                    fit_item_temperature_loo, fit_temperature_gold, fit_temperature_loo,
                                    item_temperature, loo_items, temper)
 from consensus.errors import ParameterError
@@ -264,13 +265,59 @@ def test_item_calibration_keeps_labels_and_softens(model):
     assert (again.temperature_, again.answer_correlation_) == (fitted.temperature_, fitted.answer_correlation_)
 
 
+def _out_of_fold(model, judgments, gold, **params):
+    """Reference: each gold item's unclamped posterior from a public-API fit without its fold's gold."""
+    raw = model(calibration="none", **params).fit(judgments).raw_probas_.copy()
+    known = np.flatnonzero(gold >= 0)
+    folds = np.array_split(np.random.default_rng(params.get("random_state", 0)).permutation(known), GOLD_FOLDS)
+    codes = Judgments.from_codes(judgments.item, judgments.worker, judgments.label, n_classes=judgments.n_classes)
+    for fold in folds:
+        other = gold.copy()
+        other[fold] = -1
+        subset = Judgments(codes.item, codes.worker, codes.label, codes.item_ids, codes.worker_ids, codes.classes,
+                           gold=other)
+        raw[fold] = model(calibration="none", **params).fit(subset).raw_probas_[fold]
+    return raw
+
+
+def test_gold_folds_partition_the_gold_items():
+    gold = np.full(40, -1, dtype=np.int32)
+    gold[[1, 3, 5, 8, 13, 21, 34]] = 0
+    folds = gold_folds(gold, seed=3)
+    assert len(folds) == min(GOLD_FOLDS, 7)
+    assert sorted(np.concatenate(folds).tolist()) == [1, 3, 5, 8, 13, 21, 34]
+    assert max(f.size for f in folds) - min(f.size for f in folds) <= 1
+    assert all((np.diff(f) > 0).all() for f in folds)
+    assert [f.tolist() for f in gold_folds(gold, seed=3)] == [f.tolist() for f in folds]  # seeded
+    gold[:] = -1
+    gold[7] = 1
+    assert gold_folds(gold, seed=0) == []  # one gold item: nothing to cross-fit
+
+
+@pytest.mark.parametrize("model", [DawidSkene, OneCoinDawidSkene, MACE, GLAD])
+def test_gold_temperature_is_fitted_on_out_of_fold_posteriors(model):
+    """A fit that clamps an item's gold learns from it; the gold temperature must not see that."""
+    item, worker, label, truth = _crowd(seed=2)
+    gold = np.full(truth.size, -1, dtype=np.int32)
+    gold[:60] = truth[:60]
+    judgments = Judgments.from_codes(item, worker, label, n_classes=3, gold=gold)
+    params = {"max_iter": 20} if model is GLAD else {}
+    fitted = model(calibration="gold", **params).fit(judgments)
+    expected = fit_temperature_gold(_out_of_fold(model, judgments, gold, **params), gold)
+    assert fitted.temperature_ == expected
+    in_sample = fit_temperature_gold(fitted.raw_probas_, gold)
+    if model is DawidSkene:  # in-sample posteriors of clamped items look more right: a smaller temperature
+        assert in_sample < expected
+
+
 def test_item_gold_calibration_uses_gold_and_clamps():
     item, worker, label, truth = _crowd(seed=2)
     gold = np.full(truth.size, -1, dtype=np.int32)
     gold[:150] = truth[:150]
     judgments = Judgments.from_codes(item, worker, label, n_classes=3, gold=gold)
     fitted = DawidSkene(calibration="item_gold").fit(judgments)
-    base, rho = fit_item_temperature_gold(fitted.raw_probas_, gold, judgments.n_labels_per_item)
+    base, rho = fit_item_temperature_gold(_out_of_fold(DawidSkene, judgments, gold), gold,
+                                          judgments.n_labels_per_item)
     assert (fitted.temperature_, fitted.answer_correlation_) == (base, rho)
     np.testing.assert_array_equal(fitted.probas_[:150].argmax(axis=1), truth[:150])
     assert (fitted.probas_[:150].max(axis=1) == 1.0).all()

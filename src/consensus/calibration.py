@@ -10,8 +10,13 @@ any label (the arg-max of every row stays where it was). The modes:
   an item's other answers must predict each held-out answer through the
   annotator's confusion matrix;
 - ``"gold"``: one temperature maximising the likelihood of the gold answers
-  under the unclamped posteriors of the gold items (falls back to ``"loo"``
-  without gold);
+  under out-of-fold posteriors of the gold items (falls back to ``"loo"``
+  without gold): the gold items are split into :data:`GOLD_FOLDS` seeded
+  folds and each fold's posteriors come from a refit that clamps only the
+  other folds' gold, because a fit that clamps an item's gold learns the
+  annotators' confusion matrices from it, and its posterior for that item
+  is then more often right than any other item's (an in-sample temperature
+  comes out too small);
 - ``"item"``: a per-item temperature ``T(n) = T0 * (1 + rho * (n - 1))`` for
   an item with ``n`` class answers, gold-free. ``rho`` is the intra-item
   correlation of the answers' correctness (one-way ANOVA estimate from
@@ -24,8 +29,8 @@ any label (the arg-max of every row stays where it was). The modes:
   accuracies), by maximum leave-one-judgment-out predictive likelihood with
   the held-out answer predicted from the other ``n - 1`` at ``T(n - 1)``;
 - ``"item_gold"``: the same family with ``T0`` and ``rho`` both fitted by
-  maximum likelihood of the gold answers (falls back to ``"item"`` without
-  gold);
+  maximum likelihood of the gold answers under the same out-of-fold
+  posteriors (falls back to ``"item"`` without gold);
 - ``"none"``: ``T = 1``.
 
 Every fit is a fixed grid search (coarse then fine), so it is exactly
@@ -43,6 +48,8 @@ CALIBRATIONS = ("loo", "gold", "item", "item_gold", "none")
 #: Modes with a per-item temperature.
 PER_ITEM = ("item", "item_gold")
 MAX_TEMPERATURE = 100.0
+#: Cross-fitting folds of the gold calibrations (``gold``, ``item_gold``): one refit per fold.
+GOLD_FOLDS = 5
 #: The gold-free temperature is fitted on at most this many items (every k-th item).
 LOO_MAX_ITEMS = 20_000
 
@@ -145,6 +152,19 @@ def fit_item_temperature_loo(row_offsets: np.ndarray, log_rows: np.ndarray, log_
         return -float(loo_rows_loglik(row_offsets, log_rows, log_prior, float(np.exp(log_t)), float(rho)).sum())
 
     return _grid_minimum(nll)
+
+
+def gold_folds(gold: np.ndarray, seed: int, n_folds: int = GOLD_FOLDS) -> list[np.ndarray]:
+    """The gold items (codes where ``gold >= 0``) in ``min(n_folds, n_gold)`` seeded random folds.
+
+    Each fold is a sorted int64 array of item codes; the folds partition the gold
+    items and their sizes differ by at most one. No fold with fewer than 2 gold items.
+    """
+    known = np.flatnonzero(np.asarray(gold) >= 0)
+    if known.size < 2:
+        return []
+    order = np.random.default_rng(seed).permutation(known)
+    return [np.sort(part) for part in np.array_split(order, min(n_folds, known.size))]
 
 
 def fit_item_temperature_gold(raw_posterior: np.ndarray, gold: np.ndarray,

@@ -8,6 +8,9 @@ which MAP-EM never decreases, and stops on relative tolerance.
 
 from __future__ import annotations
 
+import copy
+import inspect
+
 import numpy as np
 
 from consensus import calibration
@@ -112,6 +115,31 @@ class EMAggregator(Aggregator):
         """Set ``confusion_`` (default: from ``self._log_emission``)."""
         self.confusion_ = np.exp(self._log_emission).transpose(0, 2, 1).copy()
 
+    def _out_of_fold_posteriors(self, judgments: Judgments, gold: np.ndarray) -> np.ndarray:
+        """``raw_probas_`` with every gold item's row replaced by its out-of-fold posterior.
+
+        The gold items are split into :func:`calibration.gold_folds` (seeded by
+        ``random_state``); for each fold the same model (same parameters,
+        ``calibration="none"``) is refitted with only the other folds' gold
+        clamped, and its unclamped posterior of the fold's items is kept. So
+        the gold calibrations see, for each gold item, a posterior from
+        annotator parameters that were not learnt from that item's gold.
+        Costs one fit per fold. Shape (n_items, n_classes).
+        """
+        posterior = self.raw_probas_.copy()
+        params = {name: getattr(self, name) for name in inspect.signature(type(self).__init__).parameters
+                  if name != "self"}
+        params["calibration"] = "none"
+        for fold in calibration.gold_folds(gold, int(self.random_state)):
+            other_gold = gold.copy()
+            other_gold[fold] = -1
+            subset = copy.copy(judgments)
+            subset.gold = other_gold
+            refit = type(self)(**params)
+            refit.fit(subset)
+            posterior[fold] = refit.raw_probas_[fold]
+        return posterior
+
     def _calibrate(self, judgments: Judgments, gold: np.ndarray) -> None:
         """Set ``raw_probas_`` (unclamped posteriors), ``temperature_``, ``item_temperature_``, ``answer_correlation_``."""
         no_gold = np.full(judgments.n_items, -1, dtype=np.int32)
@@ -121,7 +149,8 @@ class EMAggregator(Aggregator):
         if method in calibration.PER_ITEM:
             n_answers = judgments.n_labels_per_item
             if method == "item_gold" and (gold >= 0).any():
-                base, rho = calibration.fit_item_temperature_gold(self.raw_probas_, gold, n_answers)
+                base, rho = calibration.fit_item_temperature_gold(
+                    self._out_of_fold_posteriors(judgments, gold), gold, n_answers)
             else:
                 rho = calibration.answer_correlation(judgments, self.raw_probas_)
                 row_offsets, rows = calibration.answer_rows(judgments, calibration.loo_items(judgments.n_items))
@@ -132,7 +161,7 @@ class EMAggregator(Aggregator):
             self.item_temperature_ = calibration.item_temperature(n_answers, base, rho)
             return
         if method == "gold" and (gold >= 0).any():
-            self.temperature_ = calibration.fit_temperature_gold(self.raw_probas_, gold)
+            self.temperature_ = calibration.fit_temperature_gold(self._out_of_fold_posteriors(judgments, gold), gold)
         elif method in ("gold", "loo") and hasattr(self, "_log_emission"):
             self.temperature_ = calibration.fit_temperature_loo(judgments, self._log_emission, self._log_prior)
         else:
