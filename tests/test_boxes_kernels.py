@@ -135,6 +135,9 @@ def test_match_is_invariant_to_annotator_naming(c, data):
     for d, wt in ((c, w), (renamed, w[np.argsort(perm)])):
         args, *rest = _merge_inputs(d, 0, bf.MEDIAN, annotator_weight=wt)
         rep, _ = _merge(args, *rest)
+        if rep.size == 0:  # no valid box: nothing to merge, every row stays -1
+            merged.append(np.full(args[2].shape, -1, dtype=np.int64))
+            continue
         merged.append(np.where(args[2] >= 0, rep[np.maximum(args[2], 0)], -1))
     back = np.empty_like(merged[1])
     back[order] = merged[1]

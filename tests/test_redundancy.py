@@ -315,6 +315,27 @@ def test_rho_needs_three_answers_or_gold():
     np.testing.assert_array_equal(confident[:20], 1.0)  # gold items stay clamped
 
 
+def test_gold_rho_is_fitted_on_out_of_fold_posteriors():
+    """The gold items are clamped in the fit; their rho must come from refits that did not clamp them."""
+    from consensus.redundancy.advice import fit_rho
+
+    judgments, truth = correlated_crowd(n_items=120, per_item=5, hard_share=0.3)
+    gold = np.where(np.arange(120) < 40, truth, -1).astype(np.int32)
+    with_gold = Judgments(judgments.item, judgments.worker, judgments.label, judgments.item_ids,
+                          judgments.worker_ids, judgments.classes, gold=gold)
+    model = DawidSkene(calibration="gold").fit(with_gold)
+    advice = advise_redundancy(model)
+    assert advice.params["rho_source"] == "gold"
+    raw = model.raw_probas_ / model.raw_probas_.sum(axis=1, keepdims=True)
+    log_emission = np.log(np.maximum(model.confusion_, 1e-300)).transpose(0, 2, 1).copy()
+    log_prior = np.log(model.priors_)
+    out_of_fold = model._out_of_fold_posteriors(model.judgments_, gold)
+    expected, source = fit_rho(model.judgments_, log_emission, log_prior, raw, out_of_fold)
+    assert source == "gold" and advice.params["rho"] == pytest.approx(expected)
+    in_sample, _ = fit_rho(model.judgments_, log_emission, log_prior, raw)
+    assert in_sample < expected  # clamped items look more right in-sample: less correlation is needed
+
+
 def test_larger_rho_lowers_confidence_and_never_asks_fewer_labels():
     judgments, _ = correlated_crowd(n_items=100, per_item=4, hard_share=0.2)
     model = DawidSkene().fit(judgments)

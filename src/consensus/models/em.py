@@ -124,8 +124,12 @@ class EMAggregator(Aggregator):
         clamped, and its unclamped posterior of the fold's items is kept. So
         the gold calibrations see, for each gold item, a posterior from
         annotator parameters that were not learnt from that item's gold.
-        Costs one fit per fold. Shape (n_items, n_classes).
+        Costs one fit per fold, once per fit: the result is kept for the
+        redundancy advice's gold ``rho``. Shape (n_items, n_classes).
         """
+        cached = getattr(self, "_out_of_fold", None)
+        if cached is not None and cached[0] is judgments and np.array_equal(cached[1], gold):
+            return cached[2]
         posterior = self.raw_probas_.copy()
         params = {name: getattr(self, name) for name in inspect.signature(type(self).__init__).parameters
                   if name != "self"}
@@ -138,6 +142,7 @@ class EMAggregator(Aggregator):
             refit = type(self)(**params)
             refit.fit(subset)
             posterior[fold] = refit.raw_probas_[fold]
+        self._out_of_fold = (judgments, gold.copy(), posterior)
         return posterior
 
     def _calibrate(self, judgments: Judgments, gold: np.ndarray) -> None:
@@ -191,6 +196,7 @@ class EMAggregator(Aggregator):
     # loop -------------------------------------------------------------------------------
     def _fit(self, judgments: Judgments) -> None:
         self._check_params()
+        self.__dict__.pop("_out_of_fold", None)
         gold = judgments.gold if judgments.gold is not None else np.full(judgments.n_items, -1, np.int32)
         gold = np.ascontiguousarray(gold, dtype=np.int32)
         self._prepare(judgments)

@@ -256,7 +256,7 @@ def advise_redundancy(
         log_emission = np.ascontiguousarray(np.log(np.maximum(confusion, 1e-300)).transpose(0, 2, 1))
         log_prior = np.log(np.maximum(_class_prior(model, raw), 1e-300))
         rho_value, rho_source = (float(rho), "given") if rho is not None else \
-            fit_rho(judgments, log_emission, log_prior, raw)
+            fit_rho(judgments, log_emission, log_prior, raw, _gold_posterior(model, judgments))
         temperature = item_temperature(n_labels, rho_value)
         post = _per_item_posterior(model, raw, temperature)
         update = np.ascontiguousarray(np.log(pool))
@@ -429,12 +429,16 @@ def item_temperature(n_answers: np.ndarray, rho: float) -> np.ndarray:
 
 
 def fit_rho(judgments: Judgments, log_emission: np.ndarray, log_prior: np.ndarray,
-            raw: np.ndarray) -> tuple[float, str]:
+            raw: np.ndarray, gold_posterior: np.ndarray | None = None) -> tuple[float, str]:
     """The intra-item error correlation ``rho`` of the per-item temperature, and how it was fitted.
 
     With gold items (``judgments.gold``) that have at least two class answers:
     maximum likelihood of the gold answers under the raw posteriors tempered by
-    ``T(n_i)`` (``"gold"``). Otherwise gold-free (``"loo"``): maximum
+    ``T(n_i)`` (``"gold"``); ``gold_posterior`` (same shape as ``raw``), when
+    given, replaces ``raw`` there: the model's out-of-fold posteriors of the gold
+    items, from refits that did not clamp them (see
+    :mod:`consensus.calibration`), since a fit that clamps an item's gold is
+    over-sure of it. Otherwise gold-free (``"loo"``): maximum
     leave-one-judgment-out predictive likelihood
     (:func:`loo_design_loglik`) over the items
     with at least 3 class answers (only they carry information about ``rho``;
@@ -447,7 +451,8 @@ def fit_rho(judgments: Judgments, log_emission: np.ndarray, log_prior: np.ndarra
     if gold is not None:
         known = np.flatnonzero((np.asarray(gold) >= 0) & (n >= 2))
         if known.size:
-            logits = np.log(np.maximum(raw[known], 1e-300))
+            source = raw if gold_posterior is None else gold_posterior
+            logits = np.log(np.maximum(source[known], 1e-300))
             truth = np.asarray(gold)[known]
 
             def gold_nll(r: float) -> float:
@@ -490,6 +495,20 @@ def _rho_grid_minimum(objective: Any, coarse: int = 21, fine: int = 11) -> float
     step = grid[1] - grid[0]
     fine_grid = np.linspace(max(best - step, 0.0), min(best + step, 1.0), fine)
     return float(fine_grid[int(np.argmin([objective(r) for r in fine_grid]))])
+
+
+def _gold_posterior(model: Aggregator, judgments: Judgments) -> np.ndarray | None:
+    """Out-of-fold posteriors of the gold items (EM models), normalised like :func:`_raw_posterior`; else None."""
+    inner = getattr(model, "model_", model)
+    gold = judgments.gold
+    if gold is None or not hasattr(inner, "_out_of_fold_posteriors") or inner.judgments_ is not judgments:
+        return None
+    posterior = np.array(inner._out_of_fold_posteriors(judgments, np.ascontiguousarray(gold, dtype=np.int32)),
+                         dtype=np.float64)
+    bad = ~np.isfinite(posterior).all(axis=1) | (posterior.sum(axis=1) <= 0)
+    posterior[bad] = 1.0 / posterior.shape[1]
+    posterior = np.clip(posterior, 0.0, None)
+    return np.ascontiguousarray(posterior / posterior.sum(axis=1, keepdims=True))
 
 
 def _raw_posterior(model: Aggregator) -> np.ndarray | None:
