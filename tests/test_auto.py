@@ -256,3 +256,31 @@ def test_glad_is_opt_in():
                        "label": [str((i + (w == 2)) % 2) for i in range(30) for w in range(3)]})
     model = Auto().fit(df)
     assert list(model.heldout_loglik_) == ["ds", "onecoin", "mace"] and model.chosen_method_ != "glad"
+
+
+@pytest.mark.parametrize("mode", ["gold", "item_gold"])
+def test_gold_modes_screen_gold_free_and_calibrate_only_the_choice(crowd, mode, monkeypatch):
+    """Same choice, scores and outputs as fitting every candidate in the gold mode; one set of gold refits."""
+    judgments, truth = crowd
+    gold = np.full(judgments.n_items, -1, dtype=np.int32)
+    gold[:80] = truth[:80]
+    with_gold = Judgments.from_codes(judgments.item, judgments.worker, judgments.label,
+                                     n_classes=judgments.n_classes, gold=gold)
+    every = {name: CLASSES[name](calibration=mode).fit(with_gold) for name in ALL_FOUR}
+    scores = {name: auto_module.heldout_loglik(m, with_gold) for name, m in every.items()}
+    calls = []
+    original = auto_module.EMAggregator._out_of_fold_posteriors
+
+    def counted(self, *args):
+        calls.append(type(self).__name__)
+        return original(self, *args)
+
+    monkeypatch.setattr(auto_module.EMAggregator, "_out_of_fold_posteriors", counted)
+    model = Auto(calibration=mode, candidates=ALL_FOUR, max_overturn=1.0).fit(with_gold)
+    assert model.heldout_loglik_ == pytest.approx(scores, rel=1e-12)
+    chosen = every[model.chosen_method_]
+    assert calls == [type(chosen).__name__]
+    assert model.model_.calibration == mode
+    assert model.model_.temperature_ == chosen.temperature_
+    np.testing.assert_array_equal(model.probas_, chosen.probas_)
+    np.testing.assert_array_equal(model.labels_, chosen.labels_)

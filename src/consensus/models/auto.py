@@ -46,6 +46,10 @@ def overturn_rate(judgments: Judgments, majority: MajorityVote, labels: np.ndarr
     return float((labels[strong] != majority.labels_[strong]).mean()), n_strong
 
 
+#: The gold-free mode scored like each gold calibration mode (same criterion, no gold refits).
+GOLD_FREE_COUNTERPART = {"gold": "loo", "item_gold": "item"}
+
+
 def heldout_loglik(model: EMAggregator, judgments: Judgments) -> float:
     """Leave-one-judgment-out predictive log-likelihood per class answer of a fitted EM model, gold-free.
 
@@ -175,8 +179,12 @@ class Auto(Aggregator):
         majority = MajorityVote(**common).fit(judgments)
         fitted: dict[str, EMAggregator] = {}
         scores: dict[str, float] = {}
+        # The criterion is gold-free whatever the calibration, so the candidates are fitted with the
+        # gold-free counterpart of a gold mode and only the chosen one pays the gold mode's refits.
+        has_gold = judgments.gold is not None and bool((np.asarray(judgments.gold) >= 0).any())
+        screening = GOLD_FREE_COUNTERPART.get(self.calibration, self.calibration) if has_gold else self.calibration
         for name in names:
-            fitted[name] = CANDIDATES[name](calibration=self.calibration, **common).fit(judgments)
+            fitted[name] = CANDIDATES[name](calibration=screening, **common).fit(judgments)
             scores[name] = heldout_loglik(fitted[name], judgments)
         best = names[0]
         for name in names[1:]:
@@ -187,6 +195,8 @@ class Auto(Aggregator):
         self.overturn_rate_, self.n_strong_items_ = overturn_rate(judgments, majority, fitted[best].labels_)
         if self.overturn_rate_ <= self.max_overturn:
             chosen: Aggregator = fitted[best]
+            if screening != self.calibration:  # same EM fit, now calibrated on gold
+                chosen = CANDIDATES[best](calibration=self.calibration, **common).fit(judgments)
             self.chosen_method_ = best
         else:
             chosen = Wawa(**common).fit(judgments)
