@@ -498,17 +498,19 @@ def _rho_grid_minimum(objective: Any, coarse: int = 21, fine: int = 11) -> float
 
 
 def _gold_posterior(model: Aggregator, judgments: Judgments) -> np.ndarray | None:
-    """Out-of-fold posteriors of the gold items (EM models), normalised like :func:`_raw_posterior`; else None."""
+    """Out-of-fold posteriors of the gold items (EM models), normalised like :func:`_raw_posterior`.
+
+    None when there is no gold item with at least two class answers (:func:`fit_rho` would not use
+    them, so the refits are skipped) or the model has no out-of-fold refits.
+    """
     inner = getattr(model, "model_", model)
     gold = judgments.gold
     if gold is None or not hasattr(inner, "_out_of_fold_posteriors") or inner.judgments_ is not judgments:
         return None
-    posterior = np.array(inner._out_of_fold_posteriors(judgments, np.ascontiguousarray(gold, dtype=np.int32)),
-                         dtype=np.float64)
-    bad = ~np.isfinite(posterior).all(axis=1) | (posterior.sum(axis=1) <= 0)
-    posterior[bad] = 1.0 / posterior.shape[1]
-    posterior = np.clip(posterior, 0.0, None)
-    return np.ascontiguousarray(posterior / posterior.sum(axis=1, keepdims=True))
+    gold = np.ascontiguousarray(gold, dtype=np.int32)
+    if not ((gold >= 0) & (judgments.n_labels_per_item >= 2)).any():
+        return None
+    return _normalised_rows(inner._out_of_fold_posteriors(judgments, gold))
 
 
 def _raw_posterior(model: Aggregator) -> np.ndarray | None:
@@ -517,13 +519,18 @@ def _raw_posterior(model: Aggregator) -> np.ndarray | None:
     raw = getattr(inner, "raw_probas_", None)
     if raw is None or getattr(model, "confusion_", None) is None:
         return None
-    raw = np.array(raw, dtype=np.float64)
-    if raw.shape != np.shape(model.probas_):
+    if np.shape(raw) != np.shape(model.probas_):
         return None
-    bad = ~np.isfinite(raw).all(axis=1) | (raw.sum(axis=1) <= 0)
-    raw[bad] = 1.0 / raw.shape[1]
-    raw = np.clip(raw, 0.0, None)
-    return np.ascontiguousarray(raw / raw.sum(axis=1, keepdims=True))
+    return _normalised_rows(raw)
+
+
+def _normalised_rows(posterior: np.ndarray) -> np.ndarray:
+    """A float64 copy with rows summing to one; non-finite or all-zero rows become uniform."""
+    posterior = np.array(posterior, dtype=np.float64)
+    bad = ~np.isfinite(posterior).all(axis=1) | (posterior.sum(axis=1) <= 0)
+    posterior[bad] = 1.0 / posterior.shape[1]
+    posterior = np.clip(posterior, 0.0, None)
+    return np.ascontiguousarray(posterior / posterior.sum(axis=1, keepdims=True))
 
 
 def _per_item_posterior(model: Aggregator, raw: np.ndarray, temperature: np.ndarray) -> np.ndarray:
