@@ -66,6 +66,15 @@ def test_summary_has_every_headline(result) -> None:
     json.loads(result.to_json())  # strict JSON: no NaN
 
 
+def test_claim_is_the_validation_of_the_audit_method(result, delivery, gold) -> None:
+    """The audit's claim scores its own method's gold-free labels: the same as validate_claim alone."""
+    from consensus.claims import validate_claim
+
+    alone = validate_claim(delivery, 0.9, gold=gold, method="auto", random_state=3)
+    assert result.claim.summary == alone.summary
+    assert result.claim.summary["method"].startswith("auto (")
+
+
 def test_calibration_is_scored_on_gold_of_a_gold_free_fit(result, gold) -> None:
     cal = result.calibration
     # gold items are clamped in the main fit (confidence 1); the calibration fit must not see gold

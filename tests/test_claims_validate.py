@@ -18,6 +18,7 @@ from consensus.claims import validate_claim
 from consensus.claims.validation import bootstrap_estimates, item_contributions
 from consensus.cli import main
 from consensus.errors import ParameterError
+from consensus.methods import METHODS, make_model
 
 DATASET = Path(__file__).resolve().parents[1] / "datasets" / "weather_sentiment_amt"
 DAY = 86400
@@ -147,7 +148,7 @@ def test_weather_dataset_verdicts():
     judgments = consensus.read_judgments(DATASET / "judgments.csv", gold=DATASET / "gold.csv")
     blind = copy.copy(judgments)
     blind.gold = None
-    labels = consensus.DawidSkene().fit(blind).labels_
+    labels = consensus.Auto(calibration="item").fit(blind).labels_  # the default method, gold-free calibration
     k, n = int((labels == judgments.gold).sum()), judgments.n_items
     verdicts = {}
     for claimed in (0.80, 0.86, 0.95):
@@ -170,7 +171,7 @@ def test_weather_dataset_verdicts():
 def test_model_estimates_match_the_model():
     frame, _ = synthetic()
     result = validate_claim(frame, 0.8, n_boot=200)
-    model = consensus.DawidSkene().fit(frame)
+    model = consensus.Auto(calibration="item").fit(frame)
     judgments = model.judgments_
     row = model.probas_[np.arange(judgments.n_items), model.labels_].mean()
     answers = np.bincount(judgments.worker[judgments.label >= 0], minlength=judgments.n_workers)
@@ -192,7 +193,7 @@ def test_bootstrap_is_seeded_and_matches_a_naive_loop():
     assert first.bootstrap.equals(again.bootstrap) and first.summary == again.summary
     assert not first.bootstrap.equals(other.bootstrap)
     # naive: resample item ids with the same generator, recompute from a per-judgment frame
-    model = consensus.DawidSkene(random_state=11).fit(frame)
+    model = consensus.Auto(calibration="item", random_state=11).fit(frame)
     judgments = model.judgments_
     rng = np.random.default_rng(11)
     p_row = model.probas_[np.arange(judgments.n_items), model.labels_]
@@ -226,9 +227,26 @@ def test_parameter_errors():
     with pytest.raises(ParameterError, match="'claim_level'"):
         validate_claim(frame, 0.9, gold=gold, claim_level="item")
     with pytest.raises(ParameterError, match="'method'"):
-        validate_claim(frame, 0.9, gold=gold, method="glad")
+        validate_claim(frame, 0.9, gold=gold, method="median")
     with pytest.raises(ParameterError, match="'margin'"):
         validate_claim(frame, 0.9, gold=gold, margin=-0.1)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_delivers_its_gold_free_labels(method):
+    """The rows scored are the labels ``method`` delivers fitted without gold (per-item calibration)."""
+    frame, gold = synthetic(seed=5)
+    result = validate_claim(frame, 0.8, gold=gold, method=method)
+    model = make_model(method, calibration="item").fit(frame)
+    gold_of = dict(gold.iter_rows())
+    labels = model.item_table().select("item", "label").iter_rows()
+    right = sum(gold_of[item] == label for item, label in labels if item in gold_of)
+    assert (result.summary["correct"], result.summary["n"]) == (right, len(gold_of))
+    chosen = getattr(model, "chosen_method_", None)
+    assert result.summary["method"] == (f"auto ({chosen})" if chosen else method)
+    estimate = validate_claim(frame, 0.8, method=method, n_boot=20).summary["model_estimate"]["row"]
+    delivered = model.probas_[np.arange(model.judgments_.n_items), model.labels_]
+    assert estimate == pytest.approx(delivered.mean())
 
 
 def test_lazy_export():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +16,8 @@ from consensus.audit.progress import Progress
 from consensus.data import Judgments
 from consensus.errors import check_param
 from consensus.io.judgments import Source
+from consensus.methods import METHODS, make_model
 
-METHODS = ("auto", "mv", "wawa", "ds", "onecoin", "glad", "mace")
 
 
 @dataclass
@@ -142,18 +141,7 @@ def _parquet_safe(table: pl.DataFrame) -> pl.DataFrame:
 
 def build_model(method: str, *, calibration: str, seed: int):  # noqa: ANN201 - an Aggregator
     """The estimator named ``method`` with its default settings."""
-    from consensus import models
-
-    common = {"tie_break": "random", "random_state": seed}
-    if method == "auto":
-        return models.Auto(calibration=calibration, **common)
-    if method == "mv":
-        return models.MajorityVote(**common)
-    if method == "wawa":
-        return models.Wawa(**common)
-    em = {"calibration": calibration, **common}
-    return {"ds": models.DawidSkene, "onecoin": models.OneCoinDawidSkene, "glad": models.GLAD,
-            "mace": models.MACE}[method](**em)
+    return make_model(method, calibration=calibration, tie_break="random", random_state=seed)
 
 
 def audit(
@@ -220,10 +208,11 @@ def audit(
     """
     owner = "audit"
     check_param(owner, "method", method, method in METHODS, f"one of {list(METHODS)}")
+    claim_options = None
     if claimed_accuracy is not None:
-        check_param(owner, "claimed_accuracy", claimed_accuracy,
-                    isinstance(claimed_accuracy, (int, float)) and 0.0 < claimed_accuracy <= 1.0,
-                    "a float in the range (0, 1]")
+        from consensus.claims.validation import claim_settings
+
+        claim_options = claim_settings(owner, claimed_accuracy, confidence, margin, claim_level, method, 2000, seed)
     check_param(owner, "seed", seed, isinstance(seed, int) and seed >= 0, "a non-negative int")
     say = log if log is not None else (lambda message: None)
     steps = Progress(0, enabled=False) if progress is None else progress
@@ -259,20 +248,23 @@ def audit(
             fraud_report = run_detectors(judgments, FraudConfig(seed=seed))
         say(f"fraud: flagged {int(fraud_report.flagged_mask.sum())} of {judgments.n_workers} annotators")
 
+    # One fit without gold serves the calibration check and the claim: the labels the crowd alone delivers.
+    from consensus.claims.validation import fit_without_gold, validate_fitted
+
+    blind = None
     calibration = None
     if has_gold:
         with steps.step("calibration"):
-            calibration = _gold_free_calibration(judgments, method, seed)
+            blind = fit_without_gold(judgments, method, seed)
+            calibration = _gold_free_calibration(judgments, blind)
         say(f"calibration: ECE {calibration['ece']:.3f} of a gold-free fit on {calibration['n']} gold items")
 
     claim = None
-    if claimed_accuracy is not None:
+    if claim_options is not None:
         with steps.step("claim"):
-            from consensus.claims import validate_claim
-
-            claim_method = "mv" if chosen == "mv" else "ds"
-            claim = validate_claim(judgments, float(claimed_accuracy), confidence=confidence, margin=margin,
-                                   claim_level=claim_level, method=claim_method, random_state=seed)
+            if blind is None:
+                blind = fit_without_gold(judgments, method, seed)
+            claim = validate_fitted(judgments, blind, claim_options)
         say(f"claim: {claim.message}")
 
     advice = None
@@ -305,13 +297,10 @@ def audit(
     return result
 
 
-def _gold_free_calibration(judgments: Judgments, method: str, seed: int) -> dict[str, Any]:
-    """Fit without gold, then score the confidence of each gold item's label against gold."""
+def _gold_free_calibration(judgments: Judgments, model: Any) -> dict[str, Any]:
+    """Score the confidence of each gold item's label from a fit without gold against gold."""
     from consensus.calibration import expected_calibration_error
 
-    blind = copy.copy(judgments)
-    blind.gold = None
-    model = build_model(method, calibration="item", seed=seed).fit(blind)
     gold = judgments.gold
     rows = np.flatnonzero((gold >= 0) & (model.labels_ >= 0) & (judgments.n_na_per_item <= judgments.n_labels_per_item))
     labels = model.labels_[rows]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -22,9 +22,13 @@ from consensus.claims.planning import _is_real, plan_audit
 from consensus.data import Judgments
 from consensus.errors import check_param
 from consensus.io.readers import Source
+from consensus.methods import METHODS, make_model
 
 LEVELS = ("row", "judgment")
-METHODS = ("ds", "mv")
+#: Calibration of the gold-free fit whose labels are validated: the per-item temperature, the
+#: gold-free mode with the lowest ECE on the real datasets (``benchmarks/accuracy.py``); gold is
+#: never given to this fit, so it cannot be calibrated on gold.
+BLIND_CALIBRATION = "item"
 #: Interval reported as the headline with gold: its average coverage is closest to nominal
 #: (the simulation test measures it; exact Clopper-Pearson over-covers).
 HEADLINE_INTERVAL = "wilson"
@@ -104,7 +108,7 @@ def validate_claim(
     confidence: float = 0.95,
     margin: float = 0.02,
     claim_level: str = "row",
-    method: str = "ds",
+    method: str = "auto",
     n_boot: int = 2000,
     random_state: int = 0,
 ) -> ClaimValidation:
@@ -137,7 +141,7 @@ def validate_claim(
 
     **Without gold**: the model's own estimate of accuracy -- the mean
     posterior probability of each delivered label (rows; a row without a label
-    counts as 0), and of each class judgment (judgments; for Dawid-Skene the
+    counts as 0), and of each class judgment (judgments; for the EM models the
     annotators' ``worker_accuracy_`` weighted by their class judgments) -- with
     a percentile bootstrap interval over items resampled with replacement
     (``n_boot`` replicates, seeded by ``random_state``, deterministic). The
@@ -163,8 +167,10 @@ def validate_claim(
         How far below the claim (accuracy points) the lower bound may be for ``supported``.
     claim_level : {"row", "judgment"}, default "row"
         What the claim is about: delivered row labels or individual judgments.
-    method : {"ds", "mv"}, default "ds"
-        How row labels are delivered: Dawid-Skene or majority vote.
+    method : {"auto", "mv", "wawa", "ds", "onecoin", "glad", "mace"}, default "auto"
+        The model that delivers the row labels (as ``consensus aggregate --method``),
+        fitted without gold with the gold-free per-item calibration
+        (:data:`BLIND_CALIBRATION`).
     n_boot : int, default 2000
         Bootstrap replicates without gold.
     random_state : int, default 0
@@ -181,7 +187,28 @@ def validate_claim(
     InputError
         When the data or gold cannot be read.
     """
-    owner = "validate_claim"
+    from consensus.models.base import as_judgments
+
+    settings = claim_settings("validate_claim", claimed_accuracy, confidence, margin, claim_level, method, n_boot,
+                               random_state)
+    judgments = as_judgments(data, gold)
+    return validate_fitted(judgments, fit_without_gold(judgments, method, settings.random_state), settings)
+
+
+@dataclass
+class ClaimSettings:
+    claimed: float
+    confidence: float
+    margin: float
+    level: str
+    method: str
+    n_boot: int
+    random_state: int
+
+
+def claim_settings(owner: str, claimed_accuracy: float, confidence: float, margin: float, claim_level: str,
+                   method: str, n_boot: int, random_state: int) -> ClaimSettings:
+    """Check the parameters of a validation (``ParameterError`` naming ``owner``) and bundle them."""
     check_param(owner, "claimed_accuracy", claimed_accuracy,
                 _is_real(claimed_accuracy) and 0.0 < claimed_accuracy <= 1.0, "a float in the range (0, 1]")
     check_param(owner, "confidence", confidence, _is_real(confidence) and 0.5 <= confidence < 1.0,
@@ -194,27 +221,34 @@ def validate_claim(
                 and n_boot >= 10, "an int >= 10")
     check_param(owner, "random_state", random_state,
                 isinstance(random_state, (int, np.integer)) and random_state >= 0, "a non-negative int")
-    from consensus.models.base import as_judgments
+    return ClaimSettings(float(claimed_accuracy), float(confidence), float(margin), claim_level, method,
+                     int(n_boot), int(random_state))
 
-    judgments = as_judgments(data, gold)
-    settings = _Settings(float(claimed_accuracy), float(confidence), float(margin), claim_level, method,
-                         int(n_boot), int(random_state))
-    fit = _fit_delivery(judgments, method, settings.random_state)
+
+def fit_without_gold(judgments: Judgments, method: str, seed: int) -> Any:
+    """``method`` fitted on ``judgments`` with their gold removed (calibration :data:`BLIND_CALIBRATION`).
+
+    These are the row labels the crowd alone delivers: what a claim is about
+    and what gold then scores.
+    """
+    blind = copy.copy(judgments)
+    blind.gold = None
+    return make_model(method, calibration=BLIND_CALIBRATION, tie_break="random", random_state=seed).fit(blind)
+
+
+def validate_fitted(judgments: Judgments, model: Any, settings: ClaimSettings) -> ClaimValidation:
+    """:func:`validate_claim` on a model already fitted without gold on ``judgments`` (see :func:`fit_without_gold`).
+
+    The audit uses it to share one gold-free fit between its calibration check and the claim.
+    """
+    fit = _delivery(judgments, model)
+    chosen = getattr(model, "chosen_method_", None)
+    if chosen is not None:
+        settings = replace(settings, method=f"{settings.method} ({chosen})")
     has_gold = judgments.gold is not None and bool((judgments.gold >= 0).any())
     if has_gold:
         return _with_gold(judgments, fit, settings)
     return _without_gold(judgments, fit, settings)
-
-
-@dataclass
-class _Settings:
-    claimed: float
-    confidence: float
-    margin: float
-    level: str
-    method: str
-    n_boot: int
-    random_state: int
 
 
 @dataclass
@@ -225,14 +259,8 @@ class _Fit:
     estimate_judgment: float
 
 
-def _fit_delivery(judgments: Judgments, method: str, seed: int) -> _Fit:
-    """Fit ``method`` without gold and return the delivered labels and the model's estimates."""
-    from consensus.models import DawidSkene, MajorityVote
-
-    blind = copy.copy(judgments)
-    blind.gold = None
-    model = DawidSkene(random_state=seed) if method == "ds" else MajorityVote(random_state=seed)
-    model.fit(blind)
+def _delivery(judgments: Judgments, model: Any) -> _Fit:
+    """The delivered labels of a fitted model (none for mostly-n/a items) and the model's estimates."""
     mostly_na = judgments.n_na_per_item > judgments.n_labels_per_item
     delivered = np.where(mostly_na, -1, model.labels_).astype(np.int32)
     probas = np.asarray(model.probas_, dtype=np.float64)
@@ -250,7 +278,7 @@ def _model_estimates(judgments: Judgments, delivered: np.ndarray, probas: np.nda
 
 # -- with gold ------------------------------------------------------------------------------
 
-def _with_gold(judgments: Judgments, fit: _Fit, s: _Settings) -> ClaimValidation:
+def _with_gold(judgments: Judgments, fit: _Fit, s: ClaimSettings) -> ClaimValidation:
     gold = np.asarray(judgments.gold, dtype=np.int32)
     gold_items = np.flatnonzero(gold >= 0)
     row_correct = fit.delivered[gold_items] == gold[gold_items]
@@ -290,7 +318,7 @@ def _with_gold(judgments: Judgments, fit: _Fit, s: _Settings) -> ClaimValidation
     return ClaimValidation(verdict, summary, message, overall, by_class, by_annotator, by_day)
 
 
-def _level_stats(k: int, n: int, s: _Settings) -> dict[str, Any]:
+def _level_stats(k: int, n: int, s: ClaimSettings) -> dict[str, Any]:
     cp_lower, cp_upper = binomial.clopper_pearson_interval(k, n, s.confidence)
     w_lower, w_upper = binomial.wilson_interval(k, n, s.confidence)
     return {
@@ -326,7 +354,7 @@ def _overall_table(levels: dict[str, dict[str, Any]], basis: str, interval: str,
 
 
 def _group_table(level: str | None, names: pl.Series, codes: np.ndarray, correct: np.ndarray,
-                 s: _Settings) -> pl.DataFrame:
+                 s: ClaimSettings) -> pl.DataFrame:
     """Accuracy per group code (groups without answers are left out)."""
     n_groups = len(names)
     n = np.bincount(codes, minlength=n_groups)
@@ -349,7 +377,7 @@ def _group_table(level: str | None, names: pl.Series, codes: np.ndarray, correct
 
 
 def _by_day(judgments: Judgments, gold_items: np.ndarray, row_correct: np.ndarray, judgment_idx: np.ndarray,
-            judgment_correct: np.ndarray, s: _Settings) -> pl.DataFrame | None:
+            judgment_correct: np.ndarray, s: ClaimSettings) -> pl.DataFrame | None:
     """Accuracy per UTC day of submission; a row's day is that of its last submitted judgment."""
     submitted = judgments.submitted
     if submitted is None or not np.isfinite(submitted).any():
@@ -379,7 +407,7 @@ def _pct(x: float) -> str:
     return "n/a" if x is None or not math.isfinite(x) else f"{100.0 * x:.1f}%"
 
 
-def _gold_message(st: dict[str, Any], s: _Settings, counts: dict[str, int]) -> str:
+def _gold_message(st: dict[str, Any], s: ClaimSettings, counts: dict[str, int]) -> str:
     what = "gold-checked rows" if s.level == "row" else "judgments on gold items"
     lvl = f"{s.confidence:.0%}"
     if st["n"] == 0:
@@ -400,7 +428,7 @@ def _gold_message(st: dict[str, Any], s: _Settings, counts: dict[str, int]) -> s
     return text + _plan_hint(s)
 
 
-def _plan_hint(s: _Settings) -> str:
+def _plan_hint(s: ClaimSettings) -> str:
     if s.margin <= 0:
         return ""
     plan = plan_audit(s.claimed, margin=s.margin, confidence=s.confidence)
@@ -411,7 +439,7 @@ def _plan_hint(s: _Settings) -> str:
             "(consensus validate --plan).")
 
 
-def _summary(s: _Settings, basis: str, head: dict[str, Any], levels: dict[str, dict[str, Any]],
+def _summary(s: ClaimSettings, basis: str, head: dict[str, Any], levels: dict[str, dict[str, Any]],
              estimates: dict[str, float], counts: dict[str, int], message: str, *, interval_method: str,
              bound_method: str) -> dict[str, Any]:
     summary: dict[str, Any] = {
@@ -474,7 +502,7 @@ def bootstrap_estimates(row: np.ndarray, judgment: np.ndarray, answers: np.ndarr
     return out
 
 
-def _without_gold(judgments: Judgments, fit: _Fit, s: _Settings) -> ClaimValidation:
+def _without_gold(judgments: Judgments, fit: _Fit, s: ClaimSettings) -> ClaimValidation:
     row, judgment, answers = item_contributions(judgments, fit.delivered, fit.probas)
     replicates = bootstrap_estimates(row, judgment, answers, s.n_boot, s.random_state)
     alpha = 1.0 - s.confidence

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from consensus.commands.common import add_input_options, check_outputs, log, read_from_args, report_accounting
+from consensus.methods import METHODS
 
-METHODS = ("auto", "mv", "wawa", "ds", "onecoin", "glad", "mace")
 
 
 def build_model(args: argparse.Namespace):  # noqa: ANN201 - an Aggregator

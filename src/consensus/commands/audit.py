@@ -7,6 +7,7 @@ from pathlib import Path
 
 from consensus.commands.common import add_input_options, log, read_from_args, report_accounting
 from consensus.commands.validate import fraction
+from consensus.methods import METHODS
 
 STEPS_BASE = ("read", "aggregate", "agreement", "instructions")
 
@@ -83,7 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     claim.add_argument("--margin", type=fraction, default=0.02,
                        help="'supported' needs the lower bound within this of the claim (default 0.02)")
     model = p.add_argument_group("model")
-    model.add_argument("--method", choices=("auto", "mv", "wawa", "ds", "onecoin", "glad", "mace"), default="auto",
+    model.add_argument("--method", choices=METHODS, default="auto",
                        help="aggregation model (default auto)")
     model.add_argument("--seed", type=int, default=0, help="seed of tie-breaks, bootstrap, simulation (default 0)")
     model.add_argument("--no-fraud", action="store_true", help="skip the fraud detectors")

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from consensus.commands.common import add_input_options, check_outputs, log, read_from_args, report_accounting
+from consensus.methods import METHODS
 
-METHODS = ("auto", "ds", "mv", "wawa", "onecoin", "glad", "mace")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from consensus.commands.common import add_input_options, check_outputs, log, read_from_args, report_accounting
+from consensus.methods import METHODS
 
 TABLE_FORMATS = ("csv", "parquet", "tsv", "jsonl")
 
@@ -76,6 +77,7 @@ def run_plan(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from consensus.claims import validate_claim
+    from consensus.claims.validation import BLIND_CALIBRATION
     from consensus.errors import ParameterError
 
     _check_report_path(args.output)
@@ -88,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
     judgments = read_from_args(args)
     report_accounting(judgments, args, args.output)
     has_gold = judgments.gold is not None and bool((judgments.gold >= 0).any())
-    log(f"validate: delivered row labels = {args.method} fitted without gold (gold only scores them)"
+    log(f"validate: delivered row labels = {args.method} fitted without gold, calibration "
+        f"{BLIND_CALIBRATION} (gold only scores them)"
         + ("" if has_gold else "; no gold: model-based ESTIMATE with a bootstrap interval"))
     result = validate_claim(judgments, args.claimed_accuracy, confidence=args.confidence, margin=args.margin,
                             claim_level=args.claim_level, method=args.method, n_boot=args.n_boot,
@@ -131,8 +134,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     claim.add_argument("--margin", type=fraction, default=0.02,
                        help="'supported' needs the lower bound within this many points of the claim; the "
                        "planner's effect size (default 0.02)")
-    claim.add_argument("--method", choices=("ds", "mv"), default="ds",
-                       help="how row labels are delivered: ds = Dawid-Skene (default), mv = majority vote")
+    claim.add_argument("--method", choices=METHODS, default="auto",
+                       help="the model that delivers the row labels, as in 'consensus aggregate' (default auto), "
+                       "fitted without gold with the gold-free per-item calibration")
     claim.add_argument("--n-boot", type=int, default=2000, help="bootstrap replicates without gold (default 2000)")
     claim.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and tie-breaks (default 0)")
     plan = val.add_argument_group("planning (--plan, no INPUT)")

@@ -75,6 +75,7 @@ from consensus.errors import ParameterError, check_param
 from consensus.io.readers import Source
 from consensus.kernels import redundancy as kr
 from consensus.kernels.calibration import loo_rows_loglik
+from consensus.methods import METHODS, make_model
 from consensus.models.base import STATUS_MOSTLY_NA, Aggregator, as_judgments
 from consensus.redundancy.inputs import ModelProbs, importance_per_item, read_model_probs
 
@@ -82,7 +83,6 @@ ACTIONS = ("accept", "accept_model", "label_more", "expert_review")
 ENGINES = ("auto", "exact", "simulate")
 #: Budget scheme of a new batch of the same size labelled adaptively from scratch.
 NEXT_BATCH = "adaptive (next batch, from scratch)"
-METHODS = ("auto", "ds", "mv", "wawa", "onecoin", "glad", "mace")
 #: Exact enumeration is used up to this many vote-count states (C(L + K, K)).
 MAX_EXACT_STATES = 20_000
 #: Share of uniform mass mixed into the pool confusion so no label has probability 0.
@@ -411,11 +411,7 @@ def _fitted(data: Any, method: str, seed: int) -> Aggregator:
             raise ParameterError(f"This {data._name} is not fitted yet; call fit(data) first, "
                                  "or pass the judgments.")
         return data
-    from consensus import models
-
-    makers = {"auto": models.Auto, "ds": models.DawidSkene, "mv": models.MajorityVote, "wawa": models.Wawa,
-              "onecoin": models.OneCoinDawidSkene, "glad": models.GLAD, "mace": models.MACE}
-    return makers[method](random_state=seed).fit(as_judgments(data))
+    return make_model(method, random_state=seed).fit(as_judgments(data))
 
 
 def _method_name(model: Aggregator) -> str:
