@@ -219,6 +219,24 @@ def crowdkit_outputs(model, n_items: int, n_classes: int) -> tuple[np.ndarray, n
     return labels, probas
 
 
+def gold_codes(gold_csv: Path, judgments) -> tuple[pl.DataFrame, pl.DataFrame, np.ndarray, np.ndarray]:  # noqa: ANN001
+    """The gold file joined to the loaded judgments' codes.
+
+    Returns the gold table (``item``, ``label`` as text), its rows whose item has judgments (with the
+    item ``code``), and per such row the item code and the gold class code (int64; -1 for a class no
+    annotator chose, which no method can get right).
+    """
+    gold_table = pl.read_csv(gold_csv, infer_schema=False).select(
+        pl.col("item"), pl.col("label").str.strip_chars())
+    item_index = pl.DataFrame({"item": judgments.item_ids.cast(pl.String),
+                               "code": np.arange(judgments.n_items)})
+    joined = gold_table.join(item_index, on="item", how="inner")
+    class_code = {c: k for k, c in enumerate(judgments.classes)}
+    gold_items = joined.get_column("code").to_numpy()
+    gold_labels = np.array([class_code.get(c, -1) for c in joined.get_column("label").to_list()], dtype=np.int64)
+    return gold_table, joined, gold_items, gold_labels
+
+
 def evaluate(folder: Path, settings: dict) -> dict:
     import consensus
     import crowdkit.aggregation as ck
@@ -234,14 +252,7 @@ def evaluate(folder: Path, settings: dict) -> dict:
         short = quarantine.get_column("reason").str.replace(r";.*$", "")
         reasons = dict(zip(*short.value_counts(sort=True).to_dict(as_series=False).values()))
 
-    gold_table = pl.read_csv(folder / "gold.csv", infer_schema=False).select(
-        pl.col("item"), pl.col("label").str.strip_chars())
-    item_index = pl.DataFrame({"item": judgments.item_ids.cast(pl.String),
-                               "code": np.arange(judgments.n_items)})
-    joined = gold_table.join(item_index, on="item", how="inner")
-    class_code = {c: k for k, c in enumerate(judgments.classes)}
-    gold_items = joined.get_column("code").to_numpy()
-    gold_labels = np.array([class_code.get(c, -1) for c in joined.get_column("label").to_list()], dtype=np.int64)
+    gold_table, joined, gold_items, gold_labels = gold_codes(folder / "gold.csv", judgments)
     n_gold_unknown_class = int((gold_labels < 0).sum())
 
     def correct(labels) -> np.ndarray:
