@@ -219,6 +219,13 @@ def crowdkit_outputs(model, n_items: int, n_classes: int) -> tuple[np.ndarray, n
     return labels, probas
 
 
+def gold_folders(data: Path, only: list[str] | None = None) -> list[Path]:
+    """The dataset folders under ``data`` with ``judgments.csv`` and ``gold.csv``, sorted; only ``only`` if given."""
+    folders = sorted(p for p in data.iterdir()
+                     if p.is_dir() and (p / "judgments.csv").exists() and (p / "gold.csv").exists())
+    return [p for p in folders if p.name in set(only)] if only else folders
+
+
 def gold_codes(gold_csv: Path, judgments) -> tuple[pl.DataFrame, pl.DataFrame, np.ndarray, np.ndarray]:  # noqa: ANN001
     """The gold file joined to the loaded judgments' codes.
 
@@ -1030,10 +1037,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true", help="exit with status 1 when a check fails")
     args = parser.parse_args(argv)
     data = args.data.resolve()
-    folders = sorted(p for p in data.iterdir()
-                     if p.is_dir() and (p / "judgments.csv").exists() and (p / "gold.csv").exists())
-    if args.only:
-        folders = [p for p in folders if p.name in set(args.only)]
+    folders = gold_folders(data, args.only)
     if not folders:
         parser.error(f"no folder with judgments.csv and gold.csv under {data}")
     settings = {"seed": args.seed, "threads": args.threads or None, "untimed_threads": args.untimed_threads or None,

@@ -35,6 +35,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from accuracy import gold_folders  # noqa: E402
 from redundancy import ROOT, load, peak_rss_mb  # noqa: E402
 
 from consensus.claims._binomial import wilson_interval  # noqa: E402
@@ -44,11 +45,6 @@ from consensus.methods import make_model  # noqa: E402
 
 #: (name, method, calibration): validate's default, and the default before per-item calibration.
 CONFIGS = (("auto/item", "auto", BLIND_CALIBRATION), ("ds/loo", "ds", "loo"))
-
-
-def datasets(data_dir: Path) -> list[str]:
-    return [f.name for f in sorted(data_dir.iterdir())
-            if (f / "judgments.csv").exists() and (f / "gold.csv").exists()]
 
 
 def run_dataset(folder: Path, n_boot: int) -> dict:
@@ -115,9 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     results = []
-    for name in args.datasets or datasets(args.data):
-        results.append(run_dataset(args.data / name, args.n_boot))
-        print(f"{name}: done ({time.perf_counter() - t0:.0f} s)", flush=True)
+    for folder in gold_folders(args.data, args.datasets):
+        results.append(run_dataset(folder, args.n_boot))
+        print(f"{folder.name}: done ({time.perf_counter() - t0:.0f} s)", flush=True)
     given = argv if argv is not None else sys.argv[1:]
     command = "python benchmarks/claim_estimates.py" + ("" if not given else " " + " ".join(given))
     lines = ["# Gold-free accuracy estimates against gold", "",

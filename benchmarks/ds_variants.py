@@ -60,6 +60,7 @@ from accuracy import (  # noqa: E402  (benchmarks/accuracy.py)
     ds_defaults,
     git_state,
     gold_codes,
+    gold_folders,
     numba_threads,
     paired_test,
 )
@@ -577,10 +578,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="numba threads for our fits (default 1; results are the same for any count)")
     args = parser.parse_args(argv)
     data = args.data.resolve()
-    folders = sorted(p for p in data.iterdir()
-                     if p.is_dir() and (p / "judgments.csv").exists() and (p / "gold.csv").exists())
-    if args.only:
-        folders = [p for p in folders if p.name in set(args.only)]
+    folders = gold_folders(data, args.only)
     if not folders:
         parser.error(f"no folder with judgments.csv and gold.csv under {data}")
 
