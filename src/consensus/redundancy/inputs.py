@@ -16,7 +16,7 @@ import polars as pl
 
 from consensus.data import Judgments
 from consensus.errors import InputError, ParameterError
-from consensus.io.readers import ROW_COL, SOURCE_COL, Source, describe_source, read_table
+from consensus.io.readers import ROW_COL, SOURCE_COL, Source, check_scalar_columns, describe_source, read_table
 
 #: Rows whose probabilities sum to 1 within this are accepted (and renormalised).
 SUM_TOLERANCE = 1e-3
@@ -96,6 +96,8 @@ def read_model_probs(source: Source, judgments: Judgments, *, item_col: str | No
             raise InputError(f"no probability column for class {cls!r}; expected {cls!r}, 'prob_{cls}' "
                              f"or 'p_{cls}' (columns: {columns})", source=name)
         class_cols.append(found)
+    check_scalar_columns(raw, [item_col], "model item")
+    check_scalar_columns(raw, class_cols, "model probability")
 
     rows = raw.get_column(ROW_COL).to_numpy()
     values = np.empty((raw.height, len(class_cols)), dtype=np.float64)
