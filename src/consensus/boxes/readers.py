@@ -267,13 +267,27 @@ def _build(raw: pl.DataFrame, name: str, *, box_format: str, normalized: bool | 
     if tcol and not dcol:
         boxes = _seconds_between(boxes, tcol)
     quarantined = pl.concat([frame.filter(pl.col("reason").is_not_null()), dup_rows], how="vertical")
-    quarantine = quarantined.sort("__pos").select([*raw.columns, "reason"])
+    quarantine = _as_printable(quarantined.sort("__pos").select([*raw.columns, "reason"]))
     if normalized is None:
         vals = boxes.select(pl.min_horizontal(*c).min().alias("lo"), pl.max_horizontal(*c).max().alias("hi"))
         lo, hi = vals.row(0)
         normalized = bool(boxes.height and lo is not None and lo >= -0.5 and hi <= 1.5)
     seen_frame = _read_seen(seen) if seen is not None else None
     return _encode(boxes, empty_rows, seen_frame, fmt, normalized, name, n_rows, quarantine)
+
+
+def _as_printable(frame: pl.DataFrame) -> pl.DataFrame:
+    """Unused columns holding lists, records or bytes as text, so the quarantine can be written as CSV."""
+    def text(value: Any) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, bytes):
+            return value.decode("utf-8", "backslashreplace")
+        return json.dumps(value, default=str, ensure_ascii=False)
+
+    odd = [c for c, dtype in frame.schema.items() if dtype.is_nested() or dtype in (pl.Binary, pl.Object)]
+    return frame.with_columns(pl.Series(c, [text(v) for v in frame.get_column(c).to_list()], dtype=pl.String)
+                              for c in odd) if odd else frame
 
 
 def _read_seen(seen: Any) -> pl.DataFrame:

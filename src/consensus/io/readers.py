@@ -115,7 +115,10 @@ def _read_file(path: Path) -> pl.DataFrame:
         suffix = suffixes[-2]
     if path.stat().st_size == 0:
         raise InputError("file is empty", source=name)
-    separator = _sniff_separator(path, suffix) if suffix in _TEXT_SUFFIXES else ","
+    try:
+        separator = _sniff_separator(path, suffix) if suffix in _TEXT_SUFFIXES else ","
+    except (OSError, EOFError) as exc:  # unreadable, or a broken .gz
+        raise InputError(f"cannot be read: {_first_line(exc)}", source=name) from None
     if suffix in _TEXT_SUFFIXES:
         _check_header_names(path, separator)
     try:
@@ -147,11 +150,14 @@ def _read_file(path: Path) -> pl.DataFrame:
         raise
     except pl.exceptions.NoDataError:
         raise InputError("file is empty", source=name) from None
-    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+    except (pl.exceptions.PolarsError, OSError, EOFError, ValueError) as exc:
         if suffix in _TEXT_SUFFIXES:
             _check_ragged(path, separator)
         raise InputError(f"cannot be read: {_first_line(exc)}", source=name) from None
     if frame.height == 0:
+        if suffix in _TEXT_SUFFIXES and _bare_carriage_returns(path):
+            raise InputError("lines end with a bare carriage return (classic Mac OS); "
+                             "save the file with \\n or \\r\\n line endings", source=name)
         raise InputError("file has a header but no data rows", source=name)
     if suffix in _TEXT_SUFFIXES and frame.width and frame.get_column(frame.columns[-1]).null_count():
         # polars pads a row with too few fields with nulls; only such rows can be short.
@@ -173,12 +179,24 @@ def _check_header_names(path: Path, separator: str) -> None:
         return  # polars reports an unreadable or empty file
     seen: dict[str, int] = {}
     for position, field in enumerate(header, start=1):
+        if field == "":
+            continue  # unnamed (trailing) columns cannot be used anyway; spreadsheets export them
         if field in seen:
             raise InputError(
                 f"the header names column {field!r} twice (fields {seen[field]} and {position}); "
                 "rename one so that no values are silently ignored",
                 source=str(path))
         seen[field] = position
+
+
+def _bare_carriage_returns(path: Path) -> bool:
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:  # type: ignore[operator]
+            head = handle.read(1 << 16)
+    except (OSError, EOFError):
+        return False
+    return b"\r" in head.rstrip(b"\r") and b"\n" not in head
 
 
 def _check_json_array(path: Path) -> None:
