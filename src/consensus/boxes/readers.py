@@ -511,8 +511,9 @@ def _label_studio_rows(tasks: list[Any], source: str) -> tuple[pl.DataFrame, str
                                  f"got {type(ann).__name__}", source=source)
             worker = _text(ann.get("completed_by"))
             results = _list_field(ann, "result", source, f"task {number}, annotation by {worker}: ")
-            rects = [r for r in results if isinstance(r, dict) and r.get("type") in ("rectanglelabels", "rectangle")]
-            others = [r for r in results if not (isinstance(r, dict) and r.get("type") in ("rectanglelabels", "rectangle"))]
+            is_rect = [isinstance(r, dict) and r.get("type") in ("rectanglelabels", "rectangle") for r in results]
+            rects = [r for r, ok in zip(results, is_rect) if ok]
+            others = [r for r, ok in zip(results, is_rect) if not ok]
             lead = _num(ann.get("lead_time"))
             per_box = lead / len(rects) if lead is not None and rects else None
             base = {**_EMPTY_RECORD, "image": image, "worker": worker}

@@ -251,22 +251,27 @@ def _check_ragged(path: Path, separator: str, frame: pl.DataFrame | None = None)
     except ImportError:  # pragma: no cover - pyarrow is a dependency
         return
     bad: list[tuple[int | None, int, int]] = []
+    header_lines = 1
 
     def handler(row: object) -> str:
         number = getattr(row, "number", None)
-        bad.append((None if number is None else number - 1,  # record 1 is the header
+        bad.append((None if number is None else number - header_lines,  # lines up to the header
                     getattr(row, "expected_columns", 0), getattr(row, "actual_columns", 0)))
         return "skip"
 
     try:
         opener = gzip.open if path.suffix.lower() == ".gz" else open
         with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:  # type: ignore[operator]
-            n_fields = len(next(csv.reader(handle, delimiter=separator, quotechar='"')))
-        names = [f"f{k}" for k in range(n_fields)]
+            reader = csv.reader(handle, delimiter=separator, quotechar='"')
+            header = next((record for record in reader if record), None)  # polars skips blank lines too
+            header_lines = reader.line_num
+        if not header:
+            return
+        names = [f"f{k}" for k in range(len(header))]
         # Only the field count matters: name the columns, convert just the first one, as text.
         pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(use_threads=False, skip_rows=1, column_names=names),
+            read_options=pacsv.ReadOptions(use_threads=False, skip_rows=header_lines, column_names=names),
             parse_options=pacsv.ParseOptions(delimiter=separator, quote_char='"',
                                              newlines_in_values=True, invalid_row_handler=handler),
             convert_options=pacsv.ConvertOptions(include_columns=names[:1],
