@@ -319,6 +319,7 @@ def studio(*results, completed_by=1):
     ("empty.csv", "", "file is empty"),
     ("header.csv", "image,worker,x0,y0,x1,y1\n", "file has a header but no data rows"),
     ("nocoords.csv", "image,worker,label\ni,a,cat\n", "cannot find the box coordinate columns"),
+    ("carriage_return.csv", "\r" + BOXES[1:], "cannot find the image id column"),  # '\rmage': still one line
     ("dupcol.csv", "image,worker,x0,y0,x1,y1,x1\ni,a,1,1,5,5,9\n", "the header names column 'x1' twice"),
     ("allbad.csv", "image,worker,x0,y0,x1,y1\n,a,1,1,2,2\ni,b,x,1,2,2\n",
      "no usable boxes: all 2 rows were quarantined"),

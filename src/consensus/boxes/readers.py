@@ -17,6 +17,7 @@ import polars as pl
 
 from consensus.boxes.data import BOX_FORMATS, BoxSet
 from consensus.errors import InputError, ParameterError, check_param
+from consensus.io.columns import _show
 from consensus.io.judgments import natural_sort
 from consensus.io.readers import ROW_COL, SOURCE_COL, check_scalar_columns, describe_source, expand_paths, read_table
 
@@ -110,7 +111,7 @@ def _pick(columns: list[str], given: str | None, names: tuple[str, ...], role: s
           required: bool) -> str | None:
     if given is not None:
         if given not in columns:
-            raise InputError(f"no column {given!r} for the {role}; columns are {', '.join(columns[:12])}",
+            raise InputError(f"no column {given!r} for the {role}; columns are {_show(columns)}",
                              source=source)
         return given
     lower = {c.lower(): c for c in columns}
@@ -119,7 +120,7 @@ def _pick(columns: list[str], given: str | None, names: tuple[str, ...], role: s
             return lower[candidate]
     if required:
         raise InputError(f"cannot find the {role} column (tried {', '.join(names[:6])}, ...); "
-                         f"name it with the matching option; columns are {', '.join(columns[:12])}",
+                         f"name it with the matching option; columns are {_show(columns)}",
                          source=source)
     return None
 
@@ -131,7 +132,7 @@ def _pick_coords(columns: list[str], box_format: str, coord_cols: tuple[str, ...
             raise ParameterError(f"coord_cols must name 4 columns; got {coord_cols!r}")
         missing = [c for c in coord_cols if c not in columns]
         if missing:
-            raise InputError(f"no coordinate column {missing[0]!r}; columns are {', '.join(columns[:12])}",
+            raise InputError(f"no coordinate column {missing[0]!r}; columns are {_show(columns)}",
                              source=source)
         return ("xyxy" if box_format == "auto" else box_format), tuple(coord_cols)  # type: ignore[return-value]
     lower = {c.lower(): c for c in columns}
