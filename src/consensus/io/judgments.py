@@ -119,9 +119,7 @@ def read_judgments(
     raw = read_table(source)
     cmap = ColumnMap(item_col, worker_col, label_col, duration_col, start_col,
                      submit_col, gold_col).resolved(raw.columns, name)
-    for role, column in cmap.as_dict().items():
-        group = one_hot_columns(raw.columns, column) if role == "label" else []
-        check_scalar_columns(raw, group or [column], role)
+    check_role_columns(raw, cmap)
 
     frame = _select_roles(raw, cmap)
     frame = frame.with_columns(_reason_expr(cmap, na_set, declared).alias("reason"))
@@ -161,6 +159,13 @@ def read_judgments(
 
 
 # -- columns ------------------------------------------------------------------------------
+
+def check_role_columns(raw: pl.DataFrame, cmap: ColumnMap) -> None:
+    """Raise :class:`InputError` when a column ``cmap`` uses holds lists, records or bytes."""
+    for role, column in cmap.as_dict().items():
+        group = one_hot_columns(raw.columns, column) if role == "label" and column is not None else []
+        check_scalar_columns(raw, group or [column], role)
+
 
 def _select_roles(raw: pl.DataFrame, cmap: ColumnMap) -> pl.DataFrame:
     exprs = [
