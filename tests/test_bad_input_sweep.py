@@ -171,6 +171,24 @@ def test_parquet_with_wrong_column_types(capsys, tmp_path, frame, expected):
     assert_clean_error(code, err, "aggregate", f"{path}, " if "column" in expected else f"{path}: ", expected)
 
 
+def test_nan_ids_are_missing_ids(capsys, tmp_path):
+    nan = float("nan")
+    path = write(tmp_path / "floats.parquet", pl.DataFrame({"item": [1.0, nan, 2.0, 2.0],
+                                                             "worker": [1.0, 2.0, nan, 3.0],
+                                                             "label": ["a", "b", "a", "b"]}))
+    code, _, err = run(capsys, "aggregate", path, "--method", "mv", "-o", tmp_path / "items.csv")
+    assert code == 0, err
+    assert accounting(err) == (4, 2, 2)
+    q = pl.read_csv(tmp_path / "items.quarantine.csv", infer_schema=False)
+    assert q["reason"].to_list() == ["missing item id (column 'item')", "missing worker id (column 'worker')"]
+    boxes = write(tmp_path / "boxes.parquet", pl.DataFrame({"image": [1.0, nan, 1.0], "worker": ["a", "b", "c"],
+                                                            "x0": [1] * 3, "y0": [1] * 3, "x1": [5] * 3,
+                                                            "y1": [5] * 3}))
+    code, _, err = run(capsys, "boxes", boxes, "-o", tmp_path / "boxes.csv")
+    assert code == 0, err
+    assert accounting(err) == (3, 2, 1)
+
+
 @pytest.mark.parametrize("content", [b"PAR1garbagePAR1", b"PAR1"])
 def test_corrupt_parquet(capsys, tmp_path, content):
     path = write(tmp_path / "corrupt.parquet", content)

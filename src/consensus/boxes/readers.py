@@ -176,6 +176,12 @@ def _as_text(frame: pl.DataFrame, column: str) -> pl.Expr:
     return pl.when(expr == "").then(None).otherwise(expr)
 
 
+def _as_id(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """An id or class as text; NaN in a float column is a missing value (pandas writes one so), not "NaN"."""
+    text = _as_text(frame, column)
+    return pl.when(pl.col(column).is_nan()).then(None).otherwise(text) if frame.schema[column].is_float() else text
+
+
 def _seconds_between(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     """Per-box seconds from a draw-time column: gap to the same annotator's previous box on the image."""
     dtype = frame.schema[column]
@@ -215,8 +221,8 @@ def _build(raw: pl.DataFrame, name: str, *, box_format: str, normalized: bool | 
         check_scalar_columns(raw, [column], role)
     n_rows = raw.height
     exprs = [
-        _as_text(raw, icol).alias("image"), _as_text(raw, wcol).alias("worker"),
-        (_as_text(raw, lcol) if lcol else pl.lit(DEFAULT_LABEL, dtype=pl.String)).alias("label"),
+        _as_id(raw, icol).alias("image"), _as_id(raw, wcol).alias("worker"),
+        (_as_id(raw, lcol) if lcol else pl.lit(DEFAULT_LABEL, dtype=pl.String)).alias("label"),
         *(_as_float(raw, c).alias(f"c{k}") for k, c in enumerate(ccols)),
         (_as_float(raw, wd) if wd else pl.lit(None, dtype=pl.Float64)).alias("image_width"),
         (_as_float(raw, ht) if ht else pl.lit(None, dtype=pl.Float64)).alias("image_height"),
@@ -299,7 +305,7 @@ def _read_seen(seen: Any) -> pl.DataFrame:
     wcol = _pick(columns, None, WORKER_NAMES, "annotator id", name, True)
     check_scalar_columns(raw, [icol], "image id")
     check_scalar_columns(raw, [wcol], "annotator id")
-    frame = raw.select(_as_text(raw, icol).alias("image"), _as_text(raw, wcol).alias("worker"))
+    frame = raw.select(_as_id(raw, icol).alias("image"), _as_id(raw, wcol).alias("worker"))
     bad = frame.select(pl.col("image").is_null() | pl.col("worker").is_null()).to_series()
     if bad.any():
         rows = (np.flatnonzero(bad.to_numpy()) + 1).tolist()

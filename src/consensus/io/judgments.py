@@ -168,9 +168,12 @@ def check_role_columns(raw: pl.DataFrame, cmap: ColumnMap) -> None:
 
 
 def _select_roles(raw: pl.DataFrame, cmap: ColumnMap) -> pl.DataFrame:
+    def ids(column: str) -> pl.Expr:  # a NaN id in a float column is a missing id, not the id "NaN"
+        return pl.col(column).fill_nan(None) if raw.schema[column].is_float() else pl.col(column)
+
     exprs = [
-        pl.col(cmap.item).alias("item"),
-        pl.col(cmap.worker).alias("worker"),
+        ids(cmap.item).alias("item"),
+        ids(cmap.worker).alias("worker"),
         _label_expr(raw.columns, cmap.label, raw.schema.get(cmap.label)).alias("label"),  # type: ignore[arg-type]
         pl.col(SOURCE_COL),
         pl.col(ROW_COL),
