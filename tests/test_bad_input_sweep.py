@@ -345,6 +345,8 @@ def studio(*results, completed_by=1):
      "column 'x0', row 1: holds lists"),
     ("object.json", '{"image": "i"}', "holds an object"),
     ("coco_images.json", json.dumps({**COCO, "images": 5}), "'images' must be a list; got int"),
+    ("coco_no_annotations.json", json.dumps({"images": COCO["images"], "annotations": None}),
+     "'annotations' must be a list; got NoneType"),
     ("coco_anns.json", json.dumps({**COCO, "annotations": {"a": 1}}), "'annotations' must be a list; got dict"),
     ("coco_cats.json", json.dumps({**COCO, "categories": "cat"}), "'categories' must be a list; got str"),
     ("coco_no_annotator.json", json.dumps({**COCO, "annotations": [{"image_id": 1, "bbox": [1, 1, 2, 2]}]}),
@@ -405,6 +407,7 @@ def test_coco_mixed_with_other_inputs(capsys, tmp_path):
                                       {"type": "rectanglelabels", "value": {"rectanglelabels": ["cat"]}}, 7)),
      (6, 2, 4), ["result type 'choices' is not a rectangle", "rectangle 'value' is not a JSON object",
                  "rectangle lacks a number", "result is not a JSON object"]),
+    ("coco_without_images.json", json.dumps({"annotations": COCO["annotations"]}), (2, 2, 0), []),
     ("polygon.json", json.dumps(studio({"type": "polygonlabels", "value": {"points": [[1, 2]]}})), (2, 1, 1),
      ["result type 'polygonlabels' is not a rectangle"]),
 ])

@@ -52,8 +52,8 @@ def read_boxes(source: Any, *, box_format: str = "auto", normalized: bool | None
     source : path, glob, list of paths, polars/pandas DataFrame
         One row per box: image, annotator, four coordinates, optional class
         label, image width/height, seconds per box or a per-box timestamp. A
-        ``.json`` file may also be a COCO file (``images``, ``annotations`` with
-        ``bbox`` and an annotator field) or a Label Studio export (a list of tasks
+        ``.json`` file may also be a COCO file (``annotations`` with ``bbox`` and an
+        annotator field; ``images`` for file names and sizes) or a Label Studio export (a list of tasks
         with ``annotations`` of ``rectanglelabels`` results and ``completed_by``).
     box_format : {"auto", "xyxy", "xywh"}
         ``xyxy``: corners ``x0, y0, x1, y1``; ``xywh``: top-left corner, width, height.
@@ -393,7 +393,7 @@ def _load_json(path: Any) -> Any:
 
 
 def _special_kind(doc: Any) -> str | None:
-    if isinstance(doc, dict) and "annotations" in doc and "images" in doc:
+    if isinstance(doc, dict) and "annotations" in doc:  # "images" only adds file names and sizes
         return "COCO"
     if isinstance(doc, list) and doc and isinstance(doc[0], dict) and "data" in doc[0] \
             and ("annotations" in doc[0] or "completions" in doc[0]):
@@ -456,7 +456,7 @@ _EMPTY_RECORD = {"image": None, "worker": None, "label": DEFAULT_LABEL, "x": Non
 
 def _coco_rows(doc: dict[str, Any], source: str, annotator_field: str | None) -> pl.DataFrame:
     """One row per element of ``annotations`` (an element that is not an object is quarantined)."""
-    images = {img.get("id"): img for img in _list_field(doc, "images", source, required=True)
+    images = {img.get("id"): img for img in _list_field(doc, "images", source)
               if isinstance(img, dict) and _is_scalar(img.get("id"))}
     cats = {c.get("id"): c.get("name") for c in _list_field(doc, "categories", source)
             if isinstance(c, dict) and _is_scalar(c.get("id"))}
