@@ -80,6 +80,7 @@ JUDGMENT_ERRORS = [
     ("dupcol.csv", "item,worker,label,label\na,x,cat,dog\na,y,cat,cat\n",
      "dupcol.csv: the header names column 'label' twice (fields 3 and 4)"),
     ("dupcol.tsv", "item\titem\tworker\tlabel\na\tb\tx\tcat\n", "the header names column 'item' twice"),
+    ("dupcol_late.csv", "\n\nitem,worker,label,label\na,x,cat,dog\n", "the header names column 'label' twice"),
     ("ragged.csv", "item,worker,label\na,x,cat,extra\na,y,dog\n", "ragged.csv, row 1: ragged rows"),
     ("blank_lines_first.csv", "\n\nitem,worker,label\na,x,cat\na,y\nb,x,dog\n",
      "blank_lines_first.csv, row 2: ragged rows"),

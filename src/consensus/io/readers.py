@@ -174,8 +174,9 @@ def _check_header_names(path: Path, separator: str) -> None:
     opener = gzip.open if path.suffix.lower() == ".gz" else open
     try:
         with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:  # type: ignore[operator]
-            header = next(csv.reader(handle, delimiter=separator, quotechar='"'))
-    except (OSError, UnicodeDecodeError, StopIteration, csv.Error, EOFError):
+            reader = csv.reader(handle, delimiter=separator, quotechar='"')
+            header = next((record for record in reader if record), [])  # polars skips blank lines too
+    except (OSError, UnicodeDecodeError, csv.Error, EOFError):
         return  # polars reports an unreadable or empty file
     seen: dict[str, int] = {}
     for position, field in enumerate(header, start=1):
