@@ -48,7 +48,9 @@ class InputError(ConsensusError, ValueError):
         if self.rows:
             where.append(_format_rows(self.rows))
         prefix = ", ".join(where)
-        super().__init__(f"{prefix}: {message}" if prefix else message)
+        text = f"{prefix}: {message}" if prefix else message
+        # one line whatever the input holds (a header field or value with a line break in it)
+        super().__init__(text.replace("\r", "\\r").replace("\n", "\\n"))
 
 
 class ParameterError(ConsensusError, ValueError):

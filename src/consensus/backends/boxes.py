@@ -201,12 +201,13 @@ def read_rows(path: str) -> pl.DataFrame:
 
 def image_keys(frame: pl.DataFrame, image_col: str | None, name: str) -> pl.Series:
     """The image id of every row, as ``read_boxes`` reads it (text, stripped; 12.0 -> "12")."""
-    from consensus.boxes.readers import IMAGE_NAMES, _as_text, _pick
-    from consensus.io.readers import ROW_COL, SOURCE_COL
+    from consensus.boxes.readers import IMAGE_NAMES, _as_id, _pick
+    from consensus.io.readers import ROW_COL, SOURCE_COL, check_scalar_columns
 
     columns = [c for c in frame.columns if c not in (SOURCE_COL, ROW_COL)]
     icol = _pick(columns, image_col, IMAGE_NAMES, "image id", name, True)
-    return frame.select(_as_text(frame, icol)).to_series() if frame.height else pl.Series([], dtype=pl.String)
+    check_scalar_columns(frame, [icol], "image id")
+    return frame.select(_as_id(frame, icol)).to_series() if frame.height else pl.Series([], dtype=pl.String)
 
 
 def unique_images(frame: pl.DataFrame, image_col: str | None, name: str) -> tuple[int, pl.Series]:

@@ -57,10 +57,11 @@ def read_pandas_piece(frame: Any, row_offset: int, columns: dict[str, str | None
 
 def select_roles(raw: pl.DataFrame, columns: dict[str, str | None], name: str) -> tuple[pl.DataFrame, Any]:
     from consensus.io.columns import ColumnMap
-    from consensus.io.judgments import _select_roles
+    from consensus.io.judgments import _select_roles, check_role_columns
 
     cmap = ColumnMap(columns.get("item"), columns.get("worker"), columns.get("label"), columns.get("duration"),
                      columns.get("start"), columns.get("submit"), None).resolved(raw.columns, name)
+    check_role_columns(raw, cmap)
     return _select_roles(raw, cmap).drop("__pos"), cmap
 
 

@@ -17,8 +17,9 @@ import polars as pl
 
 from consensus.boxes.data import BOX_FORMATS, BoxSet
 from consensus.errors import InputError, ParameterError, check_param
+from consensus.io.columns import _show
 from consensus.io.judgments import natural_sort
-from consensus.io.readers import ROW_COL, SOURCE_COL, describe_source, expand_paths, read_table
+from consensus.io.readers import ROW_COL, SOURCE_COL, check_scalar_columns, describe_source, expand_paths, read_table
 
 IMAGE_NAMES = ("image", "image_id", "img", "item", "task", "file", "filename", "file_name", "image_name")
 WORKER_NAMES = ("worker", "annotator", "worker_id", "annotator_id", "workerid", "user", "user_id", "rater",
@@ -51,8 +52,8 @@ def read_boxes(source: Any, *, box_format: str = "auto", normalized: bool | None
     source : path, glob, list of paths, polars/pandas DataFrame
         One row per box: image, annotator, four coordinates, optional class
         label, image width/height, seconds per box or a per-box timestamp. A
-        ``.json`` file may also be a COCO file (``images``, ``annotations`` with
-        ``bbox`` and an annotator field) or a Label Studio export (a list of tasks
+        ``.json`` file may also be a COCO file (``annotations`` with ``bbox`` and an
+        annotator field; ``images`` for file names and sizes) or a Label Studio export (a list of tasks
         with ``annotations`` of ``rectanglelabels`` results and ``completed_by``).
     box_format : {"auto", "xyxy", "xywh"}
         ``xyxy``: corners ``x0, y0, x1, y1``; ``xywh``: top-left corner, width, height.
@@ -110,7 +111,7 @@ def _pick(columns: list[str], given: str | None, names: tuple[str, ...], role: s
           required: bool) -> str | None:
     if given is not None:
         if given not in columns:
-            raise InputError(f"no column {given!r} for the {role}; columns are {', '.join(columns[:12])}",
+            raise InputError(f"no column {given!r} for the {role}; columns are {_show(columns)}",
                              source=source)
         return given
     lower = {c.lower(): c for c in columns}
@@ -119,7 +120,7 @@ def _pick(columns: list[str], given: str | None, names: tuple[str, ...], role: s
             return lower[candidate]
     if required:
         raise InputError(f"cannot find the {role} column (tried {', '.join(names[:6])}, ...); "
-                         f"name it with the matching option; columns are {', '.join(columns[:12])}",
+                         f"name it with the matching option; columns are {_show(columns)}",
                          source=source)
     return None
 
@@ -131,7 +132,7 @@ def _pick_coords(columns: list[str], box_format: str, coord_cols: tuple[str, ...
             raise ParameterError(f"coord_cols must name 4 columns; got {coord_cols!r}")
         missing = [c for c in coord_cols if c not in columns]
         if missing:
-            raise InputError(f"no coordinate column {missing[0]!r}; columns are {', '.join(columns[:12])}",
+            raise InputError(f"no coordinate column {missing[0]!r}; columns are {_show(columns)}",
                              source=source)
         return ("xyxy" if box_format == "auto" else box_format), tuple(coord_cols)  # type: ignore[return-value]
     lower = {c.lower(): c for c in columns}
@@ -175,6 +176,12 @@ def _as_text(frame: pl.DataFrame, column: str) -> pl.Expr:
     return pl.when(expr == "").then(None).otherwise(expr)
 
 
+def _as_id(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """An id or class as text; NaN in a float column is a missing value (pandas writes one so), not "NaN"."""
+    text = _as_text(frame, column)
+    return pl.when(pl.col(column).is_nan()).then(None).otherwise(text) if frame.schema[column].is_float() else text
+
+
 def _seconds_between(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     """Per-box seconds from a draw-time column: gap to the same annotator's previous box on the image."""
     dtype = frame.schema[column]
@@ -208,10 +215,14 @@ def _build(raw: pl.DataFrame, name: str, *, box_format: str, normalized: bool | 
     ht = _pick(columns, height_col, HEIGHT_NAMES, "image height", name, False)
     dcol = _pick(columns, duration_col, DURATION_NAMES, "seconds per box", name, False)
     tcol = None if dcol else _pick(columns, time_col, TIME_NAMES, "draw time", name, False)
+    for role, column in (("image id", icol), ("annotator id", wcol), ("class label", lcol), ("image width", wd),
+                         ("image height", ht), ("seconds per box", dcol), ("draw time", tcol),
+                         *(("box coordinate", c) for c in ccols)):
+        check_scalar_columns(raw, [column], role)
     n_rows = raw.height
     exprs = [
-        _as_text(raw, icol).alias("image"), _as_text(raw, wcol).alias("worker"),
-        (_as_text(raw, lcol) if lcol else pl.lit(DEFAULT_LABEL, dtype=pl.String)).alias("label"),
+        _as_id(raw, icol).alias("image"), _as_id(raw, wcol).alias("worker"),
+        (_as_id(raw, lcol) if lcol else pl.lit(DEFAULT_LABEL, dtype=pl.String)).alias("label"),
         *(_as_float(raw, c).alias(f"c{k}") for k, c in enumerate(ccols)),
         (_as_float(raw, wd) if wd else pl.lit(None, dtype=pl.Float64)).alias("image_width"),
         (_as_float(raw, ht) if ht else pl.lit(None, dtype=pl.Float64)).alias("image_height"),
@@ -249,6 +260,10 @@ def _build(raw: pl.DataFrame, name: str, *, box_format: str, normalized: bool | 
                                    .then(None).otherwise(pl.col("image_height")).alias("image_height"))
     empty_rows = frame.filter(pl.col("reason").is_null() & pl.col("__empty"))
     boxes = frame.filter(pl.col("reason").is_null() & ~pl.col("__empty"))
+    if boxes.height == 0 and empty_rows.height == 0:
+        reasons = frame.get_column("reason").unique(maintain_order=True).head(3).to_list()
+        raise InputError(f"no usable boxes: all {n_rows} rows were quarantined ({'; '.join(reasons)})",
+                         source=name)
     if fmt == "xywh":
         boxes = boxes.with_columns((pl.col("c0") + pl.col("c2")).alias("c2"), (pl.col("c1") + pl.col("c3")).alias("c3"))
     # exact duplicates (same image, annotator, class and corners): keep the first
@@ -259,7 +274,7 @@ def _build(raw: pl.DataFrame, name: str, *, box_format: str, normalized: bool | 
     if tcol and not dcol:
         boxes = _seconds_between(boxes, tcol)
     quarantined = pl.concat([frame.filter(pl.col("reason").is_not_null()), dup_rows], how="vertical")
-    quarantine = quarantined.sort("__pos").select([*raw.columns, "reason"])
+    quarantine = _as_printable(quarantined.sort("__pos").select([*raw.columns, "reason"]))
     if normalized is None:
         vals = boxes.select(pl.min_horizontal(*c).min().alias("lo"), pl.max_horizontal(*c).max().alias("hi"))
         lo, hi = vals.row(0)
@@ -268,13 +283,29 @@ def _build(raw: pl.DataFrame, name: str, *, box_format: str, normalized: bool | 
     return _encode(boxes, empty_rows, seen_frame, fmt, normalized, name, n_rows, quarantine)
 
 
+def _as_printable(frame: pl.DataFrame) -> pl.DataFrame:
+    """Unused columns holding lists, records or bytes as text, so the quarantine can be written as CSV."""
+    def text(value: Any) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, bytes):
+            return value.decode("utf-8", "backslashreplace")
+        return json.dumps(value, default=str, ensure_ascii=False)
+
+    odd = [c for c, dtype in frame.schema.items() if dtype.is_nested() or dtype in (pl.Binary, pl.Object)]
+    return frame.with_columns(pl.Series(c, [text(v) for v in frame.get_column(c).to_list()], dtype=pl.String)
+                              for c in odd) if odd else frame
+
+
 def _read_seen(seen: Any) -> pl.DataFrame:
     name = describe_source(seen)
     raw = read_table(seen)
     columns = [c for c in raw.columns if c not in (SOURCE_COL, ROW_COL)]
     icol = _pick(columns, None, IMAGE_NAMES, "image id", name, True)
     wcol = _pick(columns, None, WORKER_NAMES, "annotator id", name, True)
-    frame = raw.select(_as_text(raw, icol).alias("image"), _as_text(raw, wcol).alias("worker"))
+    check_scalar_columns(raw, [icol], "image id")
+    check_scalar_columns(raw, [wcol], "annotator id")
+    frame = raw.select(_as_id(raw, icol).alias("image"), _as_id(raw, wcol).alias("worker"))
     bad = frame.select(pl.col("image").is_null() | pl.col("worker").is_null()).to_series()
     if bad.any():
         rows = (np.flatnonzero(bad.to_numpy()) + 1).tolist()
@@ -330,31 +361,53 @@ def _encode(boxes: pl.DataFrame, empty_rows: pl.DataFrame, seen: pl.DataFrame | 
 
 # -- COCO and Label Studio JSON -----------------------------------------------------------------
 def _read_special_json(source: Any, annotator_field: str | None) -> tuple[pl.DataFrame, str, bool] | None:
-    if not isinstance(source, (str, os.PathLike)):
+    if not isinstance(source, (str, os.PathLike, list, tuple)):
         return None
     paths = expand_paths(source)
-    if len(paths) != 1 or paths[0].suffix.lower() != ".json":
+    json_paths = [p for p in paths if p.suffix.lower() == ".json"]
+    if len(paths) > 1:
+        for path in json_paths:
+            kind = _special_kind(_load_json(path))
+            if kind is not None:
+                raise InputError(f"is a {kind} file; {kind} files are read one at a time, "
+                                 "not together with other inputs", source=str(path))
         return None
-    path = paths[0]
-    try:
-        with open(path, encoding="utf-8") as handle:
-            doc = json.load(handle)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot be read as JSON: {exc}", source=str(path)) from None
-    if isinstance(doc, dict) and "annotations" in doc and "images" in doc:
+    if not json_paths:
+        return None
+    path = json_paths[0]
+    doc = _load_json(path)
+    kind = _special_kind(doc)
+    if kind == "COCO":
         return _coco_rows(doc, str(path), annotator_field), "xywh", False
-    if isinstance(doc, list) and doc and isinstance(doc[0], dict) and "data" in doc[0] \
-            and ("annotations" in doc[0] or "completions" in doc[0]):
+    if kind == "Label Studio":
         return _label_studio_rows(doc, str(path))
     return None
 
 
+def _load_json(path: Any) -> Any:
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            return json.load(handle)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise InputError(f"cannot be read as JSON: {exc}", source=str(path)) from None
+
+
+def _special_kind(doc: Any) -> str | None:
+    if isinstance(doc, dict) and "annotations" in doc:  # "images" only adds file names and sizes
+        return "COCO"
+    if isinstance(doc, list) and doc and isinstance(doc[0], dict) and "data" in doc[0] \
+            and ("annotations" in doc[0] or "completions" in doc[0]):
+        return "Label Studio"
+    return None
+
+
 def _text(value: Any) -> str | None:
-    if value is None:
+    """An id as text; ``None`` when missing or not a number, text or user record."""
+    if value is None or isinstance(value, list):
         return None
     if isinstance(value, dict):
         for key in ("email", "id", "name", "username"):
-            if value.get(key) is not None:
+            if value.get(key) is not None and not isinstance(value[key], (dict, list)):
                 return str(value[key])
         return None
     if isinstance(value, float) and value.is_integer():
@@ -362,12 +415,16 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float))
+
+
 def _num(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
     try:
         out = float(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # "abc"; an integer beyond the float range
         return None
     return out
 
@@ -383,10 +440,28 @@ def _frame(records: list[dict[str, Any]], source: str) -> pl.DataFrame:
                               pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias(ROW_COL))
 
 
+def _list_field(doc: dict[str, Any], key: str, source: str, where: str = "", required: bool = False) -> list[Any]:
+    """``doc[key]`` when it is a list; [] when absent (unless required); an error naming it otherwise."""
+    value = doc.get(key)
+    if value is None and not required:
+        return []
+    if not isinstance(value, list):
+        raise InputError(f"{where}{key!r} must be a list; got {type(value).__name__}", source=source)
+    return value
+
+
+_EMPTY_RECORD = {"image": None, "worker": None, "label": DEFAULT_LABEL, "x": None, "y": None, "w": None, "h": None,
+                 "image_width": None, "image_height": None, "duration": None, NOTE_COL: None}
+
+
 def _coco_rows(doc: dict[str, Any], source: str, annotator_field: str | None) -> pl.DataFrame:
-    images = {img.get("id"): img for img in doc.get("images", []) if isinstance(img, dict)}
-    cats = {c.get("id"): c.get("name") for c in doc.get("categories", []) if isinstance(c, dict)}
-    anns = [a for a in doc.get("annotations", []) if isinstance(a, dict)]
+    """One row per element of ``annotations`` (an element that is not an object is quarantined)."""
+    images = {img.get("id"): img for img in _list_field(doc, "images", source)
+              if isinstance(img, dict) and _is_scalar(img.get("id"))}
+    cats = {c.get("id"): c.get("name") for c in _list_field(doc, "categories", source)
+            if isinstance(c, dict) and _is_scalar(c.get("id"))}
+    entries = _list_field(doc, "annotations", source, required=True)
+    anns = [a for a in entries if isinstance(a, dict)]
     field = annotator_field
     if field is None:
         present = {k for a in anns[:1000] for k in a}
@@ -396,46 +471,79 @@ def _coco_rows(doc: dict[str, Any], source: str, annotator_field: str | None) ->
                              f"{', '.join(COCO_ANNOTATOR_FIELDS)}); name it with annotator_field / "
                              "--annotator-field", source=source)
     records = []
-    for ann in anns:
-        img = images.get(ann.get("image_id"), {})
+    for ann in entries:
+        if not isinstance(ann, dict):
+            records.append({**_EMPTY_RECORD, NOTE_COL: "annotation is not a JSON object"})
+            continue
+        image_id, cat = ann.get("image_id"), ann.get("category_id")
+        img = images.get(image_id, {}) if _is_scalar(image_id) else {}
         bbox = ann.get("bbox")
-        xywh = [_num(v) for v in bbox] if isinstance(bbox, list) and len(bbox) == 4 else [None] * 4
-        cat = ann.get("category_id")
-        label = cats.get(cat, None if cat is None else str(cat))
+        is_box = isinstance(bbox, list) and len(bbox) == 4
+        xywh = [_num(v) for v in bbox] if is_box else [None] * 4
+        label = cats.get(cat, None if cat is None else str(cat)) if _is_scalar(cat) else None
+        name = img.get("file_name", image_id) if img else image_id
+        # a bbox without numbers is bad, never "drew nothing": a COCO annotation always holds a box
+        note = ("image_id is not a number or text" if not _is_scalar(image_id) else
+                "category_id is not a number or text" if not _is_scalar(cat) else
+                None if is_box and None not in xywh else "bbox is not a list of 4 numbers")
         records.append({
-            "image": _text(img.get("file_name", ann.get("image_id"))) if img else _text(ann.get("image_id")),
-            "worker": _text(ann.get(field)), "label": label if label is not None else DEFAULT_LABEL,
+            "image": _text(name) if _is_scalar(name) else _text(image_id),
+            "worker": _text(ann.get(field)), "label": _text(label) if label is not None else DEFAULT_LABEL,
             "x": xywh[0], "y": xywh[1], "w": xywh[2], "h": xywh[3],
             "image_width": _num(img.get("width")), "image_height": _num(img.get("height")),
-            "duration": None,
-            NOTE_COL: None if isinstance(bbox, list) and len(bbox) == 4 else "bbox is not a list of 4 numbers"})
+            "duration": None, NOTE_COL: note})
     return _frame(records, source)
 
 
-def _label_studio_rows(tasks: list[dict[str, Any]], source: str) -> tuple[pl.DataFrame, str, bool]:
+#: Label Studio result types that are regions drawn on the image (not boxes this reader can use).
+_LS_REGION_TYPES = ("polygonlabels", "polygon", "keypointlabels", "keypoint", "brushlabels", "brush",
+                    "ellipselabels", "ellipse")
+
+
+def _label_studio_rows(tasks: list[Any], source: str) -> tuple[pl.DataFrame, str, bool]:
+    """One row per rectangle, per other result (quarantined) and per annotation that drew nothing."""
     records: list[dict[str, Any]] = []
     any_unscaled = False
-    for task in tasks:
+    for number, task in enumerate(tasks, start=1):
+        if not isinstance(task, dict):
+            raise InputError(f"task {number} is not a JSON object (a Label Studio export is a list of tasks)",
+                             source=source)
         data = task.get("data") or {}
         image = next((v for v in data.values() if isinstance(v, str)), None) if isinstance(data, dict) else None
         image = _text(image if image is not None else task.get("id"))
-        for ann in task.get("annotations", task.get("completions", [])) or []:
+        key = "annotations" if "annotations" in task else "completions"
+        for ann in _list_field(task, key, source, f"task {number}: "):
+            if not isinstance(ann, dict):
+                raise InputError(f"task {number}: every element of {key!r} must be a JSON object; "
+                                 f"got {type(ann).__name__}", source=source)
             worker = _text(ann.get("completed_by"))
-            rects = [r for r in ann.get("result", []) or [] if isinstance(r, dict) and r.get("type") == "rectanglelabels"]
+            results = _list_field(ann, "result", source, f"task {number}, annotation by {worker}: ")
+            is_rect = [isinstance(r, dict) and r.get("type") in ("rectanglelabels", "rectangle") for r in results]
+            rects = [r for r, ok in zip(results, is_rect) if ok]
+            others = [r for r, ok in zip(results, is_rect) if not ok]
             lead = _num(ann.get("lead_time"))
             per_box = lead / len(rects) if lead is not None and rects else None
-            base = {"image": image, "worker": worker, "label": DEFAULT_LABEL, "x": None, "y": None, "w": None,
-                    "h": None, "image_width": None, "image_height": None, "duration": None, NOTE_COL: None}
+            base = {**_EMPTY_RECORD, "image": image, "worker": worker}
             if ann.get("was_cancelled"):
                 records.append({**base, NOTE_COL: "cancelled annotation (was_cancelled)"})
                 continue
-            if not rects:
+            for r in others:
+                kind = r.get("type") if isinstance(r, dict) else None
+                records.append({**base, NOTE_COL: f"result type {kind!r} is not a rectangle (rectanglelabels)"
+                                if kind is not None else "result is not a JSON object with a 'type'"})
+            drew_other = any(isinstance(r, dict) and r.get("type") in _LS_REGION_TYPES for r in others)
+            if not rects and not drew_other:
                 records.append(base)  # saw the image, drew nothing
                 continue
             for r in rects:
-                v = r.get("value") or {}
+                v = r.get("value")
+                if not isinstance(v, dict):
+                    records.append({**base, NOTE_COL: "rectangle 'value' is not a JSON object"})
+                    continue
                 ow, oh = _num(r.get("original_width")), _num(r.get("original_height"))
-                labels = v.get("rectanglelabels") or []
+                labels = v.get("rectanglelabels")
+                labels = [labels] if isinstance(labels, str) else labels if isinstance(labels, list) else []
+                label = _text(labels[0]) if labels else (DEFAULT_LABEL if r.get("type") == "rectangle" else None)
                 rot = _num(v.get("rotation")) or 0.0
                 x, y, w, h = (_num(v.get(k)) for k in ("x", "y", "width", "height"))
                 if ow and oh:
@@ -443,8 +551,12 @@ def _label_studio_rows(tasks: list[dict[str, Any]], source: str) -> tuple[pl.Dat
                 else:
                     sx = sy = 0.01
                     any_unscaled = True
-                scaled = [None if t is None else t * s for t, s in ((x, sx), (y, sy), (w, sx), (h, sy))]
-                records.append({**base, "label": str(labels[0]) if labels else None,
+                if None in (x, y, w, h):  # a rectangle without its numbers is bad, never "drew nothing"
+                    records.append({**base, "label": label, NOTE_COL: "rectangle lacks a number among "
+                                    "value.x, value.y, value.width, value.height"})
+                    continue
+                scaled = [t * s for t, s in ((x, sx), (y, sy), (w, sx), (h, sy))]
+                records.append({**base, "label": label,
                                 "x": scaled[0], "y": scaled[1], "w": scaled[2], "h": scaled[3],
                                 "image_width": ow, "image_height": oh, "duration": per_box,
                                 NOTE_COL: "rotated rectangle (rotation != 0) cannot be an axis-aligned box" if rot and not math.isclose(rot, 0.0) else None})

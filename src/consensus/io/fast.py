@@ -156,6 +156,9 @@ def _load(source, cmap_args: dict) -> tuple | None:  # noqa: ANN001
         return None
     if not (schema[cmap.item].is_integer() and schema[cmap.worker].is_integer()):
         return None
+    label_dtype = schema[cmap.label]
+    if label_dtype.is_nested() or label_dtype in (pl.Binary, pl.Object):
+        return None  # the general path names the file, column and row
     if cmap.duration is not None and not schema[cmap.duration].is_numeric():
         return None
     # labels first (their transient Arrow buffers are the largest), then one column at a time

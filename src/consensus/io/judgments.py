@@ -16,7 +16,7 @@ import polars as pl
 from consensus.data import Judgments
 from consensus.errors import InputError, ParameterError
 from consensus.io.columns import ColumnMap, _detect, _show, one_hot_columns
-from consensus.io.readers import ROW_COL, SOURCE_COL, Source, describe_source, read_table
+from consensus.io.readers import ROW_COL, SOURCE_COL, Source, check_scalar_columns, describe_source, read_table
 
 #: Answers that mean "can't tell"; compared after stripping and lower-casing.
 DEFAULT_NA_LABELS: tuple[str, ...] = ("", "n/a", "na", "cant_tell", "can't tell", "cannot tell")
@@ -119,6 +119,7 @@ def read_judgments(
     raw = read_table(source)
     cmap = ColumnMap(item_col, worker_col, label_col, duration_col, start_col,
                      submit_col, gold_col).resolved(raw.columns, name)
+    check_role_columns(raw, cmap)
 
     frame = _select_roles(raw, cmap)
     frame = frame.with_columns(_reason_expr(cmap, na_set, declared).alias("reason"))
@@ -159,10 +160,20 @@ def read_judgments(
 
 # -- columns ------------------------------------------------------------------------------
 
+def check_role_columns(raw: pl.DataFrame, cmap: ColumnMap) -> None:
+    """Raise :class:`InputError` when a column ``cmap`` uses holds lists, records or bytes."""
+    for role, column in cmap.as_dict().items():
+        group = one_hot_columns(raw.columns, column) if role == "label" and column is not None else []
+        check_scalar_columns(raw, group or [column], role)
+
+
 def _select_roles(raw: pl.DataFrame, cmap: ColumnMap) -> pl.DataFrame:
+    def ids(column: str) -> pl.Expr:  # a NaN id in a float column is a missing id, not the id "NaN"
+        return pl.col(column).fill_nan(None) if raw.schema[column].is_float() else pl.col(column)
+
     exprs = [
-        pl.col(cmap.item).alias("item"),
-        pl.col(cmap.worker).alias("worker"),
+        ids(cmap.item).alias("item"),
+        ids(cmap.worker).alias("worker"),
         _label_expr(raw.columns, cmap.label, raw.schema.get(cmap.label)).alias("label"),  # type: ignore[arg-type]
         pl.col(SOURCE_COL),
         pl.col(ROW_COL),
@@ -443,6 +454,8 @@ def _read_gold_table(gold: Source, item_col: str | None, label_col: str | None) 
             raise InputError(
                 f"no {role} column found in the gold file among {_show(columns)}; name it with {flag} "
                 f"(gold_{role}_col= in Python)", source=name)
+    check_scalar_columns(raw, [item_col], "gold item")
+    check_scalar_columns(raw, [label_col], "gold label")
     return raw.select(
         pl.col(SOURCE_COL), pl.col(ROW_COL),
         pl.col(item_col).cast(pl.String).alias("item"),  # type: ignore[arg-type]

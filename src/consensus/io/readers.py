@@ -115,7 +115,12 @@ def _read_file(path: Path) -> pl.DataFrame:
         suffix = suffixes[-2]
     if path.stat().st_size == 0:
         raise InputError("file is empty", source=name)
-    separator = _sniff_separator(path, suffix) if suffix in _TEXT_SUFFIXES else ","
+    try:
+        separator = _sniff_separator(path, suffix) if suffix in _TEXT_SUFFIXES else ","
+    except (OSError, EOFError) as exc:  # unreadable, or a broken .gz
+        raise InputError(f"cannot be read: {_first_line(exc)}", source=name) from None
+    if suffix in _TEXT_SUFFIXES:
+        _check_header_names(path, separator)
     try:
         if suffix in _TEXT_SUFFIXES:
             frame = pl.read_csv(
@@ -134,6 +139,7 @@ def _read_file(path: Path) -> pl.DataFrame:
         elif suffix in _JSON_SUFFIXES:
             with open(path, "rb") as handle:
                 frame = pl.read_json(handle, infer_schema_length=None)
+            _check_json_array(path)  # polars reads an object as one record; a typo, never a delivery
         else:
             raise InputError(
                 f"unknown file type {suffix or '(no extension)'!r}; "
@@ -144,16 +150,91 @@ def _read_file(path: Path) -> pl.DataFrame:
         raise
     except pl.exceptions.NoDataError:
         raise InputError("file is empty", source=name) from None
-    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+    except (pl.exceptions.PolarsError, OSError, EOFError, ValueError) as exc:
         if suffix in _TEXT_SUFFIXES:
             _check_ragged(path, separator)
         raise InputError(f"cannot be read: {_first_line(exc)}", source=name) from None
     if frame.height == 0:
+        if suffix in _TEXT_SUFFIXES and _bare_carriage_returns(path):
+            raise InputError("lines end with a bare carriage return (classic Mac OS); "
+                             "save the file with \\n or \\r\\n line endings", source=name)
         raise InputError("file has a header but no data rows", source=name)
     if suffix in _TEXT_SUFFIXES and frame.width and frame.get_column(frame.columns[-1]).null_count():
         # polars pads a row with too few fields with nulls; only such rows can be short.
         _check_ragged(path, separator, frame)
     return _with_bookkeeping(frame, name)
+
+
+def _check_header_names(path: Path, separator: str) -> None:
+    """Raise :class:`InputError` when two header fields have the same name.
+
+    polars would rename the second one (``label_duplicated_0``) and read on:
+    the values of one of the two columns would silently go unused.
+    """
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:  # type: ignore[operator]
+            reader = csv.reader(handle, delimiter=separator, quotechar='"')
+            header = next((record for record in reader if record), [])  # polars skips blank lines too
+    except (OSError, UnicodeDecodeError, csv.Error, EOFError):
+        return  # polars reports an unreadable or empty file
+    seen: dict[str, int] = {}
+    for position, field in enumerate(header, start=1):
+        if field == "":
+            continue  # unnamed (trailing) columns cannot be used anyway; spreadsheets export them
+        if field in seen:
+            raise InputError(
+                f"the header names column {field!r} twice (fields {seen[field]} and {position}); "
+                "rename one so that no values are silently ignored",
+                source=str(path))
+        seen[field] = position
+
+
+def _bare_carriage_returns(path: Path) -> bool:
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:  # type: ignore[operator]
+            head = handle.read(1 << 16)
+    except (OSError, EOFError):
+        return False
+    return b"\r" in head.rstrip(b"\r") and b"\n" not in head
+
+
+def _check_json_array(path: Path) -> None:
+    """Raise :class:`InputError` unless a ``.json`` file holds an array (of records)."""
+    with open(path, "rb") as handle:
+        head = handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head and not head.startswith(b"["):
+        kind = "an object" if head.startswith(b"{") else "a single value"
+        raise InputError(
+            f"holds {kind}; a .json input must be an array of records such as "
+            '[{"item": ..., "worker": ..., "label": ...}, ...] (or use .jsonl, one record per line)',
+            source=str(path))
+
+
+def check_scalar_columns(frame: pl.DataFrame, columns: Iterable[str | None], what: str = "") -> None:
+    """Raise :class:`InputError` when a column that is used holds lists, records or bytes.
+
+    ``frame`` comes from :func:`read_table` (with ``__source`` and ``__row``); the
+    message names the file and the first row holding such a value.
+    """
+    for column in columns:
+        if column is None or column not in frame.columns:
+            continue
+        dtype = frame.schema[column]
+        if not (dtype.is_nested() or dtype in (pl.Binary, pl.Object)):
+            continue
+        present = frame.filter(pl.col(column).is_not_null())
+        if present.height == 0:
+            continue
+        first = present.row(0, named=True) if SOURCE_COL in frame.columns else {}
+        kind = {pl.List: "lists", pl.Array: "lists", pl.Struct: "records",
+                pl.Binary: "raw bytes", pl.Object: "Python objects"}.get(dtype.base_type(), str(dtype))
+        raise InputError(
+            f"holds {kind} ({dtype}){' as the ' + what if what else ''}; one number or text per row "
+            "is expected: store one value per row (or name another column)",
+            source=first.get(SOURCE_COL), column=column,
+            rows=[first[ROW_COL]] if ROW_COL in first else None)
 
 
 def _check_ragged(path: Path, separator: str, frame: pl.DataFrame | None = None) -> None:
@@ -171,22 +252,27 @@ def _check_ragged(path: Path, separator: str, frame: pl.DataFrame | None = None)
     except ImportError:  # pragma: no cover - pyarrow is a dependency
         return
     bad: list[tuple[int | None, int, int]] = []
+    header_lines = 1
 
     def handler(row: object) -> str:
         number = getattr(row, "number", None)
-        bad.append((None if number is None else number - 1,  # record 1 is the header
+        bad.append((None if number is None else number - header_lines,  # lines up to the header
                     getattr(row, "expected_columns", 0), getattr(row, "actual_columns", 0)))
         return "skip"
 
     try:
         opener = gzip.open if path.suffix.lower() == ".gz" else open
         with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:  # type: ignore[operator]
-            n_fields = len(next(csv.reader(handle, delimiter=separator, quotechar='"')))
-        names = [f"f{k}" for k in range(n_fields)]
+            reader = csv.reader(handle, delimiter=separator, quotechar='"')
+            header = next((record for record in reader if record), None)  # polars skips blank lines too
+            header_lines = reader.line_num
+        if not header:
+            return
+        names = [f"f{k}" for k in range(len(header))]
         # Only the field count matters: name the columns, convert just the first one, as text.
         pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(use_threads=False, skip_rows=1, column_names=names),
+            read_options=pacsv.ReadOptions(use_threads=False, skip_rows=header_lines, column_names=names),
             parse_options=pacsv.ParseOptions(delimiter=separator, quote_char='"',
                                              newlines_in_values=True, invalid_row_handler=handler),
             convert_options=pacsv.ConvertOptions(include_columns=names[:1],

@@ -16,7 +16,7 @@ import polars as pl
 
 from consensus.data import Judgments
 from consensus.errors import InputError, ParameterError
-from consensus.io.readers import ROW_COL, SOURCE_COL, Source, describe_source, read_table
+from consensus.io.readers import ROW_COL, SOURCE_COL, Source, check_scalar_columns, describe_source, read_table
 
 #: Rows whose probabilities sum to 1 within this are accepted (and renormalised).
 SUM_TOLERANCE = 1e-3
@@ -77,8 +77,10 @@ def read_model_probs(source: Source, judgments: Judgments, *, item_col: str | No
     Raises
     ------
     InputError
-        A column is missing; an item appears twice; a probability is missing,
-        not a number, negative, or a row does not sum to 1 (within 0.001).
+        A column is missing or holds lists; a class has two probability columns;
+        a ``prob_``/``p_`` column names a class the delivery does not have; an item
+        appears twice; a probability is missing, not a number, negative, or a row
+        does not sum to 1 (within 0.001).
     """
     name = describe_source(source)
     raw = read_table(source)
@@ -91,11 +93,24 @@ def read_model_probs(source: Source, judgments: Judgments, *, item_col: str | No
         raise InputError(f"item column {item_col!r} not found (columns: {columns})", source=name)
     class_cols = []
     for cls in judgments.classes:
-        found = next((c for c in (cls, f"prob_{cls}", f"p_{cls}") if c in columns and c != item_col), None)
+        candidates = [c for c in (cls, f"prob_{cls}", f"p_{cls}") if c in columns and c != item_col]
+        if len(candidates) > 1:
+            raise InputError(f"class {cls!r} has several probability columns {candidates}; keep one",
+                             source=name)
+        found = candidates[0] if candidates else None
         if found is None:
             raise InputError(f"no probability column for class {cls!r}; expected {cls!r}, 'prob_{cls}' "
                              f"or 'p_{cls}' (columns: {columns})", source=name)
         class_cols.append(found)
+    known = {str(c) for c in judgments.classes}
+    for col in columns:
+        prefix = next((p for p in ("prob_", "p_") if col.startswith(p)), None)
+        if col not in class_cols and col != item_col and prefix and col[len(prefix):] not in known:
+            raise InputError(f"probability column for class {col[len(prefix):]!r}, which is not a class of the "
+                             f"delivery {judgments.classes}; declare it with --classes (classes= in Python) or "
+                             "drop the column", source=name, column=col)
+    check_scalar_columns(raw, [item_col], "model item")
+    check_scalar_columns(raw, class_cols, "model probability")
 
     rows = raw.get_column(ROW_COL).to_numpy()
     values = np.empty((raw.height, len(class_cols)), dtype=np.float64)
@@ -117,8 +132,11 @@ def read_model_probs(source: Source, judgments: Judgments, *, item_col: str | No
     sums = values.sum(axis=1)
     off = np.abs(sums - 1.0) > SUM_TOLERANCE
     if off.any():
+        unread = [c for c in columns if c not in class_cols and c != item_col]
         raise InputError(f"probabilities of a row must sum to 1 (within {SUM_TOLERANCE}); first bad sum "
-                         f"{sums[off][0]:.6g}", source=name, column=",".join(class_cols), rows=rows[off].tolist())
+                         f"{sums[off][0]:.6g} over the columns of the delivery's classes {judgments.classes}"
+                         + (f" (not read: {unread})" if unread else ""),
+                         source=name, column=",".join(class_cols), rows=rows[off].tolist())
     values /= sums[:, None]
 
     items = raw.get_column(item_col).cast(pl.String)
