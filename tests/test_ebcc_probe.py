@@ -16,9 +16,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import digamma, gammaln
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-
-import ebcc_probe  # noqa: E402
+# benchmarks/ only for this import: left on sys.path, its distributed.py would shadow dask's
+# `distributed` package in the worker processes that later tests spawn.
+_BENCHMARKS = str(Path(__file__).resolve().parents[1] / "benchmarks")
+sys.path.insert(0, _BENCHMARKS)
+try:
+    import ebcc_probe
+finally:
+    while _BENCHMARKS in sys.path:
+        sys.path.remove(_BENCHMARKS)
 
 
 def _elog(a: np.ndarray) -> np.ndarray:
