@@ -17,7 +17,7 @@ For every folder under ``--data`` (default ``../shared/datasets`` from the repos
 - (a) our ``DawidSkene(max_iter=k)`` for k = 1, 2, 3, 5 (public API);
 - (b) MAP EM with prior strength 0, 4, 20, 64 (numpy, :func:`map_ds`); strength 4 must give
   exactly the labels of ``DawidSkene()`` on every set (asserted: it validates the numpy EM that
-  (c)-(f) build on);
+  (c)-(g) build on);
 - (c) E-step tempered by the design effect ``1 + rho (n_i - 1)`` (:func:`tempered_ds`), rho fixed
   at 0.05, 0.1, 0.2, 0.3, and rho estimated without gold by
   ``consensus.calibration.answer_correlation`` on the raw posteriors of ``DawidSkene()``;
@@ -25,7 +25,8 @@ For every folder under ``--data`` (default ``../shared/datasets`` from the repos
   (:func:`eb_pooled_ds`);
 - (e) empirical-Bayes prior centred on each worker's one-coin matrix (:func:`eb_one_coin_ds`);
 - (f) the default EM stopped at the iteration of highest leave-one-judgment-out predictive
-  likelihood (:func:`loo_stopped_ds`).
+  likelihood (:func:`loo_stopped_ds`);
+- (g) the class prior held fixed, uniform or at the majority-vote shares (:func:`fixed_prior_ds`).
 
 Per variant: accuracy on the gold items per dataset, on how many datasets it is within 0.3 points of
 crowd-kit's DS (or better), its worst shortfall, its mean accuracy, and an exact McNemar test against
@@ -180,7 +181,7 @@ PseudoCounts = Callable[[np.ndarray], np.ndarray]
 
 
 def run_em(crowd: Crowd, pseudo_counts: PseudoCounts, *, max_iter: int = MAX_ITER, beta: float = BETA,
-           temperature: np.ndarray | None = None, stop: str = "objective",
+           temperature: np.ndarray | None = None, stop: str = "objective", fixed_prior: np.ndarray | None = None,
            on_iteration: Callable[[int, np.ndarray, np.ndarray, np.ndarray], None] | None = None) -> EMResult:
     """MAP EM from majority-vote shares, the loop of ``consensus.models.em`` in numpy.
 
@@ -191,6 +192,7 @@ def run_em(crowd: Crowd, pseudo_counts: PseudoCounts, *, max_iter: int = MAX_ITE
     pseudo-count x log parameter) improves by at most ``OBJECTIVE_TOL`` relative (DawidSkene's
     rule); ``stop="posterior"``: when no posterior moves by more than ``POSTERIOR_TOL``.
     ``on_iteration(t, log_confusion, log_prior, posterior)`` sees every iteration's state.
+    ``fixed_prior`` (K,), when given, is the class prior in every iteration instead of the estimate.
     """
     posterior = majority_posterior(crowd)
     history: list[float] = []
@@ -200,7 +202,7 @@ def run_em(crowd: Crowd, pseudo_counts: PseudoCounts, *, max_iter: int = MAX_ITE
         pseudo = np.broadcast_to(pseudo_counts(counts), counts.shape)
         cells = counts + pseudo
         log_confusion = np.log(cells / cells.sum(axis=2, keepdims=True))
-        log_prior = class_log_prior(posterior, beta)
+        log_prior = class_log_prior(posterior, beta) if fixed_prior is None else np.log(fixed_prior)
         new, evidence = e_step(crowd, log_confusion, log_prior, temperature)
         n_iter = t + 1
         if on_iteration is not None:
@@ -242,6 +244,19 @@ def tempered_ds(crowd: Crowd, rho: float) -> EMResult:
     result = run_em(crowd, lambda counts: pseudo, temperature=temperature.astype(np.float64), stop="posterior")
     result.details["rho"] = float(rho)
     return result
+
+
+def fixed_prior_ds(crowd: Crowd, prior: str) -> EMResult:
+    """(g) Dawid-Skene with the class prior held fixed instead of estimated.
+
+    ``prior="uniform"``: ``pi_k = 1/K``; ``prior="votes"``: ``pi`` = the majority-vote shares
+    (mean of the initial posteriors). Confusion prior as in :func:`map_ds` (strength 4); stops when no
+    posterior moves by more than ``POSTERIOR_TOL``.
+    """
+    pseudo = default_pseudo_counts(crowd.n_classes, DEFAULT_STRENGTH)
+    shares = (np.full(crowd.n_classes, 1.0 / crowd.n_classes) if prior == "uniform"
+              else majority_posterior(crowd).mean(axis=0))
+    return run_em(crowd, lambda counts: pseudo, stop="posterior", fixed_prior=shares)
 
 
 def dirichlet_multinomial_loglik(counts: np.ndarray, concentration: np.ndarray) -> float:
@@ -361,7 +376,9 @@ def variant_keys() -> list[tuple[str, str, str]]:
     rows += [("eb_pooled_shared", "d", "EB pooled-confusion prior, shared strength"),
              ("eb_pooled_row", "d", "EB pooled-confusion prior, per-row strength"),
              ("eb_one_coin", "e", "EB prior centred on each worker's one-coin matrix"),
-             ("loo_stop", "f", "stopped at best leave-one-judgment-out likelihood")]
+             ("loo_stop", "f", "stopped at best leave-one-judgment-out likelihood"),
+             ("prior_uniform", "g", "class prior fixed uniform"),
+             ("prior_votes", "g", "class prior fixed at the vote shares")]
     return rows
 
 
@@ -417,6 +434,8 @@ def evaluate(folder: Path, threads: int) -> dict:
     fits["eb_pooled_row"] = lambda: eb_pooled_ds(crowd, per_row=True)
     fits["eb_one_coin"] = lambda: eb_one_coin_ds(crowd)
     fits["loo_stop"] = lambda: loo_stopped_ds(crowd)
+    fits["prior_uniform"] = lambda: fixed_prior_ds(crowd, "uniform")
+    fits["prior_votes"] = lambda: fixed_prior_ds(crowd, "votes")
     for key, fit_variant in fits.items():
         fit = fit_variant()
         hits[key] = correct(labels_of(fit.posterior))
@@ -483,7 +502,7 @@ def render(results: list[dict], summary: dict, command: str, versions: dict, set
     ]
     families = {"default": "our default", "a": "(a) early stop", "b": "(b) prior strength",
                 "c": "(c) tempered E-step", "d": "(d) EB pooled prior", "e": "(e) EB one-coin prior",
-                "f": "(f) LOO stopping"}
+                "f": "(f) LOO stopping", "g": "(g) fixed class prior"}
     everywhere = [key for key, _, _ in variant_keys() if summary[key]["n_within"] == n]
     lines.append("Variants meeting the criterion on all datasets: "
                  + (", ".join(f"`{k}`" for k in everywhere) if everywhere else "**none**") + ".")
@@ -518,10 +537,10 @@ def render(results: list[dict], summary: dict, command: str, versions: dict, set
     lines += [
         "",
         "Bold: more than the tolerance below crowd-kit's DS. (a) runs through the public API "
-        "(`calibration=\"none\"`: labels do not depend on it); (b)-(f) are numpy EMs in this script "
+        "(`calibration=\"none\"`: labels do not depend on it); (b)-(g) are numpy EMs in this script "
         "(one function each, docstring = model); "
         f"(b) at strength 4 gives exactly the labels of `DawidSkene()` on every dataset (asserted; "
-        f"{same_iterations}/{n} with the same number of iterations). Variants (c)-(e) stop when no posterior moves by more "
+        f"{same_iterations}/{n} with the same number of iterations). Variants (c)-(e) and (g) stop when no posterior moves by more "
         f"than {POSTERIOR_TOL:g} (at most {MAX_ITER} iterations); (b) and (f) use DawidSkene's "
         f"objective rule (tol {OBJECTIVE_TOL:g}).",
         "",
