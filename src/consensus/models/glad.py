@@ -40,12 +40,17 @@ class GLAD(EMAggregator):
         Gradient steps per M-step.
     beta : float, default 1.0
         Pseudo-count per class prior.
-    calibration : {"loo", "gold", "none"}, default "loo"
-        How ``probas_`` are tempered (labels never change): a temperature
-        fitted without gold by leave-one-judgment-out prediction, fitted on
-        the gold items, or none. See :mod:`consensus.calibration`. GLAD's
-        emissions depend on the item, so ``"loo"`` is not available for it:
-        its temperature stays 1 unless ``"gold"`` is chosen and gold is given.
+    calibration : {"loo", "item", "gold", "item_gold", "none"}, default "loo"
+        How ``probas_`` are tempered (labels never change): ``"loo"``, one
+        temperature fitted without gold by leave-one-judgment-out prediction;
+        ``"item"``, a per-item temperature ``T0 * (1 + rho * (n - 1))`` for an
+        item with ``n`` answers, fitted without gold; ``"gold"`` and
+        ``"item_gold"``, the same two fitted on the gold items, out of fold
+        (without gold they fall back to ``"loo"`` / ``"item"``); ``"none"``.
+        See :mod:`consensus.calibration`.
+        GLAD's emissions depend on the item, so it has no leave-one-judgment-out
+        fit: with ``"loo"`` its temperature stays 1, and ``"item"`` keeps
+        ``T0 = 1`` and applies only the ``rho`` part.
     tie_break : {"random", "first"}, default "random"
     random_state : int, default 0
 
