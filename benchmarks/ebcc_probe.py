@@ -451,11 +451,10 @@ def main(argv: list[str] | None = None) -> int:
         args.from_json.with_suffix(".md").write_text(text)
         print(text)
         return 0
+    from accuracy import gold_folders
+
     data = args.data.resolve()
-    folders = sorted(p for p in data.iterdir()
-                     if p.is_dir() and (p / "judgments.csv").exists() and (p / "gold.csv").exists())
-    if args.only:
-        folders = [p for p in folders if p.name in set(args.only)]
+    folders = gold_folders(data, args.only)
     if not folders:
         parser.error(f"no folder with judgments.csv and gold.csv under {data}")
     reference = reference_methods(args.accuracy_json)
