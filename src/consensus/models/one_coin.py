@@ -32,13 +32,9 @@ class OneCoinDawidSkene(EMAggregator):
     beta : float, default 1.0
         Pseudo-count per class prior.
     calibration : {"loo", "item", "gold", "item_gold", "none"}, default "loo"
-        How ``probas_`` are tempered (labels never change): ``"loo"``, one
-        temperature fitted without gold by leave-one-judgment-out prediction;
-        ``"item"``, a per-item temperature ``T0 * (1 + rho * (n - 1))`` for an
-        item with ``n`` answers, fitted without gold; ``"gold"`` and
-        ``"item_gold"``, the same two fitted on the gold items, out of fold
-        (without gold they fall back to ``"loo"`` / ``"item"``); ``"none"``.
-        See :mod:`consensus.calibration`.
+        How ``probas_`` are tempered (labels never change): one temperature or
+        a per-item one, fitted without gold or on the gold items; the modes
+        are described in :mod:`consensus.calibration`.
     tie_break : {"random", "first"}, default "random"
     random_state : int, default 0
 
