@@ -5,7 +5,8 @@
                                     [--reveal one|advice] [--experts crowd|keep]
                                     [--calibrations per_item model auto] [--gold-share 0.1]
                                     [--order-seeds 0 1 2] [--batches 1 2 4 8]
-                                    [--carry labels priors] [--out benchmarks/results]
+                                    [--carry labels priors] [--committee mv|wawa|onecoin|mace]
+                                    [--out benchmarks/results]
 
 For every dataset folder under ``--data`` with ``judgments.csv`` and ``gold.csv``
 and at least 5 judgments per item on average, each item's real judgments are put
@@ -47,6 +48,10 @@ in a fixed random order (seeded by each of ``--order-seeds``).
   scored once, by Dawid-Skene on all judgments revealed in all batches, and
   the labels used are counted over all batches. N = 1 is the adaptive
   replay above.
+* ``--committee M`` (a probe, not the advice): each round also reveals the next
+  judgment of every item whose label model ``M`` (fitted on the same revealed
+  judgments) disputes: query by committee, for items whose label rests on the
+  Dawid-Skene model's assumptions.
 * ``--gold-share S``: a seeded random share S of the gold items is the buyer's
   own gold, labelled with all their judgments (counted in the labels used):
   every fit gets it (clamped, ``calibration="gold"``, and the advice's ``rho``
@@ -88,6 +93,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from consensus import DawidSkene, Judgments, advise_redundancy, read_judgments  # noqa: E402
+from consensus.methods import make_model  # noqa: E402
 
 MIN_MEAN_LABELS = 5.0
 
@@ -195,7 +201,7 @@ def fixed(judgments: Judgments, truth: np.ndarray, rank: np.ndarray, gold: np.nd
 def adaptive(judgments: Judgments, truth: np.ndarray, rank: np.ndarray, target: float, start: int,
              reveal: str, experts_mode: str = "keep", max_rounds: int = 200, calibration: str = "auto",
              gold: np.ndarray | None = None, scored: np.ndarray | None = None,
-             reference: np.ndarray | None = None) -> dict:
+             reference: np.ndarray | None = None, committee: str | None = None) -> dict:
     available = np.diff(judgments.item_offsets)
     gold = np.full(judgments.n_items, -1, dtype=np.int32) if gold is None else gold
     scored = truth >= 0 if scored is None else scored
@@ -205,12 +211,16 @@ def adaptive(judgments: Judgments, truth: np.ndarray, rank: np.ndarray, target: 
     experts = np.zeros(judgments.n_items, dtype=bool)
     while rounds < max_rounds:
         keep = rank < revealed[judgments.item]
-        model = ds(gold).fit(subset(judgments, keep, gold))
+        revealed_judgments = subset(judgments, keep, gold)
+        model = ds(gold).fit(revealed_judgments)
         advice = advise_redundancy(model, target=target, max_labels=available.astype(np.int64),
                                    calibration=calibration)
         action = advice.items["action"].to_numpy()
         experts = action == "expert_review"
         asked = (action == "label_more") | (experts if experts_mode == "crowd" else False)
+        if committee is not None:  # query by committee: items whose label another model disputes get more
+            other = make_model(committee, calibration="none", tie_break="random", random_state=0).fit(revealed_judgments)
+            asked |= np.asarray(other.labels_) != np.asarray(model.labels_)
         more = asked & (revealed < available)
         if not more.any():
             break
@@ -345,7 +355,7 @@ def at_budget(fixed_rows: list[dict], labels: float) -> float:
 def run_dataset(folder: Path, targets: list[float], start: int, reveal: str, seed: int,
                 experts_mode: str = "keep", calibrations: tuple[str, ...] = ("auto",),
                 gold_share: float = 0.0, batches: tuple[int, ...] = (1,), carries: tuple[str, ...] = ("labels",),
-                prior_strength: float = 4.0) -> dict:
+                prior_strength: float = 4.0, committee: str | None = None) -> dict:
     t0 = time.perf_counter()
     judgments, truth = load(folder)
     rank = order_ranks(judgments, seed)
@@ -360,7 +370,7 @@ def run_dataset(folder: Path, targets: list[float], start: int, reveal: str, see
     for calibration in calibrations:
         for target in targets:
             row = adaptive(judgments, truth, rank, target, start, reveal, experts_mode, calibration=calibration,
-                           gold=gold, scored=scored, reference=reference)
+                           gold=gold, scored=scored, reference=reference, committee=committee)
             row["calibration"] = calibration
             row["fixed_at_budget"] = at_budget(fixed_rows, row["labels"])
             row["label_share"] = row["labels"] / judgments.n_judgments
@@ -580,6 +590,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prior-strength", type=float, default=4.0,
                         help="DawidSkene prior_strength of the fits with --carry priors (judgments per true class "
                         "an earlier batch's confusion matrix is worth)")
+    parser.add_argument("--committee", choices=("mv", "wawa", "onecoin", "mace"), default=None,
+                        help="also reveal a label for every item whose label this model (fitted on the same "
+                        "revealed judgments) disputes: query by committee, a probe (not the advice)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
     if any(n < 1 for n in args.batches):
@@ -591,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
         for seed in args.order_seeds:
             res = run_dataset(args.data / name, args.targets, args.start, args.reveal, seed, args.experts,
                               tuple(args.calibrations), args.gold_share, tuple(args.batches), tuple(args.carry),
-                              args.prior_strength)
+                              args.prior_strength, args.committee)
             results.append(res)
             print("\n".join(table(res)), flush=True)
             write(args, argv, results, t0)  # after every dataset, so a long run leaves its figures so far
