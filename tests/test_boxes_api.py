@@ -163,6 +163,56 @@ def test_label_studio_json(tmp_path):
     assert data.duration[~np.isnan(data.duration)].tolist() == [4.0]
 
 
+def _mturk_batch(path, rows, hidden_url=False):
+    """A CSV laid out like MTurk's crowd-bounding-box batch download (the columns the reader uses)."""
+    answer = "Answer.annotatedResult.boundingBoxes"
+    frame = pl.DataFrame({
+        "HITId": [r[0] for r in rows], "AssignmentId": [f"A{k}" for k in range(len(rows))],
+        "WorkerId": [r[1] for r in rows], "AssignmentStatus": ["Submitted"] * len(rows),
+        "WorkTimeInSeconds": [r[3] for r in rows],
+        "Input.image_url": ["hidden" if hidden_url else f"https://x/{r[0]}.png" for r in rows],
+        answer: [r[2] if isinstance(r[2], str) else json.dumps(r[2]) for r in rows],
+        "Answer.annotatedResult.inputImageProperties.height": [300] * len(rows),
+        "Answer.annotatedResult.inputImageProperties.width": [400] * len(rows),
+        "Approve": [None] * len(rows), "Reject": [None] * len(rows)})
+    frame.write_csv(path)
+    return path
+
+
+def test_mturk_bounding_box_batch(tmp_path):
+    def box(left, label="stone", **extra):
+        return {"left": left, "top": 20, "width": 50, "height": 40, "label": label, **extra}
+
+    rows = [("H1", "w1", [box(10), box(200)], 30), ("H1", "w2", [box(12)], 10), ("H1", "w3", [], 5),
+            ("H2", "w1", "[{not json", 8), ("H2", "w2", [box(30), {"left": 1, "top": 2, "label": "x"}], 12),
+            ("H2", "w3", [box(31)], 6)]
+    data = read_boxes(str(_mturk_batch(tmp_path / "Batch_1_batch_results.csv", rows)))
+    # 6 assignments -> 4 + 1 + ... records: 5 boxes, 1 empty assignment, 2 quarantined (bad JSON, box without numbers)
+    assert data.accounting_line() == "input rows 8 = used 6 + quarantined 2"
+    assert data.n_boxes == 5 and data.n_empty == 1
+    assert set(data.image_ids.to_list()) == {"https://x/H1.png", "https://x/H2.png"}
+    quarantine = data.quarantine
+    assert sorted(quarantine.get_column("reason").to_list()) == [
+        "Answer.annotatedResult.boundingBoxes is not valid JSON",
+        "box lacks a number among left, top, width, height"]
+    assert sorted(quarantine.get_column("__row").to_list()) == [4, 5]  # the assignments' data rows
+    durations = sorted(d for d in data.duration.tolist() if d == d)
+    assert durations == [6.0, 6.0, 10.0, 15.0, 15.0]  # WorkTimeInSeconds over the boxes drawn
+    result = fit_boxes(data)
+    first = result.boxes.filter(pl.col("image") == "https://x/H1.png").sort("x").row(0, named=True)
+    assert 10.0 <= first["x"] <= 12.0 and first["w"] == pytest.approx(50.0)  # fused from 10 and 12
+    assert first["n_seen"] == 3 and first["n_annotators"] == 2 and first["label"] == "stone"
+    hidden = read_boxes(str(_mturk_batch(tmp_path / "hidden.csv", rows, hidden_url=True)))
+    assert set(hidden.image_ids.to_list()) == {"H1", "H2"}  # a hidden URL names no image: the HIT does
+
+
+def test_mturk_bounding_box_batch_cli(tmp_path, capsys):
+    path = _mturk_batch(tmp_path / "batch.csv", [("H1", "w1", [{"left": 1, "top": 2, "width": 3, "height": 4,
+                                                                 "label": "a"}], 3)])
+    assert main(["boxes", str(path), "-o", str(tmp_path / "out.csv")]) == 0
+    assert "input rows 1 = used 1 + quarantined 0" in capsys.readouterr().err
+
+
 def test_missing_columns_and_bad_parameters():
     with pytest.raises(InputError, match="coordinate columns"):
         read_boxes(pl.DataFrame({"image": ["a"], "worker": ["w"], "foo": [1]}))

@@ -54,7 +54,11 @@ def read_boxes(source: Any, *, box_format: str = "auto", normalized: bool | None
         label, image width/height, seconds per box or a per-box timestamp. A
         ``.json`` file may also be a COCO file (``annotations`` with ``bbox`` and an
         annotator field; ``images`` for file names and sizes) or a Label Studio export (a list of tasks
-        with ``annotations`` of ``rectanglelabels`` results and ``completed_by``).
+        with ``annotations`` of ``rectanglelabels`` results and ``completed_by``). An MTurk batch
+        download of the bounding-box template (``Answer.<name>.boundingBoxes``: a JSON list of
+        ``left, top, width, height, label`` per assignment, in pixels) is read as one row per box,
+        the image named by ``Input.image_url`` (or ``HITId`` when the URL is hidden) and the
+        annotator by ``WorkerId``.
     box_format : {"auto", "xyxy", "xywh"}
         ``xyxy``: corners ``x0, y0, x1, y1``; ``xywh``: top-left corner, width, height.
         ``auto`` picks from the column names.
@@ -101,6 +105,13 @@ def read_boxes(source: Any, *, box_format: str = "auto", normalized: bool | None
             normalized = special_norm
     else:
         raw = read_table(source)
+        answer = _mturk_box_column(raw.columns) if coord_cols is None else None
+        if answer is not None:  # an MTurk crowd-bounding-box batch: one JSON list of boxes per assignment
+            raw = _mturk_rows(raw, answer, image_col, worker_col, name)
+            box_format, coord_cols = "xywh", ("x", "y", "w", "h")
+            image_col, worker_col, label_col = "image", "worker", "label"
+            width_col, height_col, duration_col = "image_width", "image_height", "duration"
+            normalized = False if normalized is None else normalized
     return _build(raw, name, box_format=box_format, normalized=normalized, image_col=image_col,
                   worker_col=worker_col, label_col=label_col, coord_cols=coord_cols, width_col=width_col,
                   height_col=height_col, duration_col=duration_col, time_col=time_col, seen=seen)
@@ -359,6 +370,89 @@ def _encode(boxes: pl.DataFrame, empty_rows: pl.DataFrame, seen: pl.DataFrame | 
         n_input_rows=n_rows, n_empty=empty_rows.height, quarantine=quarantine, source=name)
 
 
+# -- MTurk crowd-bounding-box batch CSV --------------------------------------------------------------
+#: MTurk's bounding-box template answers in ``Answer.<name>.boundingBoxes``: a JSON list of
+#: ``{"left", "top", "width", "height", "label"}`` in pixels, one list per assignment.
+MTURK_BOXES_SUFFIX = ".boundingBoxes"
+#: The image size the template records next to it (``...inputImageProperties.width`` / ``.height``).
+MTURK_SIZE_SUFFIX = "inputImageProperties."
+
+
+def _mturk_box_column(columns: list[str]) -> str | None:
+    return next((c for c in columns if c.startswith("Answer.") and c.endswith(MTURK_BOXES_SUFFIX)), None)
+
+
+def _mturk_image_column(raw: pl.DataFrame, given: str | None, source: str) -> str:
+    """The image id: ``given``, else ``Input.image_url`` when it names one image per HIT, else ``HITId``.
+
+    The template shows one image per HIT; a requester may hide the URL (the column then holds the
+    same placeholder on every row), so the HIT id is the fallback.
+    """
+    if given is not None:
+        if given not in raw.columns:
+            raise InputError(f"no column {given!r} (the image id); columns are {_show(raw.columns)}", source=source)
+        return given
+    if "HITId" not in raw.columns:
+        raise InputError("an MTurk bounding-box batch needs the HITId column (or name the image column with "
+                         "--image-col)", source=source)
+    url = next((c for c in raw.columns if c.lower() == "input.image_url"), None)
+    if url is not None:
+        pairs = raw.select(pl.col("HITId"), pl.col(url)).unique()
+        if pairs.get_column(url).n_unique() == pairs.get_column("HITId").n_unique() == pairs.height:
+            return url
+    return "HITId"
+
+
+def _mturk_rows(raw: pl.DataFrame, answer: str, image_col: str | None, worker_col: str | None,
+                source: str) -> pl.DataFrame:
+    """One row per drawn box, per unusable box (quarantined) and per assignment that drew nothing.
+
+    Each keeps the batch file and data row of its assignment (``__source``, ``__row``), so the
+    quarantine points at the assignment. Seconds per box: ``WorkTimeInSeconds`` over the boxes drawn.
+    """
+    icol = _mturk_image_column(raw, image_col, source)
+    wcol = worker_col or "WorkerId"
+    if wcol not in raw.columns:
+        raise InputError(f"no annotator column {wcol!r} in an MTurk bounding-box batch; name it with "
+                         "--worker-col", source=source)
+    prefix = answer[: -len(MTURK_BOXES_SUFFIX)]
+    size = {side: next((c for c in raw.columns if c.startswith(prefix) and c.endswith(MTURK_SIZE_SUFFIX + side)),
+                       None) for side in ("width", "height")}
+    check_scalar_columns(raw, [icol, wcol, answer, size["width"], size["height"]], "MTurk batch column")
+    picked = {"image": icol, "worker": wcol, "answer": answer, "width": size["width"],
+              "height": size["height"], "seconds": "WorkTimeInSeconds" if "WorkTimeInSeconds" in raw.columns else None}
+    rows = raw.select([SOURCE_COL, ROW_COL] + [(pl.col(c).cast(pl.String) if c else pl.lit(None, dtype=pl.String))
+                                               .alias(k) for k, c in picked.items()])
+    records: list[dict[str, Any]] = []
+    for row in rows.iter_rows(named=True):
+        base = {**_EMPTY_RECORD, "image": row["image"], "worker": row["worker"],
+                "image_width": _num(row["width"]), "image_height": _num(row["height"]),
+                SOURCE_COL: row[SOURCE_COL], ROW_COL: row[ROW_COL]}
+        try:
+            boxes = json.loads(row["answer"]) if row["answer"] is not None else None
+        except (json.JSONDecodeError, RecursionError):
+            records.append({**base, NOTE_COL: f"{answer} is not valid JSON"})
+            continue
+        if not isinstance(boxes, list):
+            records.append({**base, NOTE_COL: f"{answer} is not a JSON list of boxes"})
+            continue
+        if not boxes:
+            records.append(base)  # saw the image, drew nothing
+            continue
+        seconds = _num(row["seconds"])
+        per_box = seconds / len(boxes) if seconds is not None and seconds >= 0 else None
+        for box in boxes:
+            if not isinstance(box, dict):
+                records.append({**base, NOTE_COL: "a box is not a JSON object"})
+                continue
+            x, y, w, h = (_num(box.get(k)) for k in ("left", "top", "width", "height"))
+            label = box.get("label")
+            note = None if None not in (x, y, w, h) else "box lacks a number among left, top, width, height"
+            records.append({**base, "label": _text(label) if _is_scalar(label) and label is not None
+                            else DEFAULT_LABEL, "x": x, "y": y, "w": w, "h": h, "duration": per_box, NOTE_COL: note})
+    return _records_frame(records, source)
+
+
 # -- COCO and Label Studio JSON -----------------------------------------------------------------
 def _read_special_json(source: Any, annotator_field: str | None) -> tuple[pl.DataFrame, str, bool] | None:
     if not isinstance(source, (str, os.PathLike, list, tuple)):
@@ -429,15 +523,25 @@ def _num(value: Any) -> float | None:
     return out
 
 
+_RECORD_SCHEMA = {"image": pl.String, "worker": pl.String, "label": pl.String, "x": pl.Float64, "y": pl.Float64,
+                  "w": pl.Float64, "h": pl.Float64, "image_width": pl.Float64, "image_height": pl.Float64,
+                  "duration": pl.Float64, NOTE_COL: pl.String}
+
+
 def _frame(records: list[dict[str, Any]], source: str) -> pl.DataFrame:
-    schema = {"image": pl.String, "worker": pl.String, "label": pl.String, "x": pl.Float64, "y": pl.Float64,
-              "w": pl.Float64, "h": pl.Float64, "image_width": pl.Float64, "image_height": pl.Float64,
-              "duration": pl.Float64, NOTE_COL: pl.String}
+    """Box records of one JSON file, numbered 1.. in order (their ``__row``)."""
     if not records:
         raise InputError("holds no annotations", source=source)
-    frame = pl.DataFrame(records, schema=schema, orient="row")
+    frame = pl.DataFrame(records, schema=_RECORD_SCHEMA, orient="row")
     return frame.with_columns(pl.lit(source, dtype=pl.String).alias(SOURCE_COL),
                               pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias(ROW_COL))
+
+
+def _records_frame(records: list[dict[str, Any]], source: str) -> pl.DataFrame:
+    """Box records that carry their own ``__source`` and ``__row`` (several may share a row)."""
+    if not records:
+        raise InputError("holds no assignments", source=source)
+    return pl.DataFrame(records, schema={**_RECORD_SCHEMA, SOURCE_COL: pl.String, ROW_COL: pl.Int64}, orient="row")
 
 
 def _list_field(doc: dict[str, Any], key: str, source: str, where: str = "", required: bool = False) -> list[Any]:
