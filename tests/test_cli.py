@@ -371,7 +371,7 @@ def test_installed_executable(tmp_path):
     done = subprocess.run([*_executable(), "aggregate", str(MTURK), "--method", "mv", "-o", str(out)],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "input rows 15 = used 15 + quarantined 0" in done.stderr
+    assert "input rows 15 = used 14 + quarantined 1" in done.stderr  # the rejected assignment
     assert len(json.loads(out.read_text())) == 5
 
     bad = subprocess.run([*_executable(), "aggregate", str(MTURK), "--label-col", "Answer.nope"],

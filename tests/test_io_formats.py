@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from consensus import InputError, MajorityVote, read_judgments
+from consensus import InputError, MajorityVote, ParameterError, read_judgments
 from consensus.cli import main
 
 DATA = Path(__file__).parent / "data"
@@ -81,14 +81,14 @@ def test_mturk_fixture_has_the_real_layout(path):
 
 
 def test_mturk_batch_results_load():
-    j = read_judgments(MTURK)
+    j = read_judgments(MTURK, rejected="keep")
     rows = raw_rows(MTURK)
     assert (j.n_input_rows, j.n_judgments, j.n_quarantined) == (15, 15, 0)
     assert j.item_ids.to_list() == sorted({r["HITId"] for r in rows})
     assert j.worker_ids.to_list() == sorted({r["WorkerId"] for r in rows})
     assert j.classes == ["negative", "neutral", "positive"]
     assert j.n_na_per_item.sum() == 1
-    assert labels_by_text(MTURK) == MTURK_TRUTH
+    assert labels_by_text(MTURK, rejected="keep") == MTURK_TRUTH
 
 
 def test_mturk_durations_come_from_work_time_in_seconds():
@@ -117,14 +117,14 @@ def test_mturk_work_time_wins_over_accept_and_submit_times(tmp_path):
 
 
 def test_mturk_one_hot_radio_buttons():
-    j = read_judgments(MTURK_ONEHOT)
+    j = read_judgments(MTURK_ONEHOT, rejected="keep")
     assert j.classes == ["negative", "neutral", "positive"]
     assert (j.n_judgments, j.n_quarantined) == (15, 0)
-    assert labels_by_text(MTURK_ONEHOT) == MTURK_TRUTH
+    assert labels_by_text(MTURK_ONEHOT, rejected="keep") == MTURK_TRUTH
     rows = raw_rows(MTURK_ONEHOT)
     assert j.duration.tolist() == in_input_order(j, [float(r["WorkTimeInSeconds"]) for r in rows]).tolist()
     # the group can also be named explicitly
-    assert labels_by_text(MTURK_ONEHOT, label_col="Answer.sentiment") == MTURK_TRUTH
+    assert labels_by_text(MTURK_ONEHOT, label_col="Answer.sentiment", rejected="keep") == MTURK_TRUTH
 
 
 def test_mturk_one_hot_with_several_options_ticked(tmp_path):
@@ -133,7 +133,7 @@ def test_mturk_one_hot_with_several_options_ticked(tmp_path):
                                .otherwise(pl.col("Answer.sentiment.negative")).alias("Answer.sentiment.negative"))
     path = tmp_path / "batch.csv"
     frame.write_csv(path)
-    j = read_judgments(path)
+    j = read_judgments(path, rejected="keep")
     assert j.quarantine.select("row", "reason").rows() == [
         (3, "several options chosen in the 'Answer.sentiment' group")]
 
@@ -144,7 +144,7 @@ def test_mturk_real_export(capsys, tmp_path):
         read_judgments(MTURK_REAL)
     assert "several Answer.* columns" in str(info.value) and "--label-col" in str(info.value)
 
-    j = read_judgments(MTURK_REAL, label_col="Answer.native_language")
+    j = read_judgments(MTURK_REAL, label_col="Answer.native_language", rejected="keep")
     rows = raw_rows(MTURK_REAL)
     assert len(rows) == 3
     assert (j.n_input_rows, j.n_judgments, j.n_quarantined) == (3, 3, 0)
@@ -155,13 +155,41 @@ def test_mturk_real_export(capsys, tmp_path):
     assert sorted(j.duration.tolist()) == [1149.0, 1462.0, 15607.0]
 
     out = tmp_path / "items.csv"
-    code = main(["aggregate", str(MTURK_REAL), "--label-col", "Answer.native_language",
+    code = main(["aggregate", str(MTURK_REAL), "--label-col", "Answer.native_language", "--keep-rejected",
                  "--method", "mv", "-o", str(out)])
     err = capsys.readouterr().err
     assert code == 0, err
     assert "input rows 3 = used 3 + quarantined 0" in err
     items = pl.read_csv(out, infer_schema=False)
     assert items["item"].to_list() == ["0ZEGYYS71YSZYMRBPZQZ", "N2MZWP94PWK2ZS0P09MZ"]
+
+
+def test_mturk_rejected_assignments_are_quarantined(tmp_path):
+    """By default a rejected assignment is quarantined with its reason and row; --keep-rejected keeps it."""
+    rows = raw_rows(MTURK)
+    rejected = [k + 1 for k, r in enumerate(rows) if r["AssignmentStatus"] == "Rejected"]
+    assert rejected  # the fixture has one
+    j = read_judgments(MTURK)
+    assert (j.n_input_rows, j.n_judgments, j.n_quarantined) == (15, 15 - len(rejected), len(rejected))
+    assert j.quarantine.select("row", "reason").rows() == [
+        (row, "assignment rejected by the requester (AssignmentStatus = Rejected)") for row in rejected]
+    kept = read_judgments(MTURK, rejected="keep")
+    assert kept.n_judgments == 15
+    # the O(n) loader (integer ids in Parquet) defers to the general path for MTurk batches
+    frame = pl.read_csv(MTURK, infer_schema=False).with_columns(
+        pl.col("HITId").rank("dense").cast(pl.Int64), pl.col("WorkerId").rank("dense").cast(pl.Int64))
+    frame.write_parquet(tmp_path / "batch.parquet")
+    assert read_judgments(tmp_path / "batch.parquet").n_quarantined == len(rejected)
+    with pytest.raises(ParameterError, match="'rejected'"):
+        read_judgments(MTURK, rejected="drop")
+    # the partitioned loader (--engine dask) quarantines the same rows
+    from consensus.backends import LocalBackend
+    from consensus.backends.loader import load_partitions
+
+    assert load_partitions(LocalBackend(), str(MTURK)).accounting_line() == j.accounting_line()
+    out = tmp_path / "items.csv"
+    assert main(["aggregate", str(MTURK), "--method", "mv", "-o", str(out)]) == 0
+    assert main(["aggregate", str(MTURK), "--method", "mv", "--keep-rejected", "-o", str(out)]) == 0
 
 
 def test_mturk_ids_are_not_reformatted(tmp_path):

@@ -90,10 +90,11 @@ def take_bucket(bucket: int, *splits: list[pl.DataFrame]) -> pl.DataFrame:
 def validate(frame: pl.DataFrame, cmap: Any, na_set: list[str], declared: list[str] | None,
              duplicates: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The checks of :func:`consensus.io.judgments.read_judgments` on one partition: ``(used, quarantine)``."""
-    from consensus.io.judgments import _mark_duplicates, _quarantine_table, _reason_expr
+    from consensus.io.judgments import _mark_duplicates, _mark_rejected, _quarantine_table, _reason_expr
 
     frame = frame.with_row_index("__pos")
     frame = frame.with_columns(_reason_expr(cmap, na_set, declared).alias("reason"))
+    frame = _mark_rejected(frame)  # as read_judgments' default (rejected="quarantine")
     frame = _mark_duplicates(frame, duplicates, cmap)
     quarantined = frame.filter(pl.col("reason").is_not_null())
     used = frame.filter(pl.col("reason").is_null()).with_columns(

@@ -38,6 +38,9 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--classes", help="comma-separated declared class list; other labels are quarantined")
     data.add_argument("--duplicates", choices=("first", "last", "error"), default="first",
                       help="repeated (item, worker) judgments: keep first/last, quarantine the rest (default first)")
+    data.add_argument("--keep-rejected", action="store_true",
+                      help="MTurk batches: keep judgments of assignments the requester rejected "
+                      "(AssignmentStatus = Rejected; quarantined by default)")
     data.add_argument("--quarantine-out", metavar="FILE",
                       help="where to write unused rows with their reason "
                       "(default: next to -o as <name>.quarantine.csv)")
@@ -69,6 +72,7 @@ def read_from_args(args: argparse.Namespace):  # noqa: ANN201 - returns Judgment
         gold_label_col=args.gold_label_col, na_labels=na_labels,
         classes=classes,
         duplicates=args.duplicates,
+        rejected="keep" if getattr(args, "keep_rejected", False) else "quarantine",
     )
 
 

@@ -44,6 +44,10 @@ _FLAGS = {"item": "--item-col", "worker": "--worker-col", "label": "--label-col"
           "submitted": "--submit-col", "gold": "--gold-col"}
 
 
+#: MTurk's batch download says per assignment whether the requester approved or rejected it.
+MTURK_STATUS_COL = "AssignmentStatus"
+
+
 @dataclass(frozen=True)
 class ColumnMap:
     """Which input column plays which role; ``None`` means "detect" (or absent).

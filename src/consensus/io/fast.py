@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 
 from consensus.data import Judgments
-from consensus.io.columns import ColumnMap, one_hot_columns
+from consensus.io.columns import MTURK_STATUS_COL, ColumnMap, one_hot_columns
 from consensus.io.readers import _PARQUET_SUFFIXES, ROW_COL, SOURCE_COL, describe_source, expand_paths
 from consensus.kernels.sort import (adjacent_duplicates, dense_remap, gather_count, gather_float64, gather_int32,
                                    grouped_order)
@@ -144,8 +144,8 @@ def _load(source, cmap_args: dict) -> tuple | None:  # noqa: ANN001
     else:
         return None
     columns = list(schema)
-    if SOURCE_COL in columns or ROW_COL in columns:
-        return None
+    if SOURCE_COL in columns or ROW_COL in columns or MTURK_STATUS_COL in columns:
+        return None  # bookkeeping columns, or an MTurk batch whose rejections the general path quarantines
     try:
         cmap = ColumnMap(**cmap_args).resolved(columns, describe_source(source))
     except Exception:  # noqa: BLE001 - the general path raises the same error

@@ -15,13 +15,16 @@ import polars as pl
 
 from consensus.data import Judgments
 from consensus.errors import InputError, ParameterError
-from consensus.io.columns import ColumnMap, _detect, _show, one_hot_columns
+from consensus.io.columns import MTURK_STATUS_COL, ColumnMap, _detect, _show, one_hot_columns
 from consensus.io.readers import ROW_COL, SOURCE_COL, Source, check_scalar_columns, describe_source, read_table
 
 #: Answers that mean "can't tell"; compared after stripping and lower-casing.
 DEFAULT_NA_LABELS: tuple[str, ...] = ("", "n/a", "na", "cant_tell", "can't tell", "cannot tell")
 
 DUPLICATE_POLICIES = ("first", "last", "error")
+REJECTED_POLICIES = ("quarantine", "keep")
+#: Role-table column: the row's MTurk assignment was rejected (present only for MTurk batches).
+REJECTED_COL = "__rejected"
 
 #: Column of a gold frame naming the input column each gold label came from (for messages).
 GOLD_COLUMN_COL = "__column"
@@ -52,6 +55,7 @@ def read_judgments(
     na_labels: Iterable[str] | None = DEFAULT_NA_LABELS,
     classes: Sequence[str] | None = None,
     duplicates: str = "first",
+    rejected: str = "quarantine",
 ) -> Judgments:
     """Read, validate and integer-code a delivery.
 
@@ -84,6 +88,11 @@ def read_judgments(
     duplicates : {"first", "last", "error"}
         What to do with repeated (item, worker) judgments: keep the first or
         the last and quarantine the others, or raise.
+    rejected : {"quarantine", "keep"}
+        MTurk batches (an ``AssignmentStatus`` column): judgments of assignments
+        the requester rejected are quarantined (the default: the requester
+        already judged them unusable, and a resubmission by the same worker then
+        counts as theirs), or kept like any other.
 
     Returns
     -------
@@ -100,6 +109,11 @@ def read_judgments(
         raise ParameterError(
             f"The 'duplicates' parameter of read_judgments must be one of {DUPLICATE_POLICIES}. "
             f"Got {duplicates!r} instead."
+        )
+    if rejected not in REJECTED_POLICIES:
+        raise ParameterError(
+            f"The 'rejected' parameter of read_judgments must be one of {REJECTED_POLICIES}. "
+            f"Got {rejected!r} instead."
         )
     name = describe_source(source)
     na_set = sorted({str(v).strip().lower() for v in (na_labels or ())})
@@ -123,6 +137,8 @@ def read_judgments(
 
     frame = _select_roles(raw, cmap)
     frame = frame.with_columns(_reason_expr(cmap, na_set, declared).alias("reason"))
+    if rejected == "quarantine":
+        frame = _mark_rejected(frame)
     frame = _mark_duplicates(frame, duplicates, cmap)
 
     quarantined = frame.filter(pl.col("reason").is_not_null())
@@ -184,6 +200,9 @@ def _select_roles(raw: pl.DataFrame, cmap: ColumnMap) -> pl.DataFrame:
             exprs.append(pl.col(column).alias(f"{role}_raw"))
     if cmap.gold is not None:
         exprs.append(_as_text(pl.col(cmap.gold), raw.schema[cmap.gold]).alias("gold"))
+    if MTURK_STATUS_COL in raw.columns:
+        status = pl.col(MTURK_STATUS_COL).cast(pl.String).str.strip_chars().str.to_lowercase()
+        exprs.append(status.eq("rejected").fill_null(False).alias(REJECTED_COL))
     frame = raw.select(exprs)
     if cmap.duration is not None:
         frame = frame.with_columns(_as_seconds(frame.schema["duration_raw"], "duration_raw").alias("duration"))
@@ -327,6 +346,16 @@ def _reason_expr(cmap: ColumnMap, na_set: list[str], declared: list[str] | None)
             pl.lit(f"submitted before started (columns {cmap.started!r}, {cmap.submitted!r})")
         )
     return chain.otherwise(pl.lit(None, dtype=pl.String))
+
+
+def _mark_rejected(frame: pl.DataFrame) -> pl.DataFrame:
+    """Quarantine the still-usable rows of rejected MTurk assignments (the ``__rejected`` role column)."""
+    if REJECTED_COL not in frame.columns:
+        return frame
+    reason = f"assignment rejected by the requester ({MTURK_STATUS_COL} = Rejected)"
+    return frame.with_columns(
+        pl.when(pl.col("reason").is_null() & pl.col(REJECTED_COL))
+        .then(pl.lit(reason)).otherwise(pl.col("reason")).alias("reason"))
 
 
 def _mark_duplicates(frame: pl.DataFrame, policy: str, cmap: ColumnMap) -> pl.DataFrame:
