@@ -197,6 +197,8 @@ def validate_claim(
 
 @dataclass
 class ClaimSettings:
+    """The checked parameters of one validation (see :func:`validate_claim`); ``level`` is the claim level."""
+
     claimed: float
     confidence: float
     margin: float
@@ -222,7 +224,7 @@ def claim_settings(owner: str, claimed_accuracy: float, confidence: float, margi
     check_param(owner, "random_state", random_state,
                 isinstance(random_state, (int, np.integer)) and random_state >= 0, "a non-negative int")
     return ClaimSettings(float(claimed_accuracy), float(confidence), float(margin), claim_level, method,
-                     int(n_boot), int(random_state))
+                         int(n_boot), int(random_state))
 
 
 def fit_without_gold(judgments: Judgments, method: str, seed: int) -> Any:
