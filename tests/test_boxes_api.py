@@ -206,6 +206,45 @@ def test_mturk_bounding_box_batch(tmp_path):
     assert set(hidden.image_ids.to_list()) == {"H1", "H2"}  # a hidden URL names no image: the HIT does
 
 
+def test_mturk_rejected_assignments_and_odd_boxes(tmp_path):
+    path = _mturk_batch(tmp_path / "b.csv", [
+        ("H1", "w1", [{"left": 1, "top": 2, "width": 30, "height": 40, "label": "a"}], 4),
+        ("H1", "w2", [{"left": 2, "top": 2, "width": 30, "height": 40, "label": ["a"]}, "x"], 9),
+        ("H1", "w3", [{"left": 1, "top": 2, "width": 30, "height": 40, "label": "a"}], 3)])
+    frame = pl.read_csv(path, infer_schema=False).with_columns(
+        pl.when(pl.col("WorkerId") == "w3").then(pl.lit("Rejected")).otherwise(pl.lit("Approved"))
+        .alias("AssignmentStatus"))
+    frame.write_csv(path)
+    data = read_boxes(str(path))
+    assert data.accounting_line() == "input rows 4 = used 1 + quarantined 3"
+    assert sorted(data.quarantine.get_column("reason").to_list()) == [
+        "a box is not a JSON object", "assignment rejected by the requester (AssignmentStatus = Rejected)",
+        "box label is not a number or text"]
+    assert data.classes == ["a"]
+
+
+def test_box_agreement_on_many_partitions_mturk_and_all_bad_input(tmp_path):
+    """The partitioned path: empty partitions, MTurk batches and an input with no usable row, as read_boxes."""
+    from consensus.backends import box_agreement
+
+    rows = [{"image": f"img{i}", "worker": w, "x0": 10 + k, "y0": 10, "x1": 50 + k, "y1": 50}
+            for i in range(6) for k, w in enumerate(("a", "b", "c"))]
+    frame = pl.DataFrame(rows)
+    memory = fit_boxes(frame)
+    for n in (3, 12):  # 12 partitions for 6 images: some hold nothing
+        got = box_agreement(frame, engine="local", n_partitions=n)
+        assert got.images["image"].to_list() == memory.images["image"].to_list()
+        np.testing.assert_allclose(got.images["mean_iou"].to_numpy(), memory.images["mean_iou"].to_numpy())
+        assert got.accounting_line() == memory.data.accounting_line()
+    path = _mturk_batch(tmp_path / "batch.csv", [("H1", w, [{"left": k, "top": 2, "width": 30, "height": 40,
+                                                              "label": "a"}], 3) for k, w in enumerate("xyz")])
+    assert box_agreement(str(path), engine="local").accounting_line() == read_boxes(str(path)).accounting_line()
+    bad = tmp_path / "bad.csv"
+    frame.with_columns(pl.lit("x").alias("x0")).write_csv(bad)
+    with pytest.raises(InputError, match="no usable boxes"):
+        box_agreement(str(bad), engine="local", n_partitions=3)
+
+
 def test_mturk_bounding_box_batch_cli(tmp_path, capsys):
     path = _mturk_batch(tmp_path / "batch.csv", [("H1", "w1", [{"left": 1, "top": 2, "width": 3, "height": 4,
                                                                  "label": "a"}], 3)])

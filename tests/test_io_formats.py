@@ -190,6 +190,9 @@ def test_mturk_rejected_assignments_are_quarantined(tmp_path):
     out = tmp_path / "items.csv"
     assert main(["aggregate", str(MTURK), "--method", "mv", "-o", str(out)]) == 0
     assert main(["aggregate", str(MTURK), "--method", "mv", "--keep-rejected", "-o", str(out)]) == 0
+    # the partitioned engine always quarantines them: the flag is refused there, not ignored
+    assert main(["aggregate", str(MTURK), "--engine", "dask", "--method", "ds", "--keep-rejected",
+                 "-o", str(out)]) == 2
 
 
 def test_mturk_ids_are_not_reformatted(tmp_path):

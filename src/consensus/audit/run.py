@@ -208,12 +208,12 @@ def audit(
     """
     owner = "audit"
     check_param(owner, "method", method, method in METHODS, f"one of {list(METHODS)}")
+    check_param(owner, "seed", seed, isinstance(seed, int) and seed >= 0, "a non-negative int")
     claim_options = None
     if claimed_accuracy is not None:
         from consensus.claims.validation import claim_settings
 
         claim_options = claim_settings(owner, claimed_accuracy, confidence, margin, claim_level, method, 2000, seed)
-    check_param(owner, "seed", seed, isinstance(seed, int) and seed >= 0, "a non-negative int")
     say = log if log is not None else (lambda message: None)
     steps = Progress(0, enabled=False) if progress is None else progress
     from consensus.models.base import as_judgments

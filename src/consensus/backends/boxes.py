@@ -38,7 +38,7 @@ import numpy as np
 import polars as pl
 
 from consensus.backends import tasks
-from consensus.errors import ParameterError, check_param
+from consensus.errors import InputError, ParameterError, check_param
 
 #: ``read_boxes`` options :func:`box_agreement` passes on (``seen`` is handled separately).
 READ_OPTIONS = ("box_format", "normalized", "image_col", "worker_col", "label_col", "coord_cols", "width_col",
@@ -119,7 +119,7 @@ def start_rows(frame: pl.DataFrame, seen: pl.DataFrame | None, name: str, option
 
     read = {key: options.get(key) for key in READ_OPTIONS}
     read["box_format"] = read["box_format"] or "auto"
-    return start_boxes(_build(frame, name, seen=seen, **read), None, iou_threshold, class_aware)
+    return start_boxes(_build(frame, name, seen=seen, require_rows=False, **read), None, iou_threshold, class_aware)
 
 
 def part_summary(part: BoxPart) -> dict[str, Any]:
@@ -311,7 +311,8 @@ def _agreement(backend: Any, source: Any, params: _Params, seen: Any, n_out: int
     if isinstance(source, (str, os.PathLike)) or (
             isinstance(source, (list, tuple)) and all(isinstance(s, (str, os.PathLike)) for s in source)):
         paths = [str(p) for p in expand_paths(source)]  # raises InputError for missing files
-        if any(p.lower().endswith(".json") for p in paths):  # COCO / Label Studio: read here, split below
+        # COCO / Label Studio JSON and MTurk box batches (one JSON list per row): read here, split below
+        if any(p.lower().endswith(".json") for p in paths) or any(_is_mturk_batch(p) for p in paths):
             source = read_boxes(source, seen=seen, **options)
             paths = None
     repartitioned = False
@@ -367,6 +368,11 @@ def _agreement(backend: Any, source: Any, params: _Params, seen: Any, n_out: int
         parts = backend.map(with_workers, local_parts, per_part=[(w,) for w in workers])
         backend.release(local_parts)
         accounting = _accounting(info)
+        if accounting[2] + accounting[3] == 0:  # as read_boxes: no box and no empty annotation anywhere
+            reasons = accounting[0].get_column("reason").unique(maintain_order=True).head(3).to_list() \
+                if accounting[0].height else []
+            raise InputError(f"no usable boxes: all {accounting[1]} rows were quarantined ({'; '.join(reasons)})",
+                             source=name)
     try:
         states = _fusion_rounds(backend, parts, workers, len(worker_ids), params)
         results = backend.map_gather(agree, states)
@@ -403,6 +409,21 @@ def _fusion_rounds(backend: Any, parts: list[Any], workers: list[np.ndarray], n_
         loc_weight = 1.0 / var
         loc_weight = loc_weight / np.exp(np.mean(np.log(loc_weight)))  # geometric mean 1
     return states
+
+
+def _is_mturk_batch(path: str) -> bool:
+    """Whether a text file's header names MTurk's bounding-box answer column (then ``read_boxes`` reads it)."""
+    import gzip
+
+    from consensus.boxes.readers import MTURK_BOXES_SUFFIX
+
+    opener = gzip.open if path.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", errors="replace") as handle:  # type: ignore[operator]
+            header = handle.readline()
+    except (OSError, EOFError):
+        return False  # the readers report an unreadable file with its name
+    return "Answer." in header and MTURK_BOXES_SUFFIX in header
 
 
 def _accounting(info: list[dict[str, Any]]) -> tuple[pl.DataFrame, int, int, int]:

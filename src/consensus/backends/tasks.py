@@ -267,12 +267,14 @@ def combine_sums(results: list[dict[str, Any]], per_worker: tuple[str, ...]) -> 
         if key == "workers":
             continue
         if key in per_worker:
+            # an empty partition's arrays may carry another dtype (int64 zeros): add in the widest
+            dtype = np.result_type(*(np.asarray(r[key]).dtype for r in results))
             if isinstance(where[0], slice):  # same workers everywhere: no zero table to start from
-                total = np.array(value, copy=True)
+                total = np.array(value, dtype=dtype, copy=True)
                 for r in results[1:]:
                     total += r[key]
             else:
-                total = np.zeros((union.size, *np.shape(value)[1:]), dtype=np.asarray(value).dtype)
+                total = np.zeros((union.size, *np.shape(value)[1:]), dtype=dtype)
                 for r, rows in zip(results, where):
                     total[rows] += r[key]
         else:

@@ -17,7 +17,7 @@ import polars as pl
 
 from consensus.boxes.data import BOX_FORMATS, BoxSet
 from consensus.errors import InputError, ParameterError, check_param
-from consensus.io.columns import _show
+from consensus.io.columns import MTURK_STATUS_COL, _show
 from consensus.io.judgments import natural_sort
 from consensus.io.readers import ROW_COL, SOURCE_COL, check_scalar_columns, describe_source, expand_paths, read_table
 
@@ -58,7 +58,8 @@ def read_boxes(source: Any, *, box_format: str = "auto", normalized: bool | None
         download of the bounding-box template (``Answer.<name>.boundingBoxes``: a JSON list of
         ``left, top, width, height, label`` per assignment, in pixels) is read as one row per box,
         the image named by ``Input.image_url`` (or ``HITId`` when the URL is hidden) and the
-        annotator by ``WorkerId``.
+        annotator by ``WorkerId``; the boxes of rejected assignments (``AssignmentStatus``) are
+        quarantined, as :func:`consensus.read_judgments` does.
     box_format : {"auto", "xyxy", "xywh"}
         ``xyxy``: corners ``x0, y0, x1, y1``; ``xywh``: top-left corner, width, height.
         ``auto`` picks from the column names.
@@ -216,7 +217,9 @@ def _seconds_between(frame: pl.DataFrame, column: str) -> pl.DataFrame:
 def _build(raw: pl.DataFrame, name: str, *, box_format: str, normalized: bool | None, image_col: str | None,
            worker_col: str | None, label_col: str | None, coord_cols: tuple[str, str, str, str] | None,
            width_col: str | None, height_col: str | None, duration_col: str | None, time_col: str | None,
-           seen: Any) -> BoxSet:
+           seen: Any, require_rows: bool = True) -> BoxSet:
+    """Validate, quarantine and code box rows; ``require_rows=False`` for one partition of a larger input
+    (a partition may hold no usable row; the whole input is checked by its caller)."""
     columns = [c for c in raw.columns if c not in (SOURCE_COL, ROW_COL, NOTE_COL)]
     icol = _pick(columns, image_col, IMAGE_NAMES, "image id", name, True)
     wcol = _pick(columns, worker_col, WORKER_NAMES, "annotator id", name, True)
@@ -271,7 +274,7 @@ def _build(raw: pl.DataFrame, name: str, *, box_format: str, normalized: bool | 
                                    .then(None).otherwise(pl.col("image_height")).alias("image_height"))
     empty_rows = frame.filter(pl.col("reason").is_null() & pl.col("__empty"))
     boxes = frame.filter(pl.col("reason").is_null() & ~pl.col("__empty"))
-    if boxes.height == 0 and empty_rows.height == 0:
+    if require_rows and boxes.height == 0 and empty_rows.height == 0:
         reasons = frame.get_column("reason").unique(maintain_order=True).head(3).to_list()
         raise InputError(f"no usable boxes: all {n_rows} rows were quarantined ({'; '.join(reasons)})",
                          source=name)
@@ -420,7 +423,8 @@ def _mturk_rows(raw: pl.DataFrame, answer: str, image_col: str | None, worker_co
                        None) for side in ("width", "height")}
     check_scalar_columns(raw, [icol, wcol, answer, size["width"], size["height"]], "MTurk batch column")
     picked = {"image": icol, "worker": wcol, "answer": answer, "width": size["width"],
-              "height": size["height"], "seconds": "WorkTimeInSeconds" if "WorkTimeInSeconds" in raw.columns else None}
+              "height": size["height"], "seconds": "WorkTimeInSeconds" if "WorkTimeInSeconds" in raw.columns else None,
+              "status": MTURK_STATUS_COL if MTURK_STATUS_COL in raw.columns else None}
     rows = raw.select([SOURCE_COL, ROW_COL] + [(pl.col(c).cast(pl.String) if c else pl.lit(None, dtype=pl.String))
                                                .alias(k) for k, c in picked.items()])
     records: list[dict[str, Any]] = []
@@ -428,6 +432,9 @@ def _mturk_rows(raw: pl.DataFrame, answer: str, image_col: str | None, worker_co
         base = {**_EMPTY_RECORD, "image": row["image"], "worker": row["worker"],
                 "image_width": _num(row["width"]), "image_height": _num(row["height"]),
                 SOURCE_COL: row[SOURCE_COL], ROW_COL: row[ROW_COL]}
+        if (row["status"] or "").strip().lower() == "rejected":  # as read_judgments (rejected="quarantine")
+            records.append({**base, NOTE_COL: f"assignment rejected by the requester ({MTURK_STATUS_COL} = Rejected)"})
+            continue
         try:
             boxes = json.loads(row["answer"]) if row["answer"] is not None else None
         except (json.JSONDecodeError, RecursionError):
@@ -440,16 +447,18 @@ def _mturk_rows(raw: pl.DataFrame, answer: str, image_col: str | None, worker_co
             records.append(base)  # saw the image, drew nothing
             continue
         seconds = _num(row["seconds"])
-        per_box = seconds / len(boxes) if seconds is not None and seconds >= 0 else None
+        n_drawn = sum(isinstance(box, dict) for box in boxes)
+        per_box = seconds / n_drawn if seconds is not None and seconds >= 0 and n_drawn else None
         for box in boxes:
             if not isinstance(box, dict):
                 records.append({**base, NOTE_COL: "a box is not a JSON object"})
                 continue
             x, y, w, h = (_num(box.get(k)) for k in ("left", "top", "width", "height"))
             label = box.get("label")
-            note = None if None not in (x, y, w, h) else "box lacks a number among left, top, width, height"
-            records.append({**base, "label": _text(label) if _is_scalar(label) and label is not None
-                            else DEFAULT_LABEL, "x": x, "y": y, "w": w, "h": h, "duration": per_box, NOTE_COL: note})
+            note = ("box label is not a number or text" if not _is_scalar(label) else
+                    None if None not in (x, y, w, h) else "box lacks a number among left, top, width, height")
+            records.append({**base, "label": DEFAULT_LABEL if label is None or not _is_scalar(label) else _text(label),
+                            "x": x, "y": y, "w": w, "h": h, "duration": per_box, NOTE_COL: note})
     return _records_frame(records, source)
 
 

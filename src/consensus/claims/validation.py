@@ -141,8 +141,8 @@ def validate_claim(
 
     **Without gold**: the model's own estimate of accuracy -- the mean
     posterior probability of each delivered label (rows; a row without a label
-    counts as 0), and of each class judgment (judgments; for the EM models the
-    annotators' ``worker_accuracy_`` weighted by their class judgments) -- with
+    counts as 0), and of the answer of each class judgment (judgments; for the
+    EM models this is their ``worker_accuracy_`` weighted by class judgments) -- with
     a percentile bootstrap interval over items resampled with replacement
     (``n_boot`` replicates, seeded by ``random_state``, deterministic). The
     model is fitted once; the interval covers which items happened to be

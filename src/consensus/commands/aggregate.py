@@ -109,7 +109,8 @@ def run_partitioned(args: argparse.Namespace) -> int:
 
     unsupported = [flag for flag, given in (("--gold", args.gold), ("--gold-col", args.gold_col),
                                             ("--exclude-flagged", args.exclude_flagged),
-                                            ("--workers-out", args.workers_out)) if given]
+                                            ("--workers-out", args.workers_out),
+                                            ("--keep-rejected", getattr(args, "keep_rejected", False))) if given]
     if args.method not in PARTITIONED_METHODS:
         raise ParameterError(f"--engine dask runs --method {', '.join(PARTITIONED_METHODS)}; got --method "
                              f"{args.method}")

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from consensus.commands.common import add_input_options, check_outputs, log, read_from_args, report_accounting
-from consensus.methods import METHODS
+from consensus.methods import METHODS, VOTE_METHODS
 
 TABLE_FORMATS = ("csv", "parquet", "tsv", "jsonl")
 
@@ -90,8 +90,8 @@ def run(args: argparse.Namespace) -> int:
     judgments = read_from_args(args)
     report_accounting(judgments, args, args.output)
     has_gold = judgments.gold is not None and bool((judgments.gold >= 0).any())
-    log(f"validate: delivered row labels = {args.method} fitted without gold, calibration "
-        f"{BLIND_CALIBRATION} (gold only scores them)"
+    calibrated = "" if args.method in VOTE_METHODS else f", calibration {BLIND_CALIBRATION}"
+    log(f"validate: delivered row labels = {args.method} fitted without gold{calibrated} (gold only scores them)"
         + ("" if has_gold else "; no gold: model-based ESTIMATE with a bootstrap interval"))
     result = validate_claim(judgments, args.claimed_accuracy, confidence=args.confidence, margin=args.margin,
                             claim_level=args.claim_level, method=args.method, n_boot=args.n_boot,

@@ -487,7 +487,9 @@ def _read_gold_table(gold: Source, item_col: str | None, label_col: str | None) 
     check_scalar_columns(raw, [label_col], "gold label")
     return raw.select(
         pl.col(SOURCE_COL), pl.col(ROW_COL),
-        pl.col(item_col).cast(pl.String).alias("item"),  # type: ignore[arg-type]
+        # a NaN id in a float column is a missing id, as in read_judgments (not the id "NaN")
+        (pl.col(item_col).fill_nan(None) if raw.schema[item_col].is_float() else pl.col(item_col))
+        .cast(pl.String).alias("item"),  # type: ignore[arg-type]
         _as_text(pl.col(label_col), raw.schema[label_col]).alias("label"),  # type: ignore[index]
         pl.lit(label_col).alias(GOLD_COLUMN_COL),
     )
