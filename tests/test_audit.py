@@ -237,3 +237,35 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys) -> None:
     assert main(["audit", str(bad), "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "bad.csv" in err and "Traceback" not in err
+
+
+def test_audit_runs_to_the_end_when_every_annotator_is_flagged(tmp_path, capsys) -> None:
+    """Three pairs of annotators copying each other: all six flagged; the audit still writes its report."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for i in range(200):
+        truth = rng.integers(3)
+        answers = [truth if rng.random() < 0.7 else rng.integers(3) for _ in range(3)]
+        for pair, answer in enumerate(answers):
+            rows += [(f"i{i}", f"w{2 * pair}", f"c{answer}"), (f"i{i}", f"w{2 * pair + 1}", f"c{answer}")]
+    frame = pl.DataFrame(rows, schema=["item", "worker", "label"], orient="row")
+    result = audit(frame)
+    assert result.fraud.flagged_mask.all()
+    assert sum(result.summary["redundancy"]["actions"].values()) == 200
+    path = tmp_path / "copies.csv"
+    frame.write_csv(path)
+    assert main(["redundancy", str(path), "--exclude-flagged", "-o", str(tmp_path / "a.csv")]) == 2
+    assert "flag every annotator" in capsys.readouterr().err
+
+
+def test_disputed_item_without_a_label_shows_no_confidence() -> None:
+    """An item whose answers are mostly n/a has no label: the instructions table shows none, not 0%."""
+    rows = [("q", w, lab) for w, lab in zip("abcdefg", ["cat", "dog", "cat", "n/a", "n/a", "n/a", "n/a"])]
+    rows += [(f"i{k}", w, "cat" if k % 2 else "dog") for k in range(20) for w in "abc"]
+    result = audit(pl.DataFrame(rows, schema=["item", "worker", "label"], orient="row"), fraud=False,
+                   redundancy=False)
+    row = result.disputed_items.filter(pl.col("item") == "q").row(0, named=True)
+    assert row["label"] is None and row["confidence"] is None
+    from consensus.report.html import render_report
+
+    assert "none (mostly n/a)" in render_report(result)

@@ -344,3 +344,13 @@ def test_larger_rho_lowers_confidence_and_never_asks_fewer_labels():
     open_low = low.items["action"].to_numpy() != "accept"
     assert (high.items["action"].to_numpy()[open_low] != "accept").all()
     assert high.summary()["next_batch_labels_per_item"] > low.summary()["next_batch_labels_per_item"]
+
+
+def test_importance_for_unknown_or_repeated_items_is_an_error() -> None:
+    frame = pl.DataFrame({"item": list("aabbcc"), "worker": list("xyxyxy"), "label": list("112212")})
+    with pytest.raises(ParameterError, match="does not have, e.g. 'zzz'"):
+        advise_redundancy(frame, importance={"a": "critical", "zzz": 10})
+    with pytest.raises(ParameterError, match="more than one importance"):
+        advise_redundancy(frame, importance=pl.DataFrame({"item": ["a", "a"], "importance": [10, 1]}))
+    same = advise_redundancy(frame, importance=pl.DataFrame({"item": ["a", "a"], "importance": [10, 10]}))
+    assert same.items.height == 3

@@ -70,7 +70,7 @@ def disputed_items(judgments: Judgments, labels: pl.Series, confidence: np.ndarr
     k = max(judgments.n_classes, 2)
     disagreement = entropy / np.log(k)
     candidates = np.flatnonzero((n_labels >= 2) & (disagreement > 0))
-    conf = np.nan_to_num(np.asarray(confidence, dtype=np.float64), nan=0.0)
+    conf = np.nan_to_num(np.asarray(confidence, dtype=np.float64), nan=0.0)  # ordering only: unlabelled first
     order = candidates[np.lexsort((candidates, conf[candidates], -disagreement[candidates]))][:top]
     classes = judgments.classes
     texts = []
@@ -83,6 +83,6 @@ def disputed_items(judgments: Judgments, labels: pl.Series, confidence: np.ndarr
         "n_labels": pl.Series(n_labels[order], dtype=pl.Int64),
         "votes": pl.Series(texts, dtype=pl.String),
         "label": labels.gather(order),
-        "confidence": pl.Series(conf[order]),
+        "confidence": pl.Series(np.asarray(confidence, dtype=np.float64)[order]).fill_nan(None),  # none: no label
         "disagreement": pl.Series(disagreement[order]),
     })

@@ -273,6 +273,8 @@ def audit(
             advice = _redundancy(model, fraud_report, target=target, max_labels=max_labels,
                                  price_per_label=price_per_label, seed=seed)
         say("redundancy: " + _advice_line(advice))
+        if fraud_report is not None and fraud_report.flagged_mask.size and fraud_report.flagged_mask.all():
+            say("redundancy: every annotator is flagged; the advice assumes the same pool labels next")
 
     box_result = None
     if boxes is not None:
@@ -314,10 +316,15 @@ def _gold_free_calibration(judgments: Judgments, model: Any) -> dict[str, Any]:
 
 
 def _redundancy(model: Any, fraud_report: Any, **options: Any) -> Any:
-    """Advice from the fitted model; flagged annotators are not in the pool that labels next."""
+    """Advice from the fitted model; flagged annotators are not in the pool that labels next.
+
+    When every annotator is flagged nobody would be left: the advice then assumes the same pool
+    (the fraud section of the report shows the flags; the audit still runs to the end).
+    """
     from consensus.redundancy import advise_redundancy
 
-    exclude = fraud_report.flagged_mask if fraud_report is not None and fraud_report.flagged_mask.any() else None
+    flagged = fraud_report.flagged_mask if fraud_report is not None else None
+    exclude = flagged if flagged is not None and flagged.any() and not flagged.all() else None
     return advise_redundancy(model, exclude_workers=exclude, **options)
 
 

@@ -39,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
 
         report = run_detectors(judgments, FraudConfig(seed=args.seed))
         exclude = report.flagged_mask
+        if exclude.size and exclude.all():
+            raise ParameterError(f"--exclude-flagged: the fraud detectors flag every annotator ({exclude.size}), so "
+                                 "nobody would be left to label next; see `consensus fraud`, or run without "
+                                 "--exclude-flagged")
         log(f"exclude-flagged: {int(exclude.sum())} flagged annotators left out of the pool that labels next")
     advice = advise_redundancy(
         judgments, target=args.target, max_labels=args.max_labels, price_per_label=args.price_per_label,

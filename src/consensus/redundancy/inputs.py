@@ -180,11 +180,20 @@ def importance_per_item(judgments: Judgments, importance: Any, *,
         if not {"item", "importance"} <= set(importance.columns):
             raise ParameterError("The 'importance' frame must have columns 'item' and 'importance'; "
                                  f"got {importance.columns}.")
-        importance = dict(zip(importance.get_column("item").cast(pl.String).to_list(),
-                              importance.get_column("importance").to_list(), strict=True))
+        pairs = importance.select(pl.col("item").cast(pl.String), pl.col("importance")).unique()
+        repeated = pairs.filter(pl.col("item").is_duplicated()).get_column("item").unique().sort().to_list()
+        if repeated:
+            raise ParameterError(f"The 'importance' frame gives item {repeated[0]!r} more than one importance "
+                                 f"({len(repeated)} such items); give one value per item.")
+        importance = dict(zip(pairs.get_column("item").to_list(), pairs.get_column("importance").to_list(),
+                              strict=True))
     if isinstance(importance, Mapping):
         ids = judgments.item_ids.cast(pl.String).to_list()
         text = {str(k): v for k, v in importance.items()}
+        unknown = sorted(set(text) - set(ids))
+        if unknown:
+            raise ParameterError(f"The 'importance' values name {len(unknown)} item(s) the delivery does not have, "
+                                 f"e.g. {unknown[0]!r}; check the item ids.")
         values = [text.get(i) for i in ids]
     else:
         values = list(np.asarray(importance, dtype=object).reshape(-1))

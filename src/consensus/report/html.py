@@ -376,7 +376,8 @@ def _instructions(result: Any) -> str:
                                 ("share", "share of A+B judgments", _pct)]) if pairs.height else \
         '<p class="note">No class pair is confused.</p>'
     item_table = _table(disputed, [("item", "item", str), ("n_labels", "answers", _num), ("votes", "votes", str),
-                                   ("label", "model's label", str), ("confidence", "confidence", _pct),
+                                   ("label", "model's label", lambda v: "none (mostly n/a)" if v is None else str(v)),
+                                   ("confidence", "confidence", _pct),
                                    ("disagreement", "disagreement", _num)]) if disputed.height else \
         '<p class="note">No item has split answers.</p>'
     return ('<p>The cases the labeling instructions should define better: the class pairs annotators confuse '
