@@ -269,3 +269,9 @@ def test_disputed_item_without_a_label_shows_no_confidence() -> None:
     from consensus.report.html import render_report
 
     assert "none (mostly n/a)" in render_report(result)
+
+
+def test_bad_option_stops_the_cli_before_anything_is_written(tmp_path, capsys) -> None:
+    out = tmp_path / "o"
+    assert main(["audit", str(SAMPLE / "judgments.csv"), "--target", "2", "-o", str(out)]) == 2
+    assert "'target' parameter of audit" in capsys.readouterr().err and not out.exists()

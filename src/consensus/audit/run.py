@@ -206,14 +206,10 @@ def audit(
     -------
     AuditResult
     """
-    owner = "audit"
-    check_param(owner, "method", method, method in METHODS, f"one of {list(METHODS)}")
-    check_param(owner, "seed", seed, isinstance(seed, int) and seed >= 0, "a non-negative int")
-    claim_options = None
-    if claimed_accuracy is not None:
-        from consensus.claims.validation import claim_settings
-
-        claim_options = claim_settings(owner, claimed_accuracy, confidence, margin, claim_level, method, 2000, seed)
+    claim_options = check_options(method=method, seed=seed, claimed_accuracy=claimed_accuracy,
+                                  claim_level=claim_level, confidence=confidence, margin=margin,
+                                  redundancy=redundancy, target=target, max_labels=max_labels,
+                                  price_per_label=price_per_label)
     say = log if log is not None else (lambda message: None)
     steps = Progress(0, enabled=False) if progress is None else progress
     from consensus.models.base import as_judgments
@@ -297,6 +293,27 @@ def audit(
         timings=steps.timings)
     result.summary = _summary(result, model=model, method=method, chosen=chosen, claimed=claimed_accuracy)
     return result
+
+
+def check_options(*, method: str, seed: int, claimed_accuracy: float | None, claim_level: str, confidence: float,
+                  margin: float, redundancy: bool, target: float, max_labels: int,
+                  price_per_label: float | None) -> Any:
+    """Check the audit's options before any step runs (``ParameterError``); returns the claim's settings or None.
+
+    The CLI calls it before reading the input, so a bad option writes nothing.
+    """
+    owner = "audit"
+    check_param(owner, "method", method, method in METHODS, f"one of {list(METHODS)}")
+    check_param(owner, "seed", seed, isinstance(seed, int) and seed >= 0, "a non-negative int")
+    if redundancy:
+        from consensus.redundancy.advice import _check_params
+
+        _check_params(target, max_labels, price_per_label, "auto", 0.5, 0.5, 0.01, "auto", 4000, seed, owner)
+    if claimed_accuracy is None:
+        return None
+    from consensus.claims.validation import claim_settings
+
+    return claim_settings(owner, claimed_accuracy, confidence, margin, claim_level, method, 2000, seed)
 
 
 def _gold_free_calibration(judgments: Judgments, model: Any) -> dict[str, Any]:

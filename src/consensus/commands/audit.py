@@ -22,6 +22,12 @@ def run(args: argparse.Namespace) -> int:
     say = (lambda message: None) if args.quiet else log
     n_steps = len(STEPS_BASE) + (not args.no_fraud) + (args.claimed_accuracy is not None) \
         + (not args.no_redundancy) + (args.boxes is not None) + 1  # + calibration when gold
+    from consensus.audit.run import check_options
+
+    check_options(method=args.method, seed=args.seed, claimed_accuracy=args.claimed_accuracy,
+                  claim_level=args.claim_level, confidence=args.confidence, margin=args.margin,
+                  redundancy=not args.no_redundancy, target=args.target, max_labels=args.max_labels,
+                  price_per_label=args.price_per_label)  # before reading: a bad option writes nothing
     progress = Progress(n_steps, enabled=not args.quiet)
     judgments = read_from_args(args)
     if not args.quiet:

@@ -710,8 +710,8 @@ def _names(classes: pl.Series, codes: np.ndarray) -> pl.Series:
 
 
 def _check_params(target: float, max_labels: Any, price: float | None, method: str, plan_level: float,
-                  min_reach: float, ambiguity_alpha: float, engine: str, n_runs: int, seed: int) -> None:
-    owner = "advise_redundancy"
+                  min_reach: float, ambiguity_alpha: float, engine: str, n_runs: int, seed: int,
+                  owner: str = "advise_redundancy") -> None:
 
     def real(x: Any) -> bool:
         return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) \
