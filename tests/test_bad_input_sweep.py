@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consensus.cli import main
+from cli_helpers import run, assert_clean_error
 
 GOOD = "item,worker,label,duration\na,x,cat,1\na,y,cat,2\na,z,dog,3\nb,x,dog,1\nb,y,dog,2\nb,z,dog,3\n"
 BOXES = "image,worker,x0,y0,x1,y1,label\ni1,a,10,10,50,50,cat\ni1,b,11,11,51,51,cat\ni2,a,5,5,20,20,dog\n"
@@ -39,25 +40,6 @@ def write(path: Path, content: str | bytes | pl.DataFrame) -> Path:
     else:
         path.write_text(content, encoding="utf-8")
     return path
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_clean_error(code, err, command, *parts, alone=True):
-    """Exit 2, no traceback, the last stderr line is the error and holds every part."""
-    assert code == 2, err
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if line.strip()]
-    if alone:
-        assert len(lines) == 1, err
-    assert [line for line in lines if "error:" in line] == lines[-1:], err
-    assert lines[-1].startswith(f"consensus {command}: error: "), lines[-1]
-    for part in parts:
-        assert str(part) in lines[-1], (part, lines[-1])
 
 
 def accounting(err, kind="input"):

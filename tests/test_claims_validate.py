@@ -19,6 +19,7 @@ from consensus.claims.validation import bootstrap_estimates, item_contributions
 from consensus.cli import main
 from consensus.errors import ParameterError
 from consensus.methods import METHODS, make_model
+from cli_helpers import run
 
 DATASET = Path(__file__).resolve().parents[1] / "datasets" / "weather_sentiment_amt"
 DAY = 86400
@@ -255,11 +256,6 @@ def test_lazy_export():
 
 
 # -- command line --------------------------------------------------------------------------------
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_cli_validate_with_gold(tmp_path, capsys, monkeypatch):

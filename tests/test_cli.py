@@ -13,6 +13,8 @@ import pytest
 
 from consensus import __version__
 from consensus.cli import main
+import cli_helpers
+from cli_helpers import run
 
 DATA = Path(__file__).parent / "data"
 MTURK = DATA / "mturk_batch_sentiment.csv"
@@ -34,23 +36,9 @@ def judgments(tmp_path, monkeypatch):
     return path
 
 
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def assert_clean_error(code, err, *parts, alone=True):
-    """Exit 2 and one error line (the only stderr line unless ``alone`` is False)."""
-    assert code == 2
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if line.strip()]
-    if alone:
-        assert len(lines) == 1, err
-    assert [line for line in lines if "error:" in line] == lines[-1:], err
-    assert lines[-1].startswith("consensus aggregate: error: ")
-    for part in parts:
-        assert part in lines[-1], (part, lines[-1])
+    """Exit 2 and one error line of ``consensus aggregate`` (the only stderr line unless ``alone`` is False)."""
+    cli_helpers.assert_clean_error(code, err, "aggregate", *parts, alone=alone)
 
 
 def read_any(path):

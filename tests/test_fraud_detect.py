@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import consensus
-from consensus.cli import main
 from consensus.fraud import FraudConfig, detect_fraud, without_workers
+from cli_helpers import run
 
 #: Examples per property test; FRAUD_EXAMPLES=100 for a deeper local run.
 FEW = settings(max_examples=int(os.environ.get("FRAUD_EXAMPLES", 6)), deadline=None,
@@ -199,10 +199,6 @@ def test_bad_parameters_raise_parameter_error():
 
 
 # -- command line -------------------------------------------------------------------------------------
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_cli_fraud_writes_tables(tmp_path, capsys):

@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from consensus.cli import main
+from cli_helpers import run
 
 
 def _delivery(n_items=60, per_item=3, n_workers=8, seed=0, importance=False):
@@ -31,12 +32,6 @@ def delivery(tmp_path, monkeypatch):
     path = tmp_path / "judgments.csv"
     path.write_text(_delivery() + "it0,w9,\nit1,,cat\n", encoding="utf-8")  # one n/a, one quarantined row
     return path
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_clean_error(code, err, *parts):
