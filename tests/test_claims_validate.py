@@ -316,3 +316,45 @@ def test_cli_rejects_a_claim_that_is_not_a_share(capsys):
         main(["validate", "--plan", "--claimed-accuracy", "96"])
     assert exc.value.code == 2
     assert "write e.g. 0.96 or 96%" in capsys.readouterr().err
+
+
+def test_cli_checks_options_before_reading(tmp_path, capsys, monkeypatch):
+    """A bad option is refused before the input is read: no quarantine file, no report, no tables."""
+    monkeypatch.chdir(tmp_path)
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for extra, message in ((["--confidence", "1"], "'confidence' parameter of validate"),
+                           (["--tables-out", afile], "is a file; give a folder")):
+        code, _, err = run(capsys, "validate", DATASET / "judgments.csv", "--gold", DATASET / "gold.csv",
+                           "--claimed-accuracy", "0.9", "-o", tmp_path / "bad.json", *extra)
+        assert code == 2 and "Traceback" not in err and message in err.strip().splitlines()[-1], err
+        assert "input rows" not in err
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+    code, _, err = run(capsys, "validate", "--plan", "--claimed-accuracy", "0.9", "-o", tmp_path / "p.json",
+                       "--tables-out", afile)
+    assert code == 2 and "is a file" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def test_gold_given_to_judgments_that_carry_gold_is_added():
+    frame, gold = synthetic()
+    judgments = consensus.read_judgments(frame, gold=gold.head(30))
+    result = validate_claim(judgments, 0.8, gold=gold.slice(30), method="mv")
+    assert result.summary["counts"]["gold_items"] == 60  # 30 carried + 30 given, none replaced
+    assert (judgments.gold >= 0).sum() == 30  # the caller's Judgments is not modified
+    same = validate_claim(frame, 0.8, gold=gold, method="mv")
+    assert result.summary["verdict"] == same.summary["verdict"] and result.summary["n"] == same.summary["n"]
+    clash = gold.head(1).with_columns(pl.when(pl.col("label") == "cat").then(pl.lit("dog"))
+                                      .otherwise(pl.lit("cat")).alias("label"))
+    with pytest.raises(consensus.InputError, match="has gold label .* in the gold given"):
+        validate_claim(judgments, 0.8, gold=clash, method="mv")
+
+
+def test_messages_show_the_given_levels_exactly():
+    frame, gold = synthetic()
+    message = validate_claim(frame, 0.8, gold=gold, method="mv", confidence=0.995).message
+    assert "99.5% Wilson interval" in message and "100% Wilson" not in message
+    from consensus.claims import plan_audit
+
+    text = plan_audit(0.999, margin=0.0004).message
+    assert "claimed 99.9%" in text and "if it is 99.86%" in text

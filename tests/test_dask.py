@@ -145,6 +145,33 @@ def test_bad_input_and_parameters(backend, tmp_path):
         backend.load(dup, duplicates="error")
 
 
+def test_gold_column_in_the_input_is_an_error_not_ignored(backend, tmp_path):
+    """A detected gold column would change the labels (clamped items) if used: never silently dropped."""
+    from consensus.errors import InputError
+
+    frame = _crowd(n=300).with_columns(pl.lit("cat").alias("gold"))
+    path = tmp_path / "with_gold.parquet"
+    frame.write_parquet(path)
+    with pytest.raises(InputError, match="gold answers, which the partitioned engine does not use") as info:
+        backend.load(str(path))
+    assert info.value.source == str(path) and info.value.column == "gold"
+    with pytest.raises(InputError, match="column 'gold' holds gold answers"):
+        backend.load(frame)
+
+
+def test_partitioned_fit_explains_what_it_cannot_do(backend):
+    from consensus.errors import ParameterError
+
+    frame = _crowd(n=400)
+    model = DawidSkene(calibration="loo").fit(frame, engine=backend)
+    with pytest.raises(ParameterError, match=r"worker_table\(\) needs a model fitted in memory"):
+        model.worker_table()
+    assert model.confusion_table().height == model.confusion_.size  # this one works partitioned
+    with pytest.raises(ParameterError, match="engine='dask'") as info:
+        DawidSkene(calibration="item").fit(frame, engine=backend)
+    assert "object at 0x" not in str(info.value)
+
+
 def test_numba_cache_is_used_in_worker_processes(backend):
     if not backend._cluster or not backend._cluster.processes:
         pytest.skip("only meaningful with worker processes")
@@ -194,6 +221,16 @@ def test_cli_engine_dask(backend, files, tmp_path, capsys):
     np.testing.assert_allclose(b["confidence"].to_numpy(), a["confidence"].to_numpy(), atol=1e-9)
     assert main(["aggregate", glob, "--method", "glad", "--engine", "dask", "--scheduler", address]) == 2
     assert "--engine dask runs --method ds, onecoin, mace" in capsys.readouterr().err
+    # options the engine cannot honour, and addresses that are not addresses: one line, before any work
+    from cli_helpers import assert_clean_error, run
+
+    code, _, err = run(capsys, "aggregate", glob, "--method", "ds", "--engine", "dask", "--scheduler", address,
+                       "--calibration", "item")
+    assert_clean_error(code, err, "aggregate", "--calibration loo or none", alone=False)
+    assert "engine:" not in err  # refused before the cluster loads anything
+    for bad in ("localhost", "http://x:1"):
+        code, _, err = run(capsys, "aggregate", glob, "--method", "ds", "--engine", "dask", "--scheduler", bad)
+        assert_clean_error(code, err, "aggregate", "cannot reach the Dask scheduler", repr(bad), alone=False)
 
 
 def _exact_same_fit(a, b):

@@ -214,6 +214,11 @@ class Backend:
         return paths
 
 
+def engine_name(engine: Any) -> str:
+    """How an ``engine`` argument is named in messages: the string, or the backend's ``name`` ("dask")."""
+    return engine if isinstance(engine, str) else str(getattr(engine, "name", type(engine).__name__))
+
+
 def resolve_engine(engine: Any, scheduler: str | None = None) -> tuple[Backend | None, bool]:
     """``(backend, owned)`` for an ``engine`` argument; ``(None, False)`` for the in-memory path.
 

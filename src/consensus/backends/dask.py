@@ -75,7 +75,7 @@ class DaskBackend(Backend):
         elif scheduler is not None:
             try:
                 self.client = Client(scheduler, timeout="20s")
-            except OSError as exc:
+            except (OSError, ValueError, TypeError) as exc:  # unreachable, or not an address (ValueError)
                 raise ParameterError(f"cannot reach the Dask scheduler at {scheduler!r}: {exc}") from exc
         else:
             options: dict[str, Any] = {"processes": processes, "dashboard_address": None}

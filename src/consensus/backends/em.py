@@ -295,10 +295,11 @@ def fit_partitioned(model: Any, data: PartitionedJudgments) -> None:
 
 def fit_with_engine(model: Any, data: Any, gold: Any, engine: Any) -> Any:
     """``model.fit(data, engine=engine)`` for a partitioned engine (see :meth:`EMAggregator.fit`)."""
-    from consensus.backends.base import resolve_engine
+    from consensus.backends.base import engine_name, resolve_engine
 
     if gold is not None:
-        raise ParameterError(f"gold is not supported with engine={engine!r} yet; fit with engine='local'")
+        raise ParameterError(f"gold is not supported with engine={engine_name(engine)!r} yet; fit with "
+                             "engine='local'")
     if type(model).__name__ not in KINDS:
         raise ParameterError(f"{model._name} cannot run on a partitioned engine yet; use engine='local' "
                              f"(partitioned: {', '.join(KINDS)})")

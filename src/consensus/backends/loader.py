@@ -211,6 +211,12 @@ def load_partitions(
     else:
         summaries = backend.map_gather(tasks.piece_summary, pieces)
     cmap = summaries[0][2]
+    for index, summary in enumerate(summaries):
+        if summary[2].gold is not None:  # detected, e.g. a column named "gold": it would be ignored
+            raise InputError(f"column {summary[2].gold!r} holds gold answers, which the partitioned engine does "
+                             "not use yet; fit in memory (--engine local / engine='local') to use them, or drop "
+                             "the column", source=paths[index] if paths is not None else name,
+                             column=summary[2].gold)
     n_input_rows = sum(s[0] for s in summaries)
     notes: list[str] = []
     repartitioned = False

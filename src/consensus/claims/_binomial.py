@@ -138,3 +138,15 @@ def verdict_codes(k, n, claimed, *, confidence: float = 0.95, margin: float = 0.
 def verdict(k: int, n: int, claimed: float, *, confidence: float = 0.95, margin: float = 0.02) -> str:
     """The verdict for one audit: ``supported``, ``not_supported`` or ``refuted``."""
     return VERDICTS[int(verdict_codes(k, n, claimed, confidence=confidence, margin=margin))]
+
+
+def given_percent(x: float, min_decimals: int = 0) -> str:
+    """A user-given share as a percentage with as many decimals (>= ``min_decimals``, <= 4) as it needs.
+
+    ``0.995`` is "99.5%", not "100%"; computed figures keep a fixed precision instead.
+    """
+    for decimals in range(min_decimals, 5):
+        text = f"{100.0 * x:.{decimals}f}"
+        if abs(float(text) - 100.0 * x) < 1e-9:
+            return text + "%"
+    return f"{100.0 * x:.4f}%"

@@ -29,6 +29,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from consensus.claims._binomial import given_percent
 from consensus.errors import ParameterError, check_param
 
 #: Largest sample size either planner considers.
@@ -158,13 +159,14 @@ class AuditPlan:
         """The plan in plain words."""
         c, m, lvl = self.claimed_accuracy, self.margin, self.confidence
         if self.n is None:
-            return (f"no sample size up to {MAX_N:,} reaches {self.power:.0%} power for a "
-                    f"{m:.1%}-point margin around {c:.1%}; widen --margin")
-        return (f"check {self.n:,} gold answers: if the true accuracy is the claimed {c:.1%}, the verdict "
-                f"is 'supported' with probability {self.power_confirm_at_n:.1%} (>= {self.power:.0%} "
-                f"from n = {self.n_confirm:,}); if it is {c - m:.1%}, the verdict is 'refuted' with "
-                f"probability {self.power_refute_at_n:.1%} (>= {self.power:.0%} from n = "
-                f"{self.n_refute:,}). At n = {self.n:,} and {lvl:.0%} confidence: supported with at least "
+            return (f"no sample size up to {MAX_N:,} reaches {given_percent(self.power)} power for a "
+                    f"{given_percent(m, 1)}-point margin around {given_percent(c, 1)}; widen --margin")
+        return (f"check {self.n:,} gold answers: if the true accuracy is the claimed {given_percent(c, 1)}, the "
+                f"verdict is 'supported' with probability {self.power_confirm_at_n:.1%} (>= "
+                f"{given_percent(self.power)} from n = {self.n_confirm:,}); if it is {given_percent(c - m, 1)}, the "
+                f"verdict is 'refuted' with probability {self.power_refute_at_n:.1%} (>= "
+                f"{given_percent(self.power)} from n = {self.n_refute:,}). At n = {self.n:,} and "
+                f"{given_percent(lvl)} confidence: supported with at least "
                 f"{self.min_correct_supported:,} right, refuted with at most "
                 f"{self.max_correct_refuted:,} right.")
 
@@ -272,10 +274,11 @@ class AcceptancePlan:
     def message(self) -> str:
         """The plan in plain words."""
         return (f"acceptance sampling: check {self.n:,} delivered rows against gold and accept the batch "
-                f"if at most {self.c:,} are wrong. A batch at the claimed {self.aql_accuracy:.1%} is "
+                f"if at most {self.c:,} are wrong. A batch at the claimed {given_percent(self.aql_accuracy, 1)} is "
                 f"rejected with probability {self.producer_risk:.1%} (producer's risk <= "
-                f"{self.producer_risk_target:.0%}); a batch at {self.ltpd_accuracy:.1%} is accepted with "
-                f"probability {self.consumer_risk:.1%} (consumer's risk <= {self.consumer_risk_target:.0%}).")
+                f"{given_percent(self.producer_risk_target)}); a batch at {given_percent(self.ltpd_accuracy, 1)} is "
+                f"accepted with probability {self.consumer_risk:.1%} (consumer's risk <= "
+                f"{given_percent(self.consumer_risk_target)}).")
 
 
 def _smallest_n_rejecting(c: np.ndarray, p_bad: float, beta: float, max_n: int) -> np.ndarray:

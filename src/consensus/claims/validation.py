@@ -411,20 +411,20 @@ def _pct(x: float) -> str:
 
 def _gold_message(st: dict[str, Any], s: ClaimSettings, counts: dict[str, int]) -> str:
     what = "gold-checked rows" if s.level == "row" else "judgments on gold items"
-    lvl = f"{s.confidence:.0%}"
+    lvl = binomial.given_percent(s.confidence)
     if st["n"] == 0:
-        return f"not_supported: no {what} to score; nothing can be said about the claimed {_pct(s.claimed)}."
+        return f"not_supported: no {what} to score; nothing can be said about the claimed {binomial.given_percent(s.claimed, 1)}."
     head = (f"{st['verdict']}: {st['correct']:,} of {st['n']:,} {what} are right ({_pct(st['accuracy'])}; "
             f"{lvl} Wilson interval {_pct(st['lower'])} to {_pct(st['upper'])}).")
     p = f"one-sided exact binomial test p = {st['p_value']:.3g}"
     if st["verdict"] == binomial.REFUTED:
         return (f"{head} With {lvl} confidence the accuracy is at most {_pct(st['upper_bound'])}, "
-                f"below the claimed {_pct(s.claimed)} ({p}).")
+                f"below the claimed {binomial.given_percent(s.claimed, 1)} ({p}).")
     if st["verdict"] == binomial.SUPPORTED:
         return (f"{head} With {lvl} confidence the accuracy is at least {_pct(st['lower_bound'])}, within "
-                f"{100 * s.margin:.1f} points of the claimed {_pct(s.claimed)}, and the data do not "
+                f"{binomial.given_percent(s.margin, 1)[:-1]} points of the claimed {binomial.given_percent(s.claimed, 1)}, and the data do not "
                 f"contradict the claim ({p}).")
-    text = (f"{head} The data do not contradict the claimed {_pct(s.claimed)} ({p}), but with {lvl} "
+    text = (f"{head} The data do not contradict the claimed {binomial.given_percent(s.claimed, 1)} ({p}), but with {lvl} "
             f"confidence the accuracy is only known to be at least {_pct(st['lower_bound'])}, more than "
             f"{100 * s.margin:.1f} points below the claim: too little evidence.")
     return text + _plan_hint(s)
@@ -531,12 +531,12 @@ def _without_gold(judgments: Judgments, fit: _Fit, s: ClaimSettings) -> ClaimVal
     counts = {"items": judgments.n_items, "judgments": judgments.n_judgments, "class_judgments": n_answers,
               "bootstrap_replicates": s.n_boot}
     what = "delivered rows" if s.level == "row" else "class judgments"
-    lvl = f"{s.confidence:.0%}"
+    lvl = binomial.given_percent(s.confidence)
     message = (
         f"ESTIMATE, NO GOLD -- {head['verdict']} by the model's own reckoning: the {s.method} model expects "
         f"{_pct(head['accuracy'])} of the {head['n']:,} {what} to be right ({lvl} bootstrap interval over "
         f"items {_pct(head['lower'])} to {_pct(head['upper'])}, {s.n_boot:,} resamples) against the claimed "
-        f"{_pct(s.claimed)}. This is not a test: it trusts the model's posteriors, which are often "
+        f"{binomial.given_percent(s.claimed, 1)}. This is not a test: it trusts the model's posteriors, which are often "
         f"overconfident, and the interval covers only which items were delivered, not the model's error. "
         f"Check gold items to decide." + _plan_hint(s)
     )

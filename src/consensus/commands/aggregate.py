@@ -116,6 +116,9 @@ def run_partitioned(args: argparse.Namespace) -> int:
                              f"{args.method}")
     if unsupported:
         raise ParameterError(f"--engine dask does not support {', '.join(unsupported)} yet; use --engine local")
+    if args.calibration in ("item", "item_gold"):
+        raise ParameterError(f"--engine dask fits one gold-free temperature: --calibration loo or none (got "
+                             f"--calibration {args.calibration}); use --engine local for the per-item temperature")
     classes = None
     if args.classes is not None:
         classes = [c.strip() for c in args.classes.split(",")]

@@ -44,6 +44,14 @@ def _write_report(text: str, path: str | None) -> None:
     log(f"wrote {path}")
 
 
+def _check_tables_folder(folder: str | None) -> None:
+    """``--tables-out`` must be a folder (or not exist yet): checked before anything is written."""
+    from consensus.errors import ParameterError
+
+    if folder is not None and Path(folder).exists() and not Path(folder).is_dir():
+        raise ParameterError(f"--tables-out {folder!r} is a file; give a folder (it is created if missing)")
+
+
 def _write_tables(tables: dict, folder: str | None, fmt: str) -> None:  # noqa: ANN001 - name -> polars frame
     if folder is None:
         return
@@ -63,6 +71,7 @@ def run_plan(args: argparse.Namespace) -> int:
     if args.input:
         raise ParameterError("--plan takes no INPUT: it sizes a gold audit before there is data; "
                              "drop the file names, or drop --plan to validate them")
+    _check_tables_folder(args.tables_out)
     plan = plan_audit(args.claimed_accuracy, margin=args.margin, power=args.power, confidence=args.confidence)
     sampling = acceptance_plan(args.claimed_accuracy, margin=args.margin, producer_risk=args.producer_risk,
                                consumer_risk=args.consumer_risk)
@@ -77,7 +86,7 @@ def run_plan(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from consensus.claims import validate_claim
-    from consensus.claims.validation import BLIND_CALIBRATION
+    from consensus.claims.validation import BLIND_CALIBRATION, claim_settings
     from consensus.errors import ParameterError
 
     _check_report_path(args.output)
@@ -87,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError("give the delivery to check (INPUT), or --plan to size a gold audit")
     if args.quarantine_out is not None:
         check_outputs(args.quarantine_out)
+    _check_tables_folder(args.tables_out)
+    # every option is checked before the input is read, so a bad one writes nothing
+    claim_settings("validate", args.claimed_accuracy, args.confidence, args.margin, args.claim_level, args.method,
+                   args.n_boot, args.seed)
     judgments = read_from_args(args)
     report_accounting(judgments, args, args.output)
     has_gold = judgments.gold is not None and bool((judgments.gold >= 0).any())

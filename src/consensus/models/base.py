@@ -11,7 +11,7 @@ from scipy import stats
 
 from consensus import reliability
 from consensus.data import Judgments
-from consensus.errors import ParameterError
+from consensus.errors import InputError, ParameterError
 from consensus.io.judgments import DEFAULT_NA_LABELS, _attach_gold, _read_gold_table, read_judgments
 from consensus.io.readers import Source
 
@@ -22,15 +22,35 @@ STATUS_MOSTLY_NA = "mostly_na"
 def as_judgments(data: Judgments | Source, gold: Source | None = None) -> Judgments:
     """Coerce a path, glob, frame or :class:`Judgments` (plus optional gold) to Judgments.
 
-    A :class:`Judgments` passed with ``gold`` is copied, never modified.
+    A :class:`Judgments` passed with ``gold`` is copied, never modified; gold it
+    already carries is kept and ``gold`` is added to it (a different label for
+    the same item is an error).
     """
     if isinstance(data, Judgments):
         if gold is None:
             return data
         judgments = copy.copy(data)
         _attach_gold(judgments, _read_gold_table(gold, None, None), list(DEFAULT_NA_LABELS))
+        if data.gold is not None:
+            _merge_gold(judgments, data)
         return judgments
     return read_judgments(data, gold=gold)
+
+
+def _merge_gold(judgments: Judgments, earlier: Judgments) -> None:
+    """Add ``earlier``'s gold (codes, row count, quarantine) to the gold just attached to ``judgments``."""
+    new, old = judgments.gold, earlier.gold
+    clash = np.flatnonzero((new >= 0) & (old >= 0) & (new != old))
+    if clash.size:
+        item = clash[0]
+        raise InputError(f"item {judgments.item_ids[int(item)]!r} has gold label "
+                         f"{judgments.classes[int(new[item])]!r} in the gold given, and "
+                         f"{judgments.classes[int(old[item])]!r} in the data's own gold "
+                         f"({clash.size} item(s) disagree); keep one gold label per item")
+    judgments.gold = np.where(new >= 0, new, old).astype(np.int32)
+    judgments.n_gold_rows = int(getattr(earlier, "n_gold_rows", 0) or 0) + int(judgments.n_gold_rows or 0)
+    quarantined = [q for q in (earlier.gold_quarantine, judgments.gold_quarantine) if q is not None]
+    judgments.gold_quarantine = pl.concat(quarantined) if quarantined else None
 
 
 class Aggregator:
@@ -144,6 +164,9 @@ class Aggregator:
         """
         self._check_fitted()
         judgments = self.judgments_
+        if not isinstance(judgments, Judgments):
+            raise ParameterError(f"{self._name}.worker_table() needs a model fitted in memory (engine='local'); "
+                                 "a partitioned fit has worker_accuracy_, confusion_ and confusion_table()")
         counts = self._confusion_counts()
         n_answers = counts.sum(axis=(1, 2))
         correct = np.trace(counts, axis1=1, axis2=2)

@@ -81,12 +81,13 @@ class EMAggregator(Aggregator):
         """
         if engine is None or (isinstance(engine, str) and engine == "local"):
             return super().fit(data, gold)
+        from consensus.backends.base import engine_name
         from consensus.backends.em import fit_with_engine
 
         if self.calibration in calibration.PER_ITEM:
             raise ParameterError(
                 f"The 'calibration' parameter of {self._name} must be one of ['loo', 'gold', 'none'] with "
-                f"engine={engine!r} (the partitioned engine fits one temperature). Got {self.calibration!r} "
+                f"engine={engine_name(engine)!r} (the partitioned engine fits one temperature). Got {self.calibration!r} "
                 "instead; fit in memory (engine='local') for the per-item temperature.")
         fitted = fit_with_engine(self, data, gold, engine)
         fitted.item_temperature_ = np.full(fitted.raw_probas_.shape[0], fitted.temperature_)
