@@ -6,6 +6,7 @@
                                     [--calibrations per_item model auto] [--gold-share 0.1]
                                     [--order-seeds 0 1 2] [--batches 1 2 4 8]
                                     [--carry labels priors] [--committee mv|wawa|onecoin|mace]
+                                    [--stability B [--stability-agree Q]]
                                     [--out benchmarks/results]
 
 For every dataset folder under ``--data`` with ``judgments.csv`` and ``gold.csv``
@@ -52,6 +53,15 @@ in a fixed random order (seeded by each of ``--order-seeds``).
   judgment of every item whose label model ``M`` (fitted on the same revealed
   judgments) disputes: query by committee, for items whose label rests on the
   Dawid-Skene model's assumptions.
+* ``--stability B`` (a probe, not the advice): each round also reveals the
+  next judgment of every item whose label fewer than a share
+  ``--stability-agree`` (default 1.0: all) of B Dawid-Skene refits on
+  annotator-resampled data agree with (the annotators are drawn with
+  replacement, a drawn twice annotator counts as two; an item none of the
+  drawn annotators labelled does not count): an item is accepted only once
+  its label does not depend on which annotators are in the pool, which the
+  item posterior alone does not see (it treats the fitted reliability as
+  exact).
 * ``--gold-share S``: a seeded random share S of the gold items is the buyer's
   own gold, labelled with all their judgments (counted in the labels used):
   every fit gets it (clamped, ``calibration="gold"``, and the advice's ``rho``
@@ -201,7 +211,8 @@ def fixed(judgments: Judgments, truth: np.ndarray, rank: np.ndarray, gold: np.nd
 def adaptive(judgments: Judgments, truth: np.ndarray, rank: np.ndarray, target: float, start: int,
              reveal: str, experts_mode: str = "keep", max_rounds: int = 200, calibration: str = "auto",
              gold: np.ndarray | None = None, scored: np.ndarray | None = None,
-             reference: np.ndarray | None = None, committee: str | None = None) -> dict:
+             reference: np.ndarray | None = None, committee: str | None = None,
+             stability: int = 0, stability_agree: float = 1.0) -> dict:
     available = np.diff(judgments.item_offsets)
     gold = np.full(judgments.n_items, -1, dtype=np.int32) if gold is None else gold
     scored = truth >= 0 if scored is None else scored
@@ -221,6 +232,9 @@ def adaptive(judgments: Judgments, truth: np.ndarray, rank: np.ndarray, target: 
         if committee is not None:  # query by committee: items whose label another model disputes get more
             other = make_model(committee, calibration="none", tie_break="random", random_state=0).fit(revealed_judgments)
             asked |= np.asarray(other.labels_) != np.asarray(model.labels_)
+        if stability:  # annotator bootstrap: items whose label depends on who is in the pool get more
+            asked |= bootstrap_agreement(revealed_judgments, np.asarray(model.labels_), stability,
+                                         seed=rounds) < stability_agree
         more = asked & (revealed < available)
         if not more.any():
             break
@@ -243,6 +257,37 @@ def adaptive(judgments: Judgments, truth: np.ndarray, rank: np.ndarray, target: 
         "temperature": float(model.temperature_), "rho": advice.params["rho"],
         "rho_source": advice.params["rho_source"],
     }
+
+
+def annotator_bootstrap(judgments: Judgments, rng: np.random.Generator) -> Judgments:
+    """The judgments of ``n_workers`` annotators drawn with replacement (a twice-drawn one counts as two)."""
+    by_worker = np.argsort(judgments.worker, kind="stable")
+    starts = np.searchsorted(judgments.worker[by_worker], np.arange(judgments.n_workers + 1))
+    drawn = rng.integers(0, judgments.n_workers, judgments.n_workers)
+    rows = np.concatenate([by_worker[starts[w]:starts[w + 1]] for w in drawn])
+    new_worker = np.repeat(np.arange(judgments.n_workers), starts[drawn + 1] - starts[drawn])
+    order = np.argsort(judgments.item[rows], kind="stable")
+    return Judgments(judgments.item[rows][order], new_worker[order].astype(judgments.worker.dtype),
+                     judgments.label[rows][order], judgments.item_ids,
+                     pl.Series("worker", [str(w) for w in range(judgments.n_workers)]), judgments.classes)
+
+
+def bootstrap_agreement(judgments: Judgments, labels: np.ndarray, refits: int, seed: int) -> np.ndarray:
+    """Per item, the share of ``refits`` Dawid-Skene refits on annotator-resampled data giving ``labels``.
+
+    float64 (n_items,); a refit in which no drawn annotator labelled the item does not count (1.0 when
+    none does).
+    """
+    rng = np.random.default_rng([seed, 3])
+    agree = np.zeros(judgments.n_items)
+    seen = np.zeros(judgments.n_items)
+    for _ in range(refits):
+        sample = annotator_bootstrap(judgments, rng)
+        refit = DawidSkene(calibration="none").fit(sample)
+        has = np.diff(sample.item_offsets) > 0
+        seen += has
+        agree += has & (np.asarray(refit.labels_) == labels)
+    return np.where(seen > 0, agree / np.maximum(seen, 1), 1.0)
 
 
 def batched(judgments: Judgments, truth: np.ndarray, rank: np.ndarray, target: float, start: int, reveal: str,
@@ -355,7 +400,8 @@ def at_budget(fixed_rows: list[dict], labels: float) -> float:
 def run_dataset(folder: Path, targets: list[float], start: int, reveal: str, seed: int,
                 experts_mode: str = "keep", calibrations: tuple[str, ...] = ("auto",),
                 gold_share: float = 0.0, batches: tuple[int, ...] = (1,), carries: tuple[str, ...] = ("labels",),
-                prior_strength: float = 4.0, committee: str | None = None) -> dict:
+                prior_strength: float = 4.0, committee: str | None = None, stability: int = 0,
+                stability_agree: float = 1.0) -> dict:
     t0 = time.perf_counter()
     judgments, truth = load(folder)
     rank = order_ranks(judgments, seed)
@@ -370,7 +416,8 @@ def run_dataset(folder: Path, targets: list[float], start: int, reveal: str, see
     for calibration in calibrations:
         for target in targets:
             row = adaptive(judgments, truth, rank, target, start, reveal, experts_mode, calibration=calibration,
-                           gold=gold, scored=scored, reference=reference, committee=committee)
+                           gold=gold, scored=scored, reference=reference, committee=committee,
+                           stability=stability, stability_agree=stability_agree)
             row["calibration"] = calibration
             row["fixed_at_budget"] = at_budget(fixed_rows, row["labels"])
             row["label_share"] = row["labels"] / judgments.n_judgments
@@ -593,10 +640,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--committee", choices=("mv", "wawa", "onecoin", "mace"), default=None,
                         help="also reveal a label for every item whose label this model (fitted on the same "
                         "revealed judgments) disputes: query by committee, a probe (not the advice)")
+    parser.add_argument("--stability", type=int, default=0, metavar="B",
+                        help="also reveal a label for every item whose label fewer than --stability-agree of B "
+                        "refits on annotator-resampled data agree with: a probe (not the advice)")
+    parser.add_argument("--stability-agree", type=float, default=1.0, metavar="Q",
+                        help="share of the --stability refits that must agree with an item's label (default 1.0)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
     if any(n < 1 for n in args.batches):
         parser.error("--batches must be >= 1")
+    if args.stability < 0 or not 0.0 < args.stability_agree <= 1.0:
+        parser.error("--stability must be >= 0 and --stability-agree in (0, 1]")
     names = args.datasets or eligible(args.data)
     t0 = time.perf_counter()
     results = []
@@ -604,7 +658,7 @@ def main(argv: list[str] | None = None) -> int:
         for seed in args.order_seeds:
             res = run_dataset(args.data / name, args.targets, args.start, args.reveal, seed, args.experts,
                               tuple(args.calibrations), args.gold_share, tuple(args.batches), tuple(args.carry),
-                              args.prior_strength, args.committee)
+                              args.prior_strength, args.committee, args.stability, args.stability_agree)
             results.append(res)
             print("\n".join(table(res)), flush=True)
             write(args, argv, results, t0)  # after every dataset, so a long run leaves its figures so far
