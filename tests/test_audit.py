@@ -275,3 +275,10 @@ def test_bad_option_stops_the_cli_before_anything_is_written(tmp_path, capsys) -
     out = tmp_path / "o"
     assert main(["audit", str(SAMPLE / "judgments.csv"), "--target", "2", "-o", str(out)]) == 2
     assert "'target' parameter of audit" in capsys.readouterr().err and not out.exists()
+
+
+def test_report_shows_small_p_values_in_significant_digits():
+    from consensus.report.html import _p
+
+    assert [_p(v) for v in (1.08e-05, 0.00099, 0.001, 0.5, 0.0, None, float("nan"))] == [
+        "1.08e-05", "0.00099", "0.0010", "0.5000", "< 1e-300", "n/a", "n/a"]

@@ -120,6 +120,16 @@ def _pct(value: Any, digits: int = 1) -> str:
     return f"{100.0 * float(value):.{digits}f}%"
 
 
+def _p(value: Any) -> str:
+    """A p- or q-value: 4 decimals, or 3 significant digits below 0.001 (1.08e-05, not 0.0000).
+
+    An exact 0 is a probability too small for a float (below about 1e-308): shown as such, not as 0.
+    """
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and 0.0 <= float(value) < 1e-3:
+        return f"{float(value):.3g}" if float(value) > 0.0 else "< 1e-300"
+    return _num(value, 4)
+
+
 def _num(value: Any, digits: int = 3) -> str:
     if value is None:
         return "n/a"
@@ -187,7 +197,7 @@ def _verdict(result: Any) -> str:
         ("level", "level", str), ("basis", "basis", str), ("n", "n", _num), ("correct", "correct", _num),
         ("accuracy", "accuracy", _pct), ("lower", "lower", _pct), ("upper", "upper", _pct),
         ("cp_lower", "Clopper-Pearson lower", _pct), ("cp_upper", "Clopper-Pearson upper", _pct),
-        ("p_value", "p (accuracy >= claim)", lambda v: _num(v, 4)), ("verdict", "verdict", str)])
+        ("p_value", "p (accuracy >= claim)", _p), ("verdict", "verdict", str)])
     return (f'<div class="verdict {escape(claim.verdict)}"><div class="big">Claim of '
             f"{escape(_pct(s['claimed_accuracy']))} accuracy: {escape(word)}</div>"
             f"<p>{escape(meaning)}{escape(estimate)}</p><p>{escape(claim.message)}</p></div>{table}"
@@ -286,8 +296,8 @@ def _fraud(result: Any) -> str:
     evidence_cols = [c for c in report.workers.columns if c.endswith("_p_value")]
     columns: list[Column] = [("worker", "annotator", str), ("n_judgments", "judgments", _num),
                              ("flags", "flags", _flags_cell), ("fraud_score", "fraud score", _num),
-                             ("q_value", "q (FDR)", lambda v: _num(v, 4))]
-    columns += [(c, c.removesuffix("_p_value") + " p", lambda v: _num(v, 4)) for c in evidence_cols]
+                             ("q_value", "q (FDR)", _p)]
+    columns += [(c, c.removesuffix("_p_value") + " p", _p) for c in evidence_cols]
     table = _table(flagged, columns, what="flagged annotators") if flagged.height else \
         '<p class="note">No annotator flagged.</p>'
     gold = ""
