@@ -147,3 +147,14 @@ def test_planner_parameter_errors():
 def test_top_level_exports():
     assert consensus.plan_audit is plan_audit
     assert consensus.acceptance_plan is acceptance_plan
+
+
+@settings(max_examples=150, deadline=None)
+@given(n_max=st.integers(0, 3000), p=st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.0, 1.0, 0.5, 0.999])),
+       prob=st.floats(0.001, 0.999), steps=st.sampled_from([1, 64]))
+def test_binom_quantile_equals_scipy_ppf(n_max, p, prob, steps):
+    """The planners' quantile (a start and exact cdf steps) is scipy's ppf for every n, any step budget."""
+    from consensus.claims.planning import binom_quantile
+
+    n = np.arange(n_max + 1)
+    np.testing.assert_array_equal(binom_quantile(prob, n, p, max_steps=steps), stats.binom.ppf(prob, n, p))
