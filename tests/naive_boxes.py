@@ -250,8 +250,8 @@ def _inter(a, b):
     return iw * ih if iw > 0 and ih > 0 else 0.0
 
 
-def naive_split_merge_flags(offsets, coords, worker, valid, box_object, obj_offsets_img, fused, contain,
-                            part_ratio, cover_ratio):
+def naive_split_merge_flags(offsets, coords, worker, valid, box_object, obj_offsets_img, fused, box_class,
+                            obj_class, contain, part_ratio, cover_ratio):
     n = len(coords)
     split, merged, split_object = [0] * n, [0] * n, [-1] * n
     for g in range(len(offsets) - 1):
@@ -262,10 +262,11 @@ def naive_split_merge_flags(offsets, coords, worker, valid, box_object, obj_offs
             if not valid[r] or not objs:
                 continue
             a = _area(coords[r])
-            covered = [o for o in objs if _area(fused[o]) > 0 and _inter(coords[r], fused[o]) >= contain * _area(fused[o])]
+            same = [o for o in objs if obj_class[o] in (-1, box_class[r])]
+            covered = [o for o in same if _area(fused[o]) > 0 and _inter(coords[r], fused[o]) >= contain * _area(fused[o])]
             if len(covered) >= 2 and a >= cover_ratio * max(_area(fused[o]) for o in covered):
                 merged[r] = 1
-            for o in objs:
+            for o in same:
                 if (a > 0 and _inter(coords[r], fused[o]) >= contain * a and a < part_ratio * _area(fused[o])
                         and box_object[r] in (-1, o)):
                     inside[r] = o

@@ -460,3 +460,84 @@ def test_non_finite_float_coordinates_are_quarantined_not_raised():
     assert data.accounting_line() == "input rows 3 = used 1 + quarantined 2"
     assert data.quarantine["__row"].to_list() == [2, 3]
     assert all("not a finite" in r for r in data.quarantine["reason"].to_list())
+
+
+# -- second reader's cases ----------------------------------------------------------------------------
+def test_only_zero_area_boxes_give_no_object_and_no_crash(tmp_path, capsys):
+    rows = [("a", "w1", 5, 5, 5, 9), ("a", "w2", 5, 5, 5, 9)]
+    result = fit_boxes(frame(rows))
+    assert result.boxes.height == 0
+    assert result.box_flags.get_column("flags").to_list() == ["degenerate", "degenerate"]
+    path = tmp_path / "deg.csv"
+    frame(rows).write_csv(path)
+    assert main(["boxes", str(path), "-o", str(tmp_path / "out.csv")]) == 0, capsys.readouterr().err
+
+
+def test_named_coordinate_columns_say_their_format():
+    rows = [("a", "w1", 10, 10, 40, 40), ("a", "w2", 11, 10, 40, 40)]
+    sized = frame(rows, ("image", "worker", "bx", "by", "bw", "bh"))
+    data = read_boxes(sized, coord_cols=("bx", "by", "bw", "bh"))
+    assert data.box_format == "xywh"
+    np.testing.assert_allclose(data.coords[0], [10, 10, 50, 50])
+    corners = frame(rows, ("image", "worker", "left", "top", "x2", "y2"))
+    assert read_boxes(corners, coord_cols=("left", "top", "x2", "y2")).box_format == "xyxy"
+    odd = frame(rows, ("image", "worker", "p", "q", "r", "s"))
+    with pytest.raises(ParameterError, match="give --box-format xyxy or xywh"):
+        read_boxes(odd, coord_cols=("p", "q", "r", "s"))
+    assert read_boxes(odd, coord_cols=("p", "q", "r", "s"), box_format="xywh").box_format == "xywh"
+
+
+def test_label_studio_image_key_and_one_unit_per_file(tmp_path):
+    def rect(sizes=True):
+        r = {"type": "rectanglelabels", "value": {"x": 10, "y": 10, "width": 50, "height": 50,
+                                                  "rectanglelabels": ["car"]}}
+        return {**r, "original_width": 200, "original_height": 100} if sizes else r
+
+    # a text field shared by two tasks (a batch name) must not stand in for the image
+    tasks = [{"id": k, "data": {"batch": "b1", "image": f"/data/{name}.jpg"},
+              "annotations": [{"completed_by": w, "result": [rect()]} for w in (1, 2)]}
+             for k, name in ((1, "a"), (2, "b"))]
+    path = tmp_path / "two.json"
+    path.write_text(json.dumps(tasks))
+    data = read_boxes(str(path))
+    assert sorted(data.image_ids.to_list()) == ["/data/a.jpg", "/data/b.jpg"]
+    # the same rectangle with and without its image size: both shares of the image, so they match
+    mixed = [{"id": 1, "data": {"image": "a.jpg"}, "annotations": [
+        {"completed_by": 1, "result": [rect(True)]}, {"completed_by": 2, "result": [rect(False)]}]}]
+    path = tmp_path / "mixed.json"
+    path.write_text(json.dumps(mixed))
+    data = read_boxes(str(path))
+    assert data.normalized
+    np.testing.assert_allclose(data.coords, [[0.1, 0.1, 0.6, 0.6]] * 2)
+    assert fit_boxes(data).boxes.height == 1
+
+
+def test_boxes_of_another_class_are_not_pieces_of_an_object():
+    columns = ("image", "worker", "x0", "y0", "x1", "y1", "label")
+    rows = [("a", w, 0, 0, 100, 40, "car") for w in ("w1", "w2", "w3")]
+    rows += [("a", "w3", 10, 10, 30, 30, "person"), ("a", "w3", 60, 10, 80, 30, "person")]
+    result = fit_boxes(frame(rows, columns))
+    assert result.box_flags.filter(pl.col("flags").str.contains("split")).height == 0
+    # class-agnostic matching: they are pieces of the one object
+    agnostic = fit_boxes(frame(rows, columns), class_aware=False)
+    assert agnostic.box_flags.filter(pl.col("flags").str.contains("split")).height == 2
+
+
+def test_localisation_interval_stays_within_zero_and_one():
+    rows = []
+    for i in range(6):
+        # w3 matches exactly but on one image: mean IoU near 1 with a wide t-interval (its top was above 1)
+        rows += [(f"i{i}", w, 10 + 8 * (w == "w3" and i == 0), 10, 50 + 8 * (w == "w3" and i == 0), 50)
+                 for w in ("w1", "w2", "w3")]
+    workers = fit_boxes(frame(rows)).workers
+    for column in ("iou_low", "iou_high"):
+        values = workers.get_column(column).drop_nulls().drop_nans()
+        assert values.len() and ((values >= 0) & (values <= 1)).all(), workers
+
+
+def test_image_size_that_is_not_a_number_is_quarantined():
+    columns = ("image", "worker", "x0", "y0", "x1", "y1", "image_width", "image_height")
+    rows = [("a", "w1", 5, 5, 50, 50, "abc", "100"), ("a", "w2", 5, 5, 50, 50, "100", "100")]
+    data = read_boxes(frame(rows, columns))
+    assert data.accounting_line() == "input rows 2 = used 1 + quarantined 1"
+    assert data.quarantine.get_column("reason").to_list() == ["image width is not a number (column 'image_width')"]

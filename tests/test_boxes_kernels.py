@@ -178,12 +178,17 @@ def test_image_agreement_matches_naive(c):
 
 
 @SETTINGS
-@given(c=crowds())
-def test_split_merge_flags_match_naive(c):
+@given(c=crowds(), class_aware=st.booleans(), seed=st.integers(0, 1000))
+def test_split_merge_flags_match_naive(c, class_aware, seed):
     obj, obj_offsets, members, start = _objects(c)
     fused, _ = bf.fuse_boxes(obj_offsets, members, c["coords"], np.ones(c["coords"].shape[0]), bf.MEAN)
-    args = (c["offsets"], c["coords"], c["worker"], c["valid"], obj, start.astype(np.int64), fused, 0.8, 0.8, 1.5)
-    got = bf.split_merge_flags(*readonly(*args[:7]), *args[7:])
+    # object classes: some class per object (any, when class-agnostic), so other-class boxes are left out
+    n_obj = fused.shape[0]
+    obj_class = (np.random.default_rng(seed).integers(0, 3, n_obj) if class_aware
+                 else np.full(n_obj, -1)).astype(np.int32)
+    args = (c["offsets"], c["coords"], c["worker"], c["valid"], obj, start.astype(np.int64), fused,
+            c["label"], obj_class, 0.8, 0.8, 1.5)
+    got = bf.split_merge_flags(*readonly(*args[:9]), *args[9:])
     ref = naive_split_merge_flags(*args)
     for g, r in zip(got, ref):
         np.testing.assert_array_equal(g, r)

@@ -319,7 +319,7 @@ def fit_arrays(boxes: BoxSet, *, iou_threshold: float = 0.5, class_aware: bool =
         confidence = np.clip(confidence, 0.0, 1.0)
         kept = confidence >= min_confidence - 1e-12
         # detection reliability: F1 of each annotator's boxes against the kept objects
-        hit = in_obj & kept[np.maximum(obj, 0)]
+        hit = in_obj & np.append(kept, False)[obj]  # obj -1 (no object) reads the appended False
         tp = np.bincount(w_of[hit], minlength=nw).astype(np.float64)
         kept_per_image = np.bincount(obj_image[kept], minlength=boxes.n_images).astype(np.float64)
         expected = np.bincount(boxes.seen_worker, weights=kept_per_image[boxes.seen_image], minlength=nw)

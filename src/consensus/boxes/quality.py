@@ -162,7 +162,7 @@ def clustered_mean(values: np.ndarray, owner: np.ndarray, cluster: np.ndarray,
     hi = np.full(n_owners, np.nan)
     if values.size == 0:
         return mean, lo, hi, n
-    frame = pl.DataFrame({"o": owner, "c": cluster, "v": values}).group_by(["o", "c"]) \
+    frame = pl.DataFrame({"o": owner, "c": cluster, "v": values}).group_by(["o", "c"], maintain_order=True) \
         .agg(pl.col("v").sum().alias("s"), pl.len().alias("k"))
     o = frame.get_column("o").to_numpy()
     s = frame.get_column("s").to_numpy()
@@ -191,7 +191,8 @@ def learned_fast_floor(duration: np.ndarray, min_timed: int = 20) -> float:
 
 
 # -- building the result ----------------------------------------------------------------------
-def box_flag_arrays(data: BoxSet, fit: Fit, contain: float, fast_seconds: float | None) -> dict[str, np.ndarray]:
+def box_flag_arrays(data: BoxSet, fit: Fit, contain: float, fast_seconds: float | None,
+                    class_aware: bool = True) -> dict[str, np.ndarray]:
     """Per box: the flags of :data:`BOX_FLAGS` as bool arrays (plus ``split_object``)."""
     from consensus.kernels.box_fusion import split_merge_flags
 
@@ -209,11 +210,14 @@ def box_flag_arrays(data: BoxSet, fit: Fit, contain: float, fast_seconds: float 
     kept_ids = np.flatnonzero(fit.kept)
     kept_index = np.full(fit.kept.size, -1, dtype=np.int64)
     kept_index[kept_ids] = np.arange(kept_ids.size)
-    box_object = np.where(fit.obj >= 0, kept_index[np.maximum(fit.obj, 0)], -1)
+    box_object = np.append(kept_index, -1)[fit.obj]  # obj -1 (no object) reads the appended -1
     kept_offsets = np.searchsorted(fit.obj_image[kept_ids], np.arange(data.n_images + 1)).astype(np.int64)
+    # class-aware matching: a box is a piece of (or covers) only objects of its own class
+    kept_class = (fit.obj_label[kept_ids] if class_aware else np.full(kept_ids.size, -1)).astype(np.int32)
     split, merged, split_object = split_merge_flags(
         data.image_offsets, c, data.worker, data.valid, box_object, kept_offsets,
-        np.ascontiguousarray(fit.fused[kept_ids]), contain, PART_RATIO, COVER_RATIO)
+        np.ascontiguousarray(fit.fused[kept_ids]), np.ascontiguousarray(data.label, dtype=np.int32),
+        np.ascontiguousarray(kept_class), contain, PART_RATIO, COVER_RATIO)
     floor = learned_fast_floor(data.duration) if fast_seconds is None else float(fast_seconds)
     with np.errstate(invalid="ignore"):
         fast = np.isfinite(data.duration) & (data.duration < floor) if math.isfinite(floor) \
@@ -225,7 +229,7 @@ def box_flag_arrays(data: BoxSet, fit: Fit, contain: float, fast_seconds: float 
 
 
 def build_result(data: BoxSet, fit: Fit, model: BoxConsensus) -> BoxResult:
-    flags = box_flag_arrays(data, fit, model.contain, model.fast_seconds)
+    flags = box_flag_arrays(data, fit, model.contain, model.fast_seconds, bool(model.class_aware))
     objects = _objects_table(data, fit, model.keep_all)
     annotations = _annotations_table(data, fit, flags)
     images = _images_table(data, fit, model)
@@ -354,6 +358,7 @@ def _workers_table(data: BoxSet, fit: Fit, flags: dict[str, np.ndarray], model: 
     expected = np.bincount(data.seen_worker, weights=kept_per_image[data.seen_image], minlength=nw).astype(np.int64)
     idx = np.flatnonzero(shared)
     iou_m, iou_lo, iou_hi, n_shared = clustered_mean(fit.box_iou[idx], w[idx], data.image[idx], nw)
+    iou_lo, iou_hi = np.clip(iou_lo, 0.0, 1.0), np.clip(iou_hi, 0.0, 1.0)  # an IoU lies in [0, 1]
     with np.errstate(divide="ignore", invalid="ignore"):
         lar = np.log(_area(data.coords[idx]) / _area(fit.fused[fit.obj[idx]]))
     bias, bias_lo, bias_hi, _ = clustered_mean(lar, w[idx], data.image[idx], nw)

@@ -146,7 +146,9 @@ def _pick_coords(columns: list[str], box_format: str, coord_cols: tuple[str, ...
         if missing:
             raise InputError(f"no coordinate column {missing[0]!r}; columns are {_show(columns)}",
                              source=source)
-        return ("xyxy" if box_format == "auto" else box_format), tuple(coord_cols)  # type: ignore[return-value]
+        if box_format == "auto":
+            box_format = _format_of_names(tuple(coord_cols))
+        return box_format, tuple(coord_cols)  # type: ignore[return-value]
     lower = {c.lower(): c for c in columns}
     tried = {"xyxy": XYXY_NAMES, "xywh": XYWH_NAMES}
     order = ("xyxy", "xywh") if box_format == "auto" else (box_format,)
@@ -159,6 +161,26 @@ def _pick_coords(columns: list[str], box_format: str, coord_cols: tuple[str, ...
     want = " / ".join(",".join(n) for fmt in order for n in tried[fmt][:2])
     raise InputError(f"cannot find the box coordinate columns (expected e.g. {want}); "
                      "name them with coord_cols / --coords", source=source)
+
+
+def _format_of_names(coord_cols: tuple[str, ...]) -> str:
+    """``xyxy`` or ``xywh`` for coordinate columns named by the user, from their names; else an error.
+
+    Known sets (``x,y,w,h``, ``xmin,ymin,xmax,ymax``, ...) and, otherwise, the last two names: a width and
+    a height (``bw,bh``, ``box_width,box_height``) or a far corner (``x2,y2``, ``right,bottom``, ``*max``).
+    """
+    lowered = tuple(c.lower() for c in coord_cols)
+    if lowered in XYWH_NAMES:
+        return "xywh"
+    if lowered in XYXY_NAMES:
+        return "xyxy"
+    third, fourth = lowered[2], lowered[3]
+    if third.endswith(("w", "width")) and fourth.endswith(("h", "height")):
+        return "xywh"
+    if third.endswith(("2", "max", "right")) and fourth.endswith(("2", "max", "bottom")):
+        return "xyxy"
+    raise ParameterError(f"cannot tell from the names {','.join(coord_cols)} whether the boxes are corners or "
+                         "corner + size: give --box-format xyxy or xywh (box_format= in Python) with --coords")
 
 
 # -- building ---------------------------------------------------------------------------------
@@ -242,6 +264,9 @@ def _build(raw: pl.DataFrame, name: str, *, box_format: str, normalized: bool | 
         (_as_float(raw, ht) if ht else pl.lit(None, dtype=pl.Float64)).alias("image_height"),
         (_as_float(raw, dcol) if dcol else pl.lit(None, dtype=pl.Float64)).alias("duration"),
         pl.int_range(pl.len(), dtype=pl.Int64).alias("__pos"),
+        # a width / height written but not a number ("abc") is quarantined, never read as unknown in silence
+        (_as_text(raw, wd).is_not_null() if wd else pl.lit(False)).alias("__width_text"),
+        (_as_text(raw, ht).is_not_null() if ht else pl.lit(False)).alias("__height_text"),
     ]
     frame = raw.with_columns(exprs)
     c = [pl.col(f"c{k}") for k in range(4)]
@@ -250,6 +275,7 @@ def _build(raw: pl.DataFrame, name: str, *, box_format: str, normalized: bool | 
         (_as_text(raw, col).is_null()).cast(pl.Int32) for col in ccols))
     finite = pl.all_horizontal(*(x.is_finite() for x in c))
     note = pl.col(NOTE_COL) if NOTE_COL in raw.columns else pl.lit(None, dtype=pl.String)
+
     reason = (
         pl.when(note.is_not_null()).then(note)
         .when(pl.col("image").is_null()).then(pl.lit(f"missing image id (column {icol!r})"))
@@ -258,6 +284,10 @@ def _build(raw: pl.DataFrame, name: str, *, box_format: str, normalized: bool | 
         .when(raw_coord_blank > 0).then(pl.lit("some box coordinates are empty"))
         .when((n_null > 0) | ~finite).then(pl.lit("box coordinate is not a finite number"))
         .when(pl.col("label").is_null()).then(pl.lit(f"missing class label (column {lcol!r})"))
+        .when(pl.col("__width_text") & pl.col("image_width").is_null())
+        .then(pl.lit(f"image width is not a number (column {wd!r})"))
+        .when(pl.col("__height_text") & pl.col("image_height").is_null())
+        .then(pl.lit(f"image height is not a number (column {ht!r})"))
         .when(pl.col("image_width").is_not_null() & ~(pl.col("image_width") > 0))
         .then(pl.lit("image width is not a positive number"))
         .when(pl.col("image_height").is_not_null() & ~(pl.col("image_height") > 0))
@@ -621,9 +651,7 @@ def _label_studio_rows(tasks: list[Any], source: str) -> tuple[pl.DataFrame, str
         if not isinstance(task, dict):
             raise InputError(f"task {number} is not a JSON object (a Label Studio export is a list of tasks)",
                              source=source)
-        data = task.get("data") or {}
-        image = next((v for v in data.values() if isinstance(v, str)), None) if isinstance(data, dict) else None
-        image = _text(image if image is not None else task.get("id"))
+        image = _text(_label_studio_image(task.get("data")) or task.get("id"))
         key = "annotations" if "annotations" in task else "completions"
         for ann in _list_field(task, key, source, f"task {number}: "):
             if not isinstance(ann, dict):
@@ -654,24 +682,51 @@ def _label_studio_rows(tasks: list[Any], source: str) -> tuple[pl.DataFrame, str
                     records.append({**base, NOTE_COL: "rectangle 'value' is not a JSON object"})
                     continue
                 ow, oh = _num(r.get("original_width")), _num(r.get("original_height"))
+                ow, oh = (ow, oh) if ow and oh else (None, None)
                 labels = v.get("rectanglelabels")
                 labels = [labels] if isinstance(labels, str) else labels if isinstance(labels, list) else []
                 label = _text(labels[0]) if labels else (DEFAULT_LABEL if r.get("type") == "rectangle" else None)
                 rot = _num(v.get("rotation")) or 0.0
                 x, y, w, h = (_num(v.get(k)) for k in ("x", "y", "width", "height"))
-                if ow and oh:
-                    sx, sy = ow / 100.0, oh / 100.0
-                else:
-                    sx = sy = 0.01
-                    any_unscaled = True
                 if None in (x, y, w, h):  # a rectangle without its numbers is bad, never "drew nothing"
                     records.append({**base, "label": label, NOTE_COL: "rectangle lacks a number among "
                                     "value.x, value.y, value.width, value.height"})
                     continue
-                scaled = [t * s for t, s in ((x, sx), (y, sy), (w, sx), (h, sy))]
-                records.append({**base, "label": label,
-                                "x": scaled[0], "y": scaled[1], "w": scaled[2], "h": scaled[3],
+                any_unscaled |= ow is None
+                records.append({**base, "label": label, "x": x, "y": y, "w": w, "h": h,  # percent, scaled below
                                 "image_width": ow, "image_height": oh, "duration": per_box,
                                 NOTE_COL: "rotated rectangle (rotation != 0) cannot be an axis-aligned box" if rot and not math.isclose(rot, 0.0) else None})
+    # Label Studio stores percents of the image. Pixels when every rectangle carries its image size;
+    # otherwise every box stays a share of its image (one unit for the whole file: a box in pixels and
+    # the same box as a share would never match).
+    for record in records:
+        if record.get("x") is None:
+            continue
+        if any_unscaled:
+            sx = sy = 0.01
+            record["image_width"] = record["image_height"] = None
+        else:
+            sx, sy = record["image_width"] / 100.0, record["image_height"] / 100.0
+        record.update(x=record["x"] * sx, y=record["y"] * sy, w=record["w"] * sx, h=record["h"] * sy)
     frame = _frame(records, source)
-    return frame, "xywh", any_unscaled and not any(r["image_width"] for r in records)
+    return frame, "xywh", any_unscaled
+
+
+#: Keys of a Label Studio task's ``data`` that name its image, in order of preference.
+_LS_IMAGE_KEYS = ("image", "img", "image_url", "url", "file", "file_name", "filename", "path")
+
+
+def _label_studio_image(data: Any) -> str | None:
+    """The image a task's ``data`` names: a usual image key, else the one text value that looks like a path or URL.
+
+    ``None`` (the caller uses the task id) when there is no such value or several: another text field
+    (a batch name, say) must never stand in for the image, or tasks sharing it would merge.
+    """
+    if not isinstance(data, dict):
+        return None
+    lowered = {str(k).lower(): v for k, v in data.items()}
+    for key in _LS_IMAGE_KEYS:
+        if isinstance(lowered.get(key), str) and lowered[key].strip():
+            return lowered[key]
+    paths = [v for v in data.values() if isinstance(v, str) and ("/" in v or "\\" in v or "." in v.strip()[-5:])]
+    return paths[0] if len(paths) == 1 else None

@@ -211,8 +211,8 @@ def _inter(ax0, ay0, ax1, ay1, bx0, by0, bx1, by1):
 
 
 @parallel_kernel
-def split_merge_flags(offsets, coords, worker, valid, box_object, obj_offsets_img, fused, contain, part_ratio,
-                      cover_ratio):
+def split_merge_flags(offsets, coords, worker, valid, box_object, obj_offsets_img, fused, box_class, obj_class,
+                      contain, part_ratio, cover_ratio):
     """Split and merged boxes against the kept consensus objects of each image.
 
     * split: an annotator has two or more boxes that each lie mostly inside
@@ -221,6 +221,10 @@ def split_merge_flags(offsets, coords, worker, valid, box_object, obj_offsets_im
       another kept object;
     * merged: a box covers (share of the object's area >= ``contain``) two or
       more kept objects and is at least ``cover_ratio`` x the largest of them.
+
+    Only objects of the box's class count (``obj_class`` -1: any class, as
+    with class-agnostic matching): a person box inside a car is not a piece
+    of the car.
 
     Parameters
     ----------
@@ -233,6 +237,9 @@ def split_merge_flags(offsets, coords, worker, valid, box_object, obj_offsets_im
     obj_offsets_img : int64 (n_images + 1,)
         Kept objects of image ``g`` are ``obj_offsets_img[g]:obj_offsets_img[g+1]``.
     fused : float64 (n_kept, 4)
+    box_class : int32 (n_boxes,)
+    obj_class : int32 (n_kept,)
+        Class of each kept object, -1 where any box class may be part of it.
     contain, part_ratio, cover_ratio : float
 
     Returns
@@ -261,6 +268,8 @@ def split_merge_flags(offsets, coords, worker, valid, box_object, obj_offsets_im
             n_cover = 0
             largest = 0.0
             for o in range(olo, ohi):
+                if obj_class[o] >= 0 and obj_class[o] != box_class[r]:
+                    continue
                 ao = _area(fused[o, 0], fused[o, 1], fused[o, 2], fused[o, 3])
                 it = _inter(coords[r, 0], coords[r, 1], coords[r, 2], coords[r, 3],
                             fused[o, 0], fused[o, 1], fused[o, 2], fused[o, 3])
