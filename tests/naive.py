@@ -87,6 +87,18 @@ def naive_pick_labels(scores, tie_policy, seed):
 # ---------------------------------------------------------------------------------------
 # Dawid-Skene kernels (same arguments and layouts as consensus.kernels.dawid_skene)
 # ---------------------------------------------------------------------------------------
+def shown_posterior(posterior, answers, gold):
+    """The posterior a model shows: NaN rows for items without any class answer and without gold.
+
+    (EM's posterior there is the class prior, not evidence about the item; such an item gets no label.)
+    """
+    out = np.array(posterior, dtype=np.float64, copy=True)
+    for i in range(out.shape[0]):
+        if not answers.get(i) and int(gold[i]) < 0:
+            out[i] = np.nan
+    return out
+
+
 def naive_e_step(item_offsets, worker, label, log_emission, log_prior, gold):
     """Twin of ``dawid_skene.e_step``: (posterior (n_items, K), item_loglik (n_items,)).
 
@@ -239,7 +251,8 @@ def naive_dawid_skene(item, worker, label, n_items, n_workers, K, gold=None, alp
     plus pseudo-counts), E-step (posterior from those parameters), objective
     ``sum_i log p(labels_i [, truth_i]) + sum (pseudo_count * log parameter)``.
     The first posterior is the majority-vote share per item (uniform when the
-    item has no class answer), with gold items one-hot.
+    item has no class answer), with gold items one-hot. ``posterior`` is what
+    the model shows (:func:`shown_posterior`).
     """
     gold = [-1] * n_items if gold is None else [int(g) for g in gold]
     prior_index = [-1] * n_workers if prior_index is None else [int(p) for p in prior_index]
@@ -350,7 +363,7 @@ def naive_dawid_skene(item, worker, label, n_items, n_workers, K, gold=None, alp
         accuracy[w] = sum(values) / len(values)
 
     return {
-        "posterior": np.array(T, dtype=np.float64).reshape(n_items, K),
+        "posterior": shown_posterior(np.array(T, dtype=np.float64).reshape(n_items, K), answers, gold),
         "raw_posterior": np.array(raw, dtype=np.float64).reshape(n_items, K),
         "confusion": np.exp(np.array(log_theta, dtype=np.float64).reshape(n_workers, K, K)),
         "priors": np.exp(np.array(log_pi, dtype=np.float64)),

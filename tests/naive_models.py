@@ -26,6 +26,8 @@ import numba
 import numpy as np
 from hypothesis import strategies as st
 
+from naive import shown_posterior
+
 NEG_INF = -math.inf
 
 
@@ -264,18 +266,23 @@ def naive_expected_confusion_counts(worker_offsets, item_by_worker, label_by_wor
 
 
 def naive_spammer_score(confusion):
-    """Raykar & Yu (2012): 1 - sum_{c<c'} sum_k (A[c,k] - A[c',k])^2 / (K (K - 1))."""
+    """Raykar & Yu (2012): 1 - sum_{c<c'} sum_k (A[c,k] - A[c',k])^2 / (K' (K' - 1)) over the K' rows
+    without NaN (NaN when K' < 2; 0 when K < 2)."""
     n_workers, n_classes, _ = np.shape(confusion)
     out = np.zeros(n_workers)
     for w in range(n_workers):
         if n_classes < 2:
             continue
+        rows = [c for c in range(n_classes) if all(math.isfinite(float(v)) for v in confusion[w, c])]
+        if len(rows) < 2:
+            out[w] = math.nan
+            continue
         d = 0.0
-        for c in range(n_classes):
-            for c2 in range(c + 1, n_classes):
+        for i, c in enumerate(rows):
+            for c2 in rows[i + 1:]:
                 for k in range(n_classes):
                     d += (float(confusion[w, c, k]) - float(confusion[w, c2, k])) ** 2
-        out[w] = 1.0 - d / (n_classes * (n_classes - 1))
+        out[w] = 1.0 - d / (len(rows) * (len(rows) - 1))
     return out
 
 
@@ -393,9 +400,9 @@ def _confusion(n_workers, K, log_p):
                      for w in range(n_workers)]).reshape(n_workers, K, K)
 
 
-def _pack(T, unclamped, log_pi, history, converged, answers, n_workers, K, confusion):
+def _pack(T, unclamped, log_pi, history, converged, answers, n_workers, K, confusion, gold):
     return {
-        "posterior": np.array(T, dtype=np.float64).reshape(len(T), K),
+        "posterior": shown_posterior(np.array(T, dtype=np.float64).reshape(len(T), K), answers, gold),
         "unclamped": np.array(unclamped, dtype=np.float64).reshape(len(T), K),
         "priors": np.exp(np.array(log_pi)),
         "history": history,
@@ -441,7 +448,7 @@ def naive_one_coin(item, worker, label, n_items, n_workers, K, gold=None, prior_
 
     T, unclamped, log_pi, history, converged = _em(answers, n_items, n_workers, K, gold, beta,
                                                    max_iter, tol, m_step, log_p, penalty)
-    out = _pack(T, unclamped, log_pi, history, converged, answers, n_workers, K,
+    out = _pack(T, unclamped, log_pi, history, converged, answers, n_workers, K, gold=gold, confusion=
                 _confusion(n_workers, K, log_p))
     out["accuracy"] = np.array(p)
     return out
@@ -492,7 +499,7 @@ def naive_mace(item, worker, label, n_items, n_workers, K, gold=None, prior_spam
 
     T, unclamped, log_pi, history, converged = _em(answers, n_items, n_workers, K, gold, beta,
                                                    max_iter, tol, m_step, log_p, penalty)
-    out = _pack(T, unclamped, log_pi, history, converged, answers, n_workers, K,
+    out = _pack(T, unclamped, log_pi, history, converged, answers, n_workers, K, gold=gold, confusion=
                 _confusion(n_workers, K, log_p))
     out["spamming"] = np.array(theta)
     out["spam_distribution"] = np.array(xi).reshape(n_workers, K)
@@ -572,12 +579,13 @@ def same_iterations(run_a, run_b, hist_a, hist_b, tol):
 
 
 def clear_winner(posterior, gap=1e-6):
-    """Rows whose best class beats the runner-up by more than ``gap``."""
+    """Rows whose best class beats the runner-up by more than ``gap`` (never a NaN row: no label)."""
     posterior = np.asarray(posterior)
+    shown = np.isfinite(posterior).all(axis=1)
     if posterior.shape[1] == 1:
-        return np.ones(posterior.shape[0], dtype=bool)
+        return shown
     top2 = np.sort(posterior, axis=1)[:, -2:]
-    return top2[:, 1] - top2[:, 0] > gap
+    return shown & (top2[:, 1] - top2[:, 0] > gap)
 
 
 def dense(data):

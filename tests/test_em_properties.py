@@ -118,11 +118,12 @@ def assert_close(actual, expected):
 
 
 def clear_winner(posterior, gap=1e-6):
-    """Rows whose best class beats the runner-up by more than ``gap``."""
+    """Rows whose best class beats the runner-up by more than ``gap`` (never a NaN row: no label)."""
+    shown = np.isfinite(posterior).all(axis=1)
     if posterior.shape[1] == 1:
-        return np.ones(posterior.shape[0], dtype=bool)
+        return shown
     top2 = np.sort(posterior, axis=1)[:, -2:]
-    return top2[:, 1] - top2[:, 0] > gap
+    return shown & (top2[:, 1] - top2[:, 0] > gap)
 
 
 # ---------------------------------------------------------------------------------------
@@ -180,8 +181,11 @@ def test_dawid_skene_known_small_case():
 def test_posterior_rows_are_distributions(case):
     data, params = case
     model = fit(data, params)
-    assert (model.probas_ >= 0).all()
-    np.testing.assert_allclose(model.probas_.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    answered = np.bincount(np.asarray(data["item"])[np.asarray(data["label"]) >= 0], minlength=data["n_items"])
+    shown = (answered > 0) | (np.asarray(data["gold"]) >= 0)  # else no label: a NaN row
+    assert np.isnan(model.probas_[~shown]).all() and (model.labels_[~shown] == -1).all()
+    assert (model.probas_[shown] >= 0).all()
+    np.testing.assert_allclose(model.probas_[shown].sum(axis=1), 1.0, rtol=0, atol=1e-12)
     np.testing.assert_allclose(model.confusion_.sum(axis=2), 1.0, rtol=0, atol=1e-12)
     assert model.priors_.sum() == pytest.approx(1.0, abs=1e-12)
 

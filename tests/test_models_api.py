@@ -197,3 +197,39 @@ def test_overturn_rate_ignores_gold_items():
     clamped = majority.labels_.copy()
     clamped[0] = 1 - clamped[0]  # p follows its gold label, against the majority
     assert auto_module.overturn_rate(judgments, majority, clamped) == (0.0, 1)
+
+
+# -- second reader's cases ----------------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["mv", "wawa", "ds", "onecoin", "glad", "mace", "auto"])
+def test_item_without_any_judgment_gets_no_label(method):
+    """Item 1 has no judgment (e.g. its only annotator was excluded): no label, NaN row, its own status."""
+    from consensus import Judgments
+    from consensus.methods import make_model
+
+    judgments = Judgments.from_codes([0, 0, 0, 2, 2], [0, 1, 2, 0, 1], [0, 0, 1, 1, 1], n_classes=2)
+    model = make_model(method).fit(judgments)
+    assert model.labels_[1] == -1 and np.isnan(model.probas_[1]).all()
+    assert (model.labels_[[0, 2]] >= 0).all()
+    table = model.item_table()
+    assert table.get_column("status").to_list() == ["ok", "no_judgments", "ok"]
+    assert table.get_column("label")[1] is None and table.get_column("confidence")[1] is None
+
+
+def test_wawa_accuracy_is_agreement_with_its_own_labels():
+    frame = pl.DataFrame({"item": list("aaabbbcc"), "worker": list("xyzxyzxz"), "label": list("AABAABBA")})
+    model = consensus.Wawa(tie_break="first").fit(frame)
+    assert model.fit_predict(frame)["label"].to_list() == ["A", "A", "B"]
+    workers = model.worker_table().sort("worker")
+    assert workers.get_column("accuracy").to_list() == [1.0, 1.0, 0.0]  # x, y, z against Wawa's labels
+    assert workers.filter(pl.col("worker") == "x").row(0, named=True)["conf_B_B"] == 1.0
+
+
+def test_spammer_score_uses_the_rows_a_worker_has():
+    """A declared class nobody chose leaves a NaN confusion row for voting models: the score uses the others."""
+    frame = pl.DataFrame({"item": list("aabbcc"), "worker": list("xyxyxy"),
+                          "label": ["cat", "cat", "dog", "dog", "cat", "dog"]})
+    plain = consensus.MajorityVote(tie_break="first").fit(frame).worker_table()
+    declared = consensus.MajorityVote(tie_break="first").fit(
+        consensus.read_judgments(frame, classes=["cat", "dog", "bird"])).worker_table()
+    assert plain.get_column("spammer_score").null_count() == 0
+    assert declared.get_column("spammer_score").to_list() == plain.get_column("spammer_score").to_list()

@@ -171,6 +171,12 @@ def test_mace_matches_naive_em(case):
     assert_close(model.worker_accuracy_, ref["worker_accuracy"], "worker_accuracy_")
 
 
+def unanswered(data):
+    """Items with no class answer and no gold (bool per item): the models show them without a label."""
+    answered = np.bincount(np.asarray(data["item"])[np.asarray(data["label"]) >= 0], minlength=data["n_items"])
+    return (answered == 0) & (np.asarray(data["gold"]) < 0)
+
+
 def _tempered_and_clamped(raw, temperature, gold):
     """softmax(log raw / T) row-wise, gold rows one-hot (computed here, not by the package)."""
     out = np.zeros_like(raw)
@@ -200,7 +206,9 @@ def test_calibrated_fit_matches_naive_em(case, mace_case):
     _check_against_naive(name, model, ref, data, params)
     # documented range [1, MAX_TEMPERATURE]; exp(log(100)) rounds to 100 + 4e-14
     assert 1.0 <= model.temperature_ <= 100.0 * (1 + 1e-12)
-    assert_close(model.probas_, _tempered_and_clamped(ref["unclamped"], model.temperature_, data["gold"]))
+    expected = _tempered_and_clamped(ref["unclamped"], model.temperature_, data["gold"])
+    expected[unanswered(data)] = np.nan  # no class answer and no gold: no label
+    assert_close(model.probas_, expected)
     np.testing.assert_array_equal(model.probas_.argmax(axis=1)[clear_winner(model.probas_)],
                                   ref["posterior"].argmax(axis=1)[clear_winner(model.probas_)])
 
@@ -314,17 +322,15 @@ def test_wawa_matches_naive(data, tie_break, seed):
     np.testing.assert_array_equal(model.labels_, ref["labels"])
     np.testing.assert_array_equal(model.n_tied_, ref["n_tied"])
     assert_close(model.probas_, ref["probas"])  # NaN rows where no class answer
-    # worker_accuracy_ is the agreement with the majority vote (the weight), NaN if silent
-    answered = np.bincount(data["worker"][data["label"] >= 0], minlength=data["n_workers"]) > 0
-    assert_close(model.worker_accuracy_[answered], ref["weights"][answered])
-    assert np.isnan(model.worker_accuracy_[~answered]).all()
-    # empirical confusion against the Wawa labels, [w, reference, given]
+    # empirical confusion against the Wawa labels, [w, reference, given]; worker_accuracy_ is the
+    # agreement with the same labels (the weights are agreement with majority vote), NaN if silent
     counts = np.zeros((data["n_workers"], data["K"], data["K"]))
     for i, w, l in zip(data["item"], data["worker"], data["label"]):
         if l >= 0 and ref["labels"][i] >= 0:
             counts[w, ref["labels"][i], l] += 1
     with np.errstate(invalid="ignore"):
         assert_close(model.confusion_, counts / counts.sum(axis=2, keepdims=True))
+        assert_close(model.worker_accuracy_, np.trace(counts, axis1=1, axis2=2) / counts.sum(axis=(1, 2)))
 
 
 def test_wawa_known_case():
@@ -364,11 +370,14 @@ PARAMETERS = {"one_coin": ("accuracy_",), "mace": ("spamming_", "spam_distributi
 def test_posterior_rows_are_distributions(name, st_data):
     data, params = st_data.draw(crowd_and_params(name))
     model = fit(name, data, params)
+    unlabelled = unanswered(data)
     for attr in ("probas_", "raw_probas_"):
         probas = getattr(model, attr)
         assert probas.shape == (data["n_items"], data["K"])
-        assert (probas >= 0).all(), attr
-        np.testing.assert_allclose(probas.sum(axis=1), 1.0, rtol=0, atol=1e-12, err_msg=attr)
+        shown = ~unlabelled if attr == "probas_" else np.ones(data["n_items"], dtype=bool)
+        assert np.isnan(probas[~shown]).all(), attr  # no class answer and no gold: no label
+        assert (probas[shown] >= 0).all(), attr
+        np.testing.assert_allclose(probas[shown].sum(axis=1), 1.0, rtol=0, atol=1e-12, err_msg=attr)
     if data["K"] > 1 or name == "mace":
         np.testing.assert_allclose(model.confusion_.sum(axis=2), 1.0, rtol=0, atol=1e-12)
     assert model.priors_.sum() == pytest.approx(1.0, abs=1e-12)
@@ -440,9 +449,10 @@ def test_renaming_items_and_workers_permutes_results(name, st_data):
                                  model.priors_, t) for t in (model.temperature_, other.temperature_)]
             assert nll[0] == pytest.approx(nll[1], rel=1e-9, abs=1e-12), \
                 (model.temperature_, other.temperature_, nll)
-        for m in (model, other):
-            gold = m.judgments_.gold
-            same(m.probas_, _tempered_and_clamped(m.raw_probas_, m.temperature_, gold), "probas_")
+        for m, m_data in ((model, data), (other, other_data)):
+            expected = _tempered_and_clamped(m.raw_probas_, m.temperature_, m.judgments_.gold)
+            expected[unanswered(m_data)] = np.nan  # no class answer and no gold: no label
+            same(m.probas_, expected, "probas_")
     clear = clear_winner(model.raw_probas_) & (data["gold"] < 0)
     np.testing.assert_array_equal(other.labels_[item_perm][clear], model.labels_[clear])
 

@@ -53,6 +53,9 @@ def spammer_score(confusion: np.ndarray) -> np.ndarray:
     all rows are equal (a spammer) and 1 for a permutation matrix. So the score
     is 1 for a perfect spammer and 0 for a perfect (or perfectly adversarial)
     annotator. Input ``[w, true, given]``; output float64 (n_workers,).
+    Rows that are not defined (NaN: with a voting model, a true class the
+    worker never met) are left out, the ``K'`` defined rows standing for
+    ``K``; with fewer than two defined rows the score is NaN.
 
     V. C. Raykar and S. Yu (2012). Eliminating spammers and ranking annotators
     for crowdsourced labeling tasks. JMLR 13, 491-518.
@@ -60,9 +63,17 @@ def spammer_score(confusion: np.ndarray) -> np.ndarray:
     n_classes = confusion.shape[1]
     if n_classes < 2:
         return np.zeros(confusion.shape[0])
-    diff = confusion[:, :, None, :] - confusion[:, None, :, :]
-    distance = np.square(diff).sum(axis=(1, 2, 3)) / 2.0 / (n_classes * (n_classes - 1))
-    return 1.0 - distance
+    # only the rows defined for the worker count (a voting model leaves the row of a true class the
+    # worker never met NaN): K' defined rows stand for K; fewer than 2 defined rows give NaN
+    defined = np.isfinite(confusion).all(axis=2)
+    filled = np.where(defined[:, :, None], confusion, 0.0)
+    diff = filled[:, :, None, :] - filled[:, None, :, :]
+    pairs = defined[:, :, None] & defined[:, None, :]
+    n_defined = defined.sum(axis=1)
+    total = (np.square(diff).sum(axis=3) * pairs).sum(axis=(1, 2)) / 2.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        distance = total / (n_defined * (n_defined - 1))
+    return np.where(n_defined >= 2, 1.0 - distance, np.nan)
 
 
 def rank_by_lower_bound(lower: np.ndarray) -> np.ndarray:

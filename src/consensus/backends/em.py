@@ -234,6 +234,7 @@ class _Run:
         self.finish(converged)
 
     def finish(self, converged: bool) -> None:
+        from consensus.models.em import hide_unanswered
         from consensus.models.majority_vote import TIE_POLICIES
 
         model, data = self.model, self.data
@@ -258,6 +259,7 @@ class _Run:
         with np.errstate(invalid="ignore", divide="ignore"):
             model.worker_accuracy_ = np.where(n > 0, sums["correct"] / np.maximum(n, 1), np.nan)
         model._counts_cache = np.ascontiguousarray(sums["counts"].transpose(0, 2, 1))
+        hide_unanswered(model, data.n_labels_per_item, None)
 
     def _temperature(self) -> float:
         model, data = self.model, self.data

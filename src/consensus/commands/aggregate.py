@@ -73,9 +73,11 @@ def report_fit(args: argparse.Namespace, model, judgments, exclusion) -> int:  #
             f"{fitted.log_likelihood_history_[-1]:.4f}, calibration temperature {fitted.temperature_:.3f}")
     items = model.item_table()
     n_na = int((items["status"] == "mostly_na").sum())
+    n_none = int((items["status"] == "no_judgments").sum())
     n_tied = int((model.n_tied_ > 1).sum())
     mean_confidence = items["confidence"].mean()  # None when every item is mostly n/a
-    log(f"items: {items.height} ({items.height - n_na} labelled, {n_na} mostly n/a, "
+    none = f"{n_none} without any judgment left, " if n_none else ""
+    log(f"items: {items.height} ({items.height - n_na - n_none} labelled, {n_na} mostly n/a, {none}"
          f"{n_tied} ties broken by --tie-break {args.tie_break}); mean confidence "
          + ("n/a" if mean_confidence is None else f"{mean_confidence:.4f}"))
     if exclusion is not None:

@@ -17,6 +17,7 @@ from consensus.io.readers import Source
 
 STATUS_OK = "ok"
 STATUS_MOSTLY_NA = "mostly_na"
+STATUS_NO_JUDGMENTS = "no_judgments"
 
 
 def as_judgments(data: Judgments | Source, gold: Source | None = None) -> Judgments:
@@ -108,7 +109,9 @@ class Aggregator:
         Columns: ``item`` (original id), ``label`` (class name, null when the
         item is mostly n/a), ``confidence`` (probability of ``label``),
         ``n_labels`` (class judgments), ``n_na`` (abstentions), ``status``
-        (``ok`` or ``mostly_na``: more abstentions than class answers), ``gold``
+        (``ok``; ``mostly_na``: more abstentions than class answers;
+        ``no_judgments``: no judgment of the item is left, e.g. every one came
+        from an excluded annotator, and no gold: no label), ``gold``
         when gold was given, extra model columns, and ``p_<class>``.
         """
         self._check_fitted()
@@ -127,7 +130,9 @@ class Aggregator:
             "confidence": pl.Series(confidence).fill_nan(None),
             "n_labels": pl.Series(n_labels, dtype=pl.Int64),
             "n_na": pl.Series(n_na, dtype=pl.Int64),
-            "status": pl.Series(np.where(mostly_na, STATUS_MOSTLY_NA, STATUS_OK), dtype=pl.String),
+            "status": pl.Series(np.where(mostly_na, STATUS_MOSTLY_NA,
+                                         np.where((n_labels == 0) & (labels < 0), STATUS_NO_JUDGMENTS, STATUS_OK)),
+                                dtype=pl.String),
         }
         if judgments.gold is not None:
             columns["gold"] = _names(classes, judgments.gold)

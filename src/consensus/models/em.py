@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+from typing import Any
 
 import numpy as np
 
@@ -230,6 +231,25 @@ class EMAggregator(Aggregator):
         self._finish(judgments, posterior)
         self.worker_accuracy_ = ds.worker_accuracy_by_item(  # item-sorted: no worker-sorted copy
             judgments.item_offsets, judgments.worker, judgments.label, posterior, judgments.n_workers)
+        hide_unanswered(self, judgments.n_labels_per_item, gold)
+
+
+def hide_unanswered(model: Any, n_labels_per_item: np.ndarray, gold: np.ndarray | None) -> None:
+    """Items without any class answer (and no gold) get no label: ``labels_`` -1, ``probas_`` NaN.
+
+    EM gives such an item the class prior as its posterior, which is not evidence about it (an item
+    whose only annotator was excluded, or whose answers are all n/a); majority vote leaves it
+    unlabelled the same way. The fitted parameters are untouched.
+    """
+    unanswered = np.asarray(n_labels_per_item) == 0
+    if gold is not None:
+        unanswered &= np.asarray(gold) < 0
+    if not unanswered.any():
+        return
+    model.probas_ = model.probas_.copy()
+    model.probas_[unanswered] = np.nan
+    model.labels_ = np.where(unanswered, -1, model.labels_).astype(model.labels_.dtype)
+    model.n_tied_ = np.where(unanswered, 0, model.n_tied_).astype(model.n_tied_.dtype)
 
 
 def _non_negative(value: object) -> bool:

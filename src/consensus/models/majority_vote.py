@@ -13,16 +13,18 @@ from consensus.models.base import Aggregator
 TIE_POLICIES = {"random": vote.TIE_RANDOM, "first": vote.TIE_FIRST}
 
 
-def empirical_confusion(judgments: Judgments, labels: np.ndarray) -> np.ndarray:
-    """Row-normalised counts of (reference label, given label) per worker.
+def agreement_with(judgments: Judgments, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each worker's confusion against ``labels`` and share of class answers that agree with them.
 
-    Returns float64 ``(n_workers, K, K)`` indexed ``[w, reference, given]``;
-    rows with no judgments are NaN.
+    One scatter pass over the item-sorted judgments gives both (no per-judgment temporaries).
+    Returns float64 ``(n_workers, K, K)`` ``[w, reference, given]`` and ``(n_workers,)``; NaN where
+    a worker has no class answer on a labelled item (or no answer for a reference class).
     """
-    counts = _vote_counts(judgments, labels)[0].astype(np.float64)
+    counts, answered = _vote_counts(judgments, labels)
     totals = counts.sum(axis=2, keepdims=True)
+    correct = np.trace(counts, axis1=1, axis2=2)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return counts / totals
+        return counts / totals, correct / answered
 
 
 def _vote_counts(judgments: Judgments, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -78,13 +80,7 @@ class MajorityVote(Aggregator):
             self.probas_ = counts / totals
         self.labels_ = labels
         self.n_tied_ = n_tied
-        # one scatter pass over the item-sorted judgments gives both (no per-judgment temporaries)
-        counts, answered = _vote_counts(judgments, labels)
-        totals = counts.sum(axis=2, keepdims=True)
-        correct = np.trace(counts, axis1=1, axis2=2)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            self.confusion_ = counts / totals
-            self.worker_accuracy_ = correct / answered
+        self.confusion_, self.worker_accuracy_ = agreement_with(judgments, labels)
 
     def _truth_posterior(self) -> np.ndarray:
         """Voting methods score annotators against the chosen label (one-hot)."""

@@ -6,7 +6,7 @@ import numpy as np
 
 from consensus.data import Judgments
 from consensus.kernels import vote
-from consensus.models.majority_vote import MajorityVote, TIE_POLICIES, empirical_confusion
+from consensus.models.majority_vote import MajorityVote, TIE_POLICIES, agreement_with
 
 
 class Wawa(MajorityVote):
@@ -41,4 +41,5 @@ class Wawa(MajorityVote):
         self.weights_ = weights
         self.labels_ = labels
         self.n_tied_ = n_tied
-        self.confusion_ = empirical_confusion(judgments, labels)
+        # reliability against Wawa's own labels (the weights above are agreement with majority vote)
+        self.confusion_, self.worker_accuracy_ = agreement_with(judgments, labels)
