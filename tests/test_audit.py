@@ -223,6 +223,11 @@ def test_cli_quiet_prints_nothing(tmp_path: Path, capsys) -> None:
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""
     assert json.loads((tmp_path / "o" / "summary.json").read_text())["verdict"] is None
+    # quiet is about the terminal: the unused rows are still written where the audit puts them
+    pl.concat([frame, frame.head(2)]).write_csv(path)
+    assert main(["audit", str(path), "-o", str(tmp_path / "q"), "--quiet", "--no-redundancy"]) == 0
+    assert capsys.readouterr().err == ""
+    assert pl.read_csv(tmp_path / "q" / "quarantine.csv").height == 2
 
 
 def test_cli_errors_are_one_line(tmp_path: Path, capsys) -> None:

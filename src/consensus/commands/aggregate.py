@@ -144,7 +144,7 @@ def run_partitioned(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     agg = sub.add_parser(
         "aggregate", help="best label per item with confidence, and annotator reliability",
-        description="Aggregate judgments into one label per item (majority vote or Dawid-Skene) "
+        description="Aggregate judgments into one label per item (auto, majority vote, Wawa, Dawid-Skene, one-coin, GLAD or MACE) "
         "with the probability of every class, and estimate each annotator's reliability.")
     add_input_options(agg)
     model = agg.add_argument_group("model")

@@ -30,10 +30,9 @@ def run(args: argparse.Namespace) -> int:
                   price_per_label=args.price_per_label)  # before reading: a bad option writes nothing
     progress = Progress(n_steps, enabled=not args.quiet)
     judgments = read_from_args(args)
-    if not args.quiet:
-        if args.quarantine_out is None:
-            args.quarantine_out = str(out / "quarantine.csv")
-        report_accounting(judgments, args, None)
+    if args.quarantine_out is None:
+        args.quarantine_out = str(out / "quarantine.csv")
+    report_accounting(judgments, args, None, quiet=args.quiet)  # the quarantine file is written even when quiet
     box_options = {"box_format": args.box_format} if args.boxes is not None else None
     try:
         result = audit(judgments, claimed_accuracy=args.claimed_accuracy, claim_level=args.claim_level,
@@ -80,7 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "estimate), per-row redundancy advice, box agreement (with --boxes) and the cases the instructions "
         "should define better. Writes OUTDIR/report.html (self-contained), OUTDIR/summary.json (every "
         "headline figure; the claim's result under 'verdict') and OUTDIR/tables/*.parquet.")
-    add_input_options(p)
+    add_input_options(p, quarantine_default="OUTDIR/quarantine.csv")
     claim = p.add_argument_group("claim")
     claim.add_argument("--claimed-accuracy", type=fraction, metavar="A",
                        help="the vendor's claimed accuracy (e.g. 0.96 or 96%%); without it there is no verdict")

@@ -136,5 +136,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     out.add_argument("--workers-out", metavar="FILE", help="per-annotator quality and flags")
     out.add_argument("--flags-out", metavar="FILE", help="flagged boxes with their flags")
     out.add_argument("--quarantine-out", metavar="FILE",
-                     help="unused rows with their reason (default: next to -o as <name>.quarantine.csv)")
+                     help="unused rows with their reason (default: the output's name with .quarantine.csv; "
+                     "consensus_boxes.quarantine.csv when the output goes to stdout)")
     cmd.set_defaults(handler=run)

@@ -11,7 +11,9 @@ def log(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def add_input_options(parser: argparse.ArgumentParser) -> None:
+def add_input_options(parser: argparse.ArgumentParser,
+                      quarantine_default: str = "the output's name with .quarantine.csv; "
+                      "consensus.quarantine.csv when the output goes to stdout") -> None:
     """Options every subcommand that reads judgments shares."""
     parser.add_argument("input", nargs="+", help="judgment file(s) or a quoted glob "
                         "(CSV, TSV, Parquet, JSONL, JSON; MTurk and Toloka exports as they are)")
@@ -42,8 +44,7 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
                       help="MTurk batches: keep judgments of assignments the requester rejected "
                       "(AssignmentStatus = Rejected; quarantined by default)")
     data.add_argument("--quarantine-out", metavar="FILE",
-                      help="where to write unused rows with their reason "
-                      "(default: next to -o as <name>.quarantine.csv)")
+                      help=f"where to write unused rows with their reason (default: {quarantine_default})")
 
 
 def read_from_args(args: argparse.Namespace):  # noqa: ANN201 - returns Judgments
@@ -76,11 +77,16 @@ def read_from_args(args: argparse.Namespace):  # noqa: ANN201 - returns Judgment
     )
 
 
-def report_accounting(judgments, args: argparse.Namespace, output: str | None) -> None:  # noqa: ANN001
-    """Print the row-accounting lines and write the quarantine file."""
+def report_accounting(judgments, args: argparse.Namespace, output: str | None,  # noqa: ANN001
+                      quiet: bool = False) -> None:
+    """Print the row-accounting lines (unless ``quiet``) and write the quarantine file (always)."""
     import polars as pl
 
     from consensus.io.writers import write_table
+
+    def log(message: str) -> None:
+        if not quiet:
+            print(message, file=sys.stderr)
 
     log(f"read {judgments.source}: {judgments.n_items} items, {judgments.n_workers} workers, "
          f"{judgments.n_classes} classes {judgments.classes}")

@@ -86,7 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="aggregation model (default auto; see `consensus aggregate --help`)")
     adv.add_argument("--model-probs", metavar="FILE",
                      help="machine-model probabilities: an item column and one column per class "
-                     "(named <class> or prob_<class>); the model votes like an annotator whose "
+                     "(named <class>, p_<class> or prob_<class>); the model votes like an annotator whose "
                      "confusion is fitted against the crowd")
     adv.add_argument("--model-item-col", metavar="COL", help="item column of --model-probs (default: detected)")
     adv.add_argument("--model-quarantine-out", metavar="FILE",
