@@ -93,7 +93,7 @@ def test_quarantine_reasons_and_empty_annotations():
     data = read_boxes(raw)
     assert data.n_boxes == 2 and data.n_empty == 1
     assert data.accounting_line() == "input rows 8 = used 3 + quarantined 5"
-    reasons = dict(zip(data.quarantine.get_column("__row").to_list(), data.quarantine.get_column("reason").to_list()))
+    reasons = dict(zip(data.quarantine.get_column("row").to_list(), data.quarantine.get_column("reason").to_list()))
     assert reasons[3].startswith("missing image id")
     assert reasons[4].startswith("missing annotator id")
     assert reasons[5] == "box coordinate is not a finite number"
@@ -195,7 +195,7 @@ def test_mturk_bounding_box_batch(tmp_path):
     assert sorted(quarantine.get_column("reason").to_list()) == [
         "Answer.annotatedResult.boundingBoxes is not valid JSON",
         "box lacks a number among left, top, width, height"]
-    assert sorted(quarantine.get_column("__row").to_list()) == [4, 5]  # the assignments' data rows
+    assert sorted(quarantine.get_column("row").to_list()) == [4, 5]  # the assignments' data rows
     durations = sorted(d for d in data.duration.tolist() if d == d)
     assert durations == [6.0, 6.0, 10.0, 15.0, 15.0]  # WorkTimeInSeconds over the boxes drawn
     result = fit_boxes(data)
@@ -458,7 +458,7 @@ def test_non_finite_float_coordinates_are_quarantined_not_raised():
                           "x1": [10.0, 10.0, float("inf")], "y1": [10.0, 10.0, 5.0]})
     data = read_boxes(frame)
     assert data.accounting_line() == "input rows 3 = used 1 + quarantined 2"
-    assert data.quarantine["__row"].to_list() == [2, 3]
+    assert data.quarantine["row"].to_list() == [2, 3]
     assert all("not a finite" in r for r in data.quarantine["reason"].to_list())
 
 
@@ -541,3 +541,6 @@ def test_image_size_that_is_not_a_number_is_quarantined():
     data = read_boxes(frame(rows, columns))
     assert data.accounting_line() == "input rows 2 = used 1 + quarantined 1"
     assert data.quarantine.get_column("reason").to_list() == ["image width is not a number (column 'image_width')"]
+    # as the judgments' quarantine: where the row came from, the row as written, and why
+    assert data.quarantine.columns == ["source", "row", *columns, "reason"]
+    assert data.quarantine.row(0, named=True)["image_width"] == "abc" and data.quarantine["row"].to_list() == [1]

@@ -403,7 +403,7 @@ def test_box_agreement_equals_fit_boxes(backend, box_files):
     regrouped = box_agreement(glob, engine=backend, n_partitions=4, log=logged.append)
     assert regrouped.repartitioned and regrouped.n_partitions == 4 and "regrouped" in logged[0]
     _same_agreement(memory, regrouped)
-    key = ["__source", "__row"]
+    key = ["source", "row"]
     assert regrouped.quarantine.sort(key).equals(memory.data.quarantine.sort(key))
     whole = box_agreement(by_image, engine=backend)  # files that hold whole images: one partition each
     assert not whole.repartitioned and whole.n_partitions == 4

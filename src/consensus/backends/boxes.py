@@ -428,13 +428,11 @@ def _is_mturk_batch(path: str) -> bool:
 
 def _accounting(info: list[dict[str, Any]]) -> tuple[pl.DataFrame, int, int, int]:
     """Quarantine (input order) and row counts of the partitions."""
-    from consensus.io.readers import ROW_COL, SOURCE_COL
-
     quarantines = [i["quarantine"] for i in info if i["quarantine"] is not None]
     quarantine = pl.concat(quarantines, how="diagonal_relaxed") if quarantines \
         else pl.DataFrame(schema={"reason": pl.String})
-    if SOURCE_COL in quarantine.columns and ROW_COL in quarantine.columns:
-        quarantine = quarantine.sort([SOURCE_COL, ROW_COL], maintain_order=True)
+    if "source" in quarantine.columns and "row" in quarantine.columns:
+        quarantine = quarantine.sort(["source", "row"], maintain_order=True)
     return (quarantine, sum(int(i["n_input_rows"]) for i in info), sum(int(i["n_boxes"]) for i in info),
             sum(int(i["n_empty"]) for i in info))
 

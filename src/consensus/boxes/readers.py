@@ -318,13 +318,27 @@ def _build(raw: pl.DataFrame, name: str, *, box_format: str, normalized: bool | 
     if tcol and not dcol:
         boxes = _seconds_between(boxes, tcol)
     quarantined = pl.concat([frame.filter(pl.col("reason").is_not_null()), dup_rows], how="vertical")
-    quarantine = _as_printable(quarantined.sort("__pos").select([*raw.columns, "reason"]))
+    # the rows as the input wrote them (role columns were parsed in place: a width "abc" must show as "abc")
+    as_written = raw.with_row_index("__pos").with_columns(pl.col("__pos").cast(pl.Int64)).join(
+        quarantined.select("__pos", "reason"), on="__pos", how="inner").sort("__pos")
+    quarantine = _as_printable(_quarantine_columns(as_written, raw.columns))
     if normalized is None:
         vals = boxes.select(pl.min_horizontal(*c).min().alias("lo"), pl.max_horizontal(*c).max().alias("hi"))
         lo, hi = vals.row(0)
         normalized = bool(boxes.height and lo is not None and lo >= -0.5 and hi <= 1.5)
     seen_frame = _read_seen(seen) if seen is not None else None
     return _encode(boxes, empty_rows, seen_frame, fmt, normalized, name, n_rows, quarantine)
+
+
+def _quarantine_columns(rows: pl.DataFrame, raw_columns: list[str]) -> pl.DataFrame:
+    """Quarantined rows as ``source``, ``row`` (as the judgments' quarantine), the input's columns, ``reason``.
+
+    An input column that is itself called ``source``, ``row`` or ``reason`` is kept as ``input_<name>``.
+    """
+    data = [c for c in raw_columns if c not in (SOURCE_COL, ROW_COL, NOTE_COL)]
+    return rows.select(pl.col(SOURCE_COL).alias("source"), pl.col(ROW_COL).alias("row"),
+                       *(pl.col(c).alias(f"input_{c}" if c in ("source", "row", "reason") else c) for c in data),
+                       "reason")
 
 
 def _as_printable(frame: pl.DataFrame) -> pl.DataFrame:
