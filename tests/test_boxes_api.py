@@ -544,3 +544,11 @@ def test_image_size_that_is_not_a_number_is_quarantined():
     # as the judgments' quarantine: where the row came from, the row as written, and why
     assert data.quarantine.columns == ["source", "row", *columns, "reason"]
     assert data.quarantine.row(0, named=True)["image_width"] == "abc" and data.quarantine["row"].to_list() == [1]
+
+
+def test_quarantine_keeps_an_input_column_named_row():
+    columns = ("image", "worker", "x0", "y0", "x1", "y1", "row")
+    data = read_boxes(frame([("a", "w1", 5, 5, 50, 50, 7), ("a", None, 5, 5, 50, 50, 8)], columns))
+    assert data.quarantine.columns == ["source", "row", "image", "worker", "x0", "y0", "x1", "y1", "input_row",
+                                       "reason"]
+    assert data.quarantine.row(0, named=True)["row"] == 2 and data.quarantine.row(0, named=True)["input_row"] == 8
