@@ -929,18 +929,29 @@ def render_checks(results: list[dict]) -> list[str]:
     return lines
 
 
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    """``--data`` (the shared datasets) and ``--out`` (the results folder): every real-data benchmark's."""
+    parser.add_argument("--data", type=Path, default=REPO / ".." / "shared" / "datasets",
+                        help="folder of dataset folders (default ../shared/datasets from the repo root)")
+    parser.add_argument("--out", type=Path, default=HERE / "results", help="output folder")
+
+
+def header_lines(title: str, command: str, versions: dict, datasets: str, seconds: float,
+                 settings: dict) -> list[str]:
+    """A results file's first lines: title, command, versions, datasets, run time and load average."""
+    return [f"# {title}", "", f"Command: `{command}`",
+            "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
+            f"Datasets: {datasets}; total run time {seconds:.0f} s; load average (1 min) "
+            f"{settings['load_before']:.2f} before, {settings['load_after']:.2f} after.", ""]
+
+
 def render(results: list[dict], command: str, versions: dict, settings: dict, seconds: float) -> str:
     def f(x):
         return "-" if x is None else f"{x:.4f}"
 
     lines = [
-        "# consensus accuracy benchmark",
-        "",
-        f"Command: `{command}`",
-        "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
-        f"Datasets: every folder with `judgments.csv` and `gold.csv`; total run time {seconds:.0f} s; "
-        f"load average (1 min) {settings['load_before']:.2f} before, {settings['load_after']:.2f} after.",
-        "",
+        *header_lines("consensus accuracy benchmark", command, versions,
+                      "every folder with `judgments.csv` and `gold.csv`", seconds, settings),
         *render_main(results, settings),
         "",
         *render_calibration(results, settings),
@@ -1019,9 +1030,7 @@ def _plain(value):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=REPO / ".." / "shared" / "datasets",
-                        help="folder of dataset folders (default ../shared/datasets from the repo root)")
-    parser.add_argument("--out", type=Path, default=HERE / "results", help="output folder")
+    add_data_options(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of the 2-fold gold split (default 0)")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="only these dataset folders")
     parser.add_argument("--ck-glad-iter", type=int, default=100,

@@ -59,11 +59,13 @@ sys.path.insert(0, str(HERE))
 from accuracy import (  # noqa: E402  (benchmarks/accuracy.py)
     DS_TOLERANCE,
     _plain,
+    add_data_options,
     crowdkit_outputs,
     ds_defaults,
     git_state,
     gold_codes,
     gold_folders,
+    header_lines,
     numba_threads,
     paired_test,
 )
@@ -509,14 +511,8 @@ def render(results: list[dict], summary: dict, command: str, versions: dict, set
     n = len(results)
     short = {name: name.replace("weather_sentiment", "ws").replace("adult_content2", "adult2") for name in names}
     lines = [
-        "# Dawid-Skene regularisation variants vs crowd-kit's DawidSkene",
-        "",
-        f"Command: `{command}`",
-        "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
-        f"Datasets: every folder with `judgments.csv` and `gold.csv` ({n}); total run time "
-        f"{settings['seconds']:.0f} s; load average (1 min) {settings['load_before']:.2f} before, "
-        f"{settings['load_after']:.2f} after.",
-        "",
+        *header_lines("Dawid-Skene regularisation variants vs crowd-kit's DawidSkene", command, versions,
+                      f"every folder with `judgments.csv` and `gold.csv` ({n})", settings["seconds"], settings),
         f"Criterion: accuracy on gold within {100 * DS_TOLERANCE:.1f} points of crowd-kit "
         "`DawidSkene(n_iter=100)` (default tol=1e-5), or above it. Every model is fitted without gold on the "
         "same de-duplicated judgments. *within*: datasets meeting it; *worst*: the largest shortfall "
@@ -615,9 +611,7 @@ def render(results: list[dict], summary: dict, command: str, versions: dict, set
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=REPO / ".." / "shared" / "datasets",
-                        help="folder of dataset folders (default ../shared/datasets from the repo root)")
-    parser.add_argument("--out", type=Path, default=HERE / "results", help="output folder")
+    add_data_options(parser)
     parser.add_argument("--only", nargs="+", metavar="NAME", help="only these dataset folders")
     parser.add_argument("--threads", type=int, default=1,
                         help="numba threads for our fits (default 1; results are the same for any count)")

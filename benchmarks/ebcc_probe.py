@@ -433,9 +433,9 @@ def render(results: list[dict], command: str, seed: int, total: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=REPO / ".." / "shared" / "datasets",
-                        help="folder of dataset folders (default ../shared/datasets from the repo root)")
-    parser.add_argument("--out", type=Path, default=HERE / "results", help="output folder")
+    from accuracy import add_data_options
+
+    add_data_options(parser)
     parser.add_argument("--accuracy-json", type=Path, default=HERE / "results" / "accuracy.json",
                         help="accuracy.py results to compare with (default benchmarks/results/accuracy.json)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the restart seeds (default 0)")
