@@ -354,3 +354,13 @@ def test_importance_for_unknown_or_repeated_items_is_an_error() -> None:
         advise_redundancy(frame, importance=pl.DataFrame({"item": ["a", "a"], "importance": [10, 1]}))
     same = advise_redundancy(frame, importance=pl.DataFrame({"item": ["a", "a"], "importance": [10, 10]}))
     assert same.items.height == 3
+
+
+def test_item_without_judgments_has_the_same_status_as_in_the_item_table():
+    """One status rule (models.base.item_status) for the item table, the advice and the claim."""
+    judgments = Judgments.from_codes([0, 0, 0, 2, 2, 2], [0, 1, 2, 0, 1, 2], [0, 0, 1, 1, 1, 0], n_classes=2)
+    model = DawidSkene().fit(judgments)
+    advice = advise_redundancy(model, target=0.9, max_labels=5)
+    assert advice.items.get_column("status").to_list() == model.item_table().get_column("status").to_list() \
+        == ["ok", "no_judgments", "ok"]
+    assert advice.items.get_column("label")[1] is None

@@ -23,6 +23,7 @@ from consensus.data import Judgments
 from consensus.errors import check_param
 from consensus.io.readers import Source
 from consensus.methods import METHODS, make_model
+from consensus.models.base import item_status
 
 LEVELS = ("row", "judgment")
 #: Calibration of the gold-free fit whose labels are validated: the per-item temperature, the
@@ -263,8 +264,7 @@ class _Fit:
 
 def _delivery(judgments: Judgments, model: Any) -> _Fit:
     """The delivered labels of a fitted model (none for mostly-n/a items) and the model's estimates."""
-    mostly_na = judgments.n_na_per_item > judgments.n_labels_per_item
-    delivered = np.where(mostly_na, -1, model.labels_).astype(np.int32)
+    delivered = item_status(judgments.n_labels_per_item, judgments.n_na_per_item, model.labels_)[0].astype(np.int32)
     probas = np.asarray(model.probas_, dtype=np.float64)
     row, judgment = _model_estimates(judgments, delivered, probas)
     return _Fit(delivered, probas, row, judgment)

@@ -20,6 +20,19 @@ STATUS_MOSTLY_NA = "mostly_na"
 STATUS_NO_JUDGMENTS = "no_judgments"
 
 
+def item_status(n_labels: np.ndarray, n_na: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Delivered labels and statuses per item, the one rule every item table uses.
+
+    ``mostly_na`` (more abstentions than class answers) and ``no_judgments`` (no class answer, no
+    label) items deliver no label (-1). Returns ``(labels int, status str)``, both ``(n_items,)``.
+    """
+    mostly_na = np.asarray(n_na) > np.asarray(n_labels)
+    delivered = np.where(mostly_na, -1, np.asarray(labels))
+    status = np.where(mostly_na, STATUS_MOSTLY_NA,
+                      np.where((np.asarray(n_labels) == 0) & (delivered < 0), STATUS_NO_JUDGMENTS, STATUS_OK))
+    return delivered, status
+
+
 def as_judgments(data: Judgments | Source, gold: Source | None = None) -> Judgments:
     """Coerce a path, glob, frame or :class:`Judgments` (plus optional gold) to Judgments.
 
@@ -118,8 +131,7 @@ class Aggregator:
         judgments = self.judgments_
         n_labels = judgments.n_labels_per_item
         n_na = judgments.n_na_per_item
-        mostly_na = n_na > n_labels
-        labels = np.where(mostly_na, -1, self.labels_)
+        labels, status = item_status(n_labels, n_na, self.labels_)
         confidence = np.full(judgments.n_items, np.nan)
         has_label = labels >= 0
         confidence[has_label] = self.probas_[np.flatnonzero(has_label), labels[has_label]]
@@ -130,9 +142,7 @@ class Aggregator:
             "confidence": pl.Series(confidence).fill_nan(None),
             "n_labels": pl.Series(n_labels, dtype=pl.Int64),
             "n_na": pl.Series(n_na, dtype=pl.Int64),
-            "status": pl.Series(np.where(mostly_na, STATUS_MOSTLY_NA,
-                                         np.where((n_labels == 0) & (labels < 0), STATUS_NO_JUDGMENTS, STATUS_OK)),
-                                dtype=pl.String),
+            "status": pl.Series(status, dtype=pl.String),
         }
         if judgments.gold is not None:
             columns["gold"] = _names(classes, judgments.gold)

@@ -76,7 +76,7 @@ from consensus.io.readers import Source
 from consensus.kernels import redundancy as kr
 from consensus.kernels.calibration import loo_rows_loglik
 from consensus.methods import METHODS, make_model
-from consensus.models.base import STATUS_MOSTLY_NA, Aggregator, as_judgments
+from consensus.models.base import STATUS_MOSTLY_NA, Aggregator, as_judgments, item_status
 from consensus.redundancy.inputs import ModelProbs, importance_per_item, read_model_probs
 
 ACTIONS = ("accept", "accept_model", "label_more", "expert_review")
@@ -275,8 +275,8 @@ def advise_redundancy(
                              f"({n_items}); got shape {caps.shape}.")
     caps = np.broadcast_to(caps.astype(np.int64), (n_items,))
     budget_left = np.maximum(caps - n_labels - n_na, 0)
-    mostly_na = n_na > n_labels
-    labels = np.where(mostly_na, -1, np.asarray(model.labels_))
+    labels, status = item_status(n_labels, n_na, np.asarray(model.labels_))
+    mostly_na = status == STATUS_MOSTLY_NA
     confidence = np.where(labels >= 0, post[np.arange(n_items), np.maximum(labels, 0)], np.nan)
     at_target = (labels >= 0) & (confidence >= targets - kr.REACH_TOL)
 
@@ -341,7 +341,7 @@ def advise_redundancy(
         "confidence": pl.Series(confidence).fill_nan(None),
         "n_labels": pl.Series(n_labels, dtype=pl.Int64),
         "n_na": pl.Series(n_na, dtype=pl.Int64),
-        "status": pl.Series(np.where(mostly_na, STATUS_MOSTLY_NA, "ok"), dtype=pl.String),
+        "status": pl.Series(status, dtype=pl.String),
     }
     if machine is not None:
         columns["model_label"] = _names(classes, model_label)
