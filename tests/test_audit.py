@@ -287,3 +287,41 @@ def test_report_shows_small_p_values_in_significant_digits():
 
     assert [_p(v) for v in (1.08e-05, 0.00099, 0.001, 0.5, 0.0, None, float("nan"))] == [
         "1.08e-05", "0.00099", "0.0010", "0.5000", "< 1e-300", "n/a", "n/a"]
+
+
+def test_gold_items_answered_only_n_a_leave_the_calibration_unscored(delivery, tmp_path, capsys) -> None:
+    """Every gold item's answers are n/a: no ECE to print (was a TypeError from the CLI), the report says why."""
+    gold_items = ["item-0", "item-1"]
+    frame = delivery.with_columns(
+        pl.when(pl.col("item").is_in(gold_items)).then(pl.lit("n/a")).otherwise(pl.col("label")).alias("label"))
+    path, gold_path = tmp_path / "d.csv", tmp_path / "g.csv"
+    frame.write_csv(path)
+    pl.DataFrame({"item": gold_items, "label": ["cat", "dog"]}).write_csv(gold_path)
+    assert main(["audit", str(path), "--gold", str(gold_path), "-o", str(tmp_path / "out"), "--no-fraud",
+                 "--no-redundancy"]) == 0
+    assert "ECE n/a (no gold item has a label to score)" in capsys.readouterr().err
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["calibration"]["n"] == 0 and summary["calibration"]["ece"] is None
+    assert "No gold item has a label to score" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_a_second_audit_into_the_same_folder_leaves_nothing_of_the_first(delivery, gold, tmp_path, capsys) -> None:
+    """Tables and the quarantine file of an earlier run (other sections, quarantined rows) are not left behind."""
+    first = tmp_path / "first.csv"
+    pl.concat([delivery, pl.DataFrame({"item": [None], "worker": ["w0"], "label": ["cat"], "duration": [1.0]},
+                                      schema=delivery.schema)]).write_csv(first)
+    gold_path = tmp_path / "gold.csv"
+    gold.write_csv(gold_path)
+    out = tmp_path / "out"
+    assert main(["audit", str(first), "--gold", str(gold_path), "--claimed-accuracy", "0.9", "-o", str(out),
+                 "--quiet"]) == 0
+    assert (out / "quarantine.csv").exists() and (out / "tables" / "claim_overall.parquet").exists()
+    second = tmp_path / "second.csv"
+    delivery.write_csv(second)
+    assert main(["audit", str(second), "-o", str(out), "--quiet", "--no-fraud", "--no-redundancy"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["rows"]["quarantined"] == 0
+    assert not (out / "quarantine.csv").exists()
+    names = {p.stem for p in (out / "tables").glob("*.parquet")}
+    assert names == {"items", "workers", "confusion", "agreement_items", "agreement_pairs", "confused_pairs",
+                     "disputed_items"}

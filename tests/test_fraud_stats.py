@@ -43,7 +43,11 @@ def test_g_test_matches_naive(data, k, rows):
     ref_kl, ref_g, ref_p = naive_g_test(observed, expected)
     np.testing.assert_allclose(g, ref_g, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(kl, ref_kl, rtol=1e-9, atol=1e-12, equal_nan=True)
-    np.testing.assert_allclose(p, ref_p, rtol=1e-9, atol=1e-15, equal_nan=True)
+    # at G ~ 0 the p-value is ill-conditioned (chi2.sf falls like sqrt(G) for 1 df): G = 5e-16 instead
+    # of 0 moves it by 2e-8, so there the two must only agree that the fit is perfect
+    flat = (ref_g < 1e-9) & np.isfinite(ref_p)
+    np.testing.assert_allclose(p[~flat], ref_p[~flat], rtol=1e-9, atol=1e-15, equal_nan=True)
+    assert (p[flat] > 1 - 1e-6).all()
 
 
 def test_g_test_equals_scipy_power_divergence_without_correction():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
@@ -267,3 +268,23 @@ def test_one_hot_group_by_prefix():
     assert j.classes == ["cat", "dog"]
     # no option chosen: an abstention
     assert j.label.tolist() == [0, 1, -1]
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])  # text ids: general reader; integer Parquet: fast path
+def test_source_rows_point_every_judgment_at_its_file_and_row(tmp_path, suffix):
+    rng = np.random.default_rng(0)
+    paths = []
+    for k, n in enumerate((50, 70)):
+        frame = pl.DataFrame({"item": rng.integers(0, 20, n), "worker": np.arange(n) % 13 + 100 * k,
+                              "label": rng.integers(0, 3, n)}).unique(["item", "worker"], maintain_order=True)
+        path = tmp_path / f"part{k}.{suffix}"
+        frame.write_csv(path) if suffix == "csv" else frame.write_parquet(path)
+        paths.append(path)
+    judgments = read_judgments([str(p) for p in paths])
+    source, row = judgments.source_rows(judgments.input_row)
+    files = {str(p): (pl.read_csv(p) if suffix == "csv" else pl.read_parquet(p)) for p in paths}
+    for name, r, item, worker in zip(source, row, judgments.item, judgments.worker):
+        line = files[name].row(r - 1, named=True)
+        assert (str(line["item"]), str(line["worker"])) == (str(judgments.item_ids[int(item)]),
+                                                            str(judgments.worker_ids[int(worker)]))
+    assert judgments.source_rows(np.array([-1]))[0].to_list() == [None]

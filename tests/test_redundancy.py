@@ -364,3 +364,66 @@ def test_item_without_judgments_has_the_same_status_as_in_the_item_table():
     assert advice.items.get_column("status").to_list() == model.item_table().get_column("status").to_list() \
         == ["ok", "no_judgments", "ok"]
     assert advice.items.get_column("label")[1] is None
+
+
+def test_accept_model_delivers_the_class_that_reached_the_target(tmp_path):
+    """Items with one spammer answer and a reliable model that says otherwise: the settled label is the
+    model-backed class at the target, not the crowd's lone answer at ~1% (as it was)."""
+    rng = np.random.default_rng(4)
+    K, items, workers, labels, truth = 3, [], [], [], []
+    for i in range(150):  # three good annotators per item
+        t = int(rng.integers(K))
+        truth.append(t)
+        for w in range(3):
+            items.append(i)
+            workers.append(w)
+            labels.append(t if rng.random() < 0.9 else int(rng.integers(K)))
+        items.append(i)  # annotator 3 answers at random everywhere, so the model learns what it is worth
+        workers.append(3)
+        labels.append(int(rng.integers(K)))
+    for i in range(150, 180):  # one answer each, from an annotator who answers at random
+        t = int(rng.integers(K))
+        truth.append(t)
+        items.append(i)
+        workers.append(3)
+        labels.append(int(rng.integers(K)))
+    judgments = Judgments.from_codes(np.array(items), np.array(workers), np.array(labels), n_classes=K)
+    model = DawidSkene().fit(judgments)
+    probs = np.full((180, K), 0.001)
+    probs[np.arange(180), truth] = 1 - 0.001 * (K - 1)
+    path = tmp_path / "model.csv"
+    pl.DataFrame({"item": [str(i) for i in range(180)],
+                  **{f"prob_{k}": probs[:, k] for k in range(K)}}).write_csv(path)
+    advice = advise_redundancy(model, model_probs=str(path)).items
+    settled = advice.filter(pl.col("action") == "accept_model")
+    assert settled.height > 0
+    assert (settled["confidence_with_model"] >= settled["target"] - 1e-9).all()
+    thin = settled.filter(pl.col("n_labels") == 1)
+    assert thin.height > 0
+    assert (thin["label"] == thin["model_label"]).all()
+    assert (thin["label"].cast(pl.Int64).to_numpy() == np.array(truth)[thin["item"].cast(pl.Int64).to_numpy()]).all()
+
+
+def test_exact_engine_refuses_an_enumeration_it_cannot_finish(fitted):
+    """8 classes and 40 labels are ~3.8e8 vote-count states: a one-line error instead of hours of work."""
+    rng = np.random.default_rng(2)
+    item = np.repeat(np.arange(40), 3)
+    judgments = Judgments.from_codes(item, rng.integers(0, 10, item.size), rng.integers(0, 8, item.size),
+                                     n_classes=8)
+    model = MajorityVote().fit(judgments)
+    with pytest.raises(ParameterError, match=r"vote-count states .*limit is 1,000,000.*'simulate'"):
+        advise_redundancy(model, max_labels=40, engine="exact")
+
+
+def test_summary_names_the_engine_of_the_next_batch_figures():
+    """5 classes, ~20 answers per item and --max-labels 30: the per-item figures are exact (<= 10 labels
+    left), a fresh item's 30 labels are 324,632 states, so the next-batch figures are simulated and
+    depend on n_runs; the summary says so (it said 'exact' with n_runs None)."""
+    from pathlib import Path
+
+    from consensus import read_judgments
+
+    sample = Path(__file__).resolve().parents[1] / "datasets" / "weather_sentiment_amt" / "judgments.csv"
+    model = MajorityVote().fit(read_judgments(sample))
+    params = advise_redundancy(model, max_labels=30, n_runs=300).summary()["params"]
+    assert (params["engine"], params["next_batch_engine"], params["n_runs"]) == ("exact", "simulate", 300)

@@ -44,6 +44,10 @@ class Judgments:
         0-based position of each judgment in the concatenated input.
     n_input_rows : int, optional
         Rows read from the input (used + quarantined). Defaults to ``n_judgments``.
+    input_files : polars.DataFrame, optional
+        ``source`` (file name) and ``first_row`` (its first ``input_row``) per input file, in
+        order; set by the readers. :meth:`source_rows` turns an ``input_row`` into the file and
+        1-based row that errors and the quarantine name.
     quarantine : polars.DataFrame, optional
         Input rows that were not used, one per row, with a ``reason`` column.
     gold_quarantine : polars.DataFrame, optional
@@ -66,6 +70,7 @@ class Judgments:
         gold: np.ndarray | None = None,
         input_row: np.ndarray | None = None,
         n_input_rows: int | None = None,
+        input_files: pl.DataFrame | None = None,
         quarantine: pl.DataFrame | None = None,
         gold_quarantine: pl.DataFrame | None = None,
         source: str = "<arrays>",
@@ -81,6 +86,7 @@ class Judgments:
         self.gold = gold
         self.input_row = input_row
         self.n_input_rows = len(self.item) if n_input_rows is None else int(n_input_rows)
+        self.input_files = input_files
         self.quarantine = quarantine
         self.gold_quarantine = gold_quarantine
         self.source = source
@@ -207,6 +213,25 @@ class Judgments:
     def n_na_per_worker(self) -> np.ndarray:
         """Abstentions per worker, shape (n_workers,), int64."""
         return np.bincount(self.worker[self.label < 0], minlength=self.n_workers)
+
+    def source_rows(self, positions: np.ndarray) -> tuple[pl.Series, pl.Series]:
+        """The input file and its 1-based data row of each ``input_row`` position (as in errors and
+        the quarantine); ``(source, row)``, both null where the position (negative) or the files
+        are unknown."""
+        import polars as pl
+
+        positions = np.asarray(positions, dtype=np.int64)
+        if self.input_files is None or self.input_files.height == 0:
+            return (pl.Series("source", [None] * positions.size, dtype=pl.String),
+                    pl.Series("row", [None] * positions.size, dtype=pl.Int64))
+        first = self.input_files.get_column("first_row").to_numpy()
+        segment = np.maximum(np.searchsorted(first, positions, side="right") - 1, 0)
+        unknown = np.flatnonzero(positions < 0)
+        source = self.input_files.get_column("source").gather(segment).alias("source")
+        row = pl.Series("row", positions - first[segment] + 1, dtype=pl.Int64)
+        if unknown.size:
+            source, row = source.scatter(unknown, None), row.scatter(unknown, None)
+        return source, row
 
     def accounting_line(self) -> str:
         """The row-accounting sentence the CLI prints."""

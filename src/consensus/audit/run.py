@@ -103,6 +103,8 @@ class AuditResult:
     def write(self, folder: str | Path) -> list[Path]:
         """Write ``report.html``, ``summary.json`` and ``tables/<name>.parquet`` into ``folder``.
 
+        ``folder/tables`` then holds this audit's tables only: Parquet files an earlier audit left
+        there (a section this run skipped) are removed, so the folder never mixes two deliveries.
         Returns the paths written.
         """
         from consensus.report.html import render_report
@@ -115,6 +117,8 @@ class AuditResult:
             path = out / "tables" / f"{name}.parquet"
             _parquet_safe(table).write_parquet(path)
             written.append(path)
+        for stale in sorted(set((out / "tables").glob("*.parquet")) - set(written)):
+            stale.unlink()
         summary_path = out / "summary.json"
         summary_path.write_text(self.to_json() + "\n", encoding="utf-8")
         report_path = out / "report.html"

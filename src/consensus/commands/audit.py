@@ -32,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
     judgments = read_from_args(args)
     if args.quarantine_out is None:
         args.quarantine_out = str(out / "quarantine.csv")
+        # a quarantine file left by an earlier audit into OUTDIR would describe another delivery
+        Path(args.quarantine_out).unlink(missing_ok=True)
     report_accounting(judgments, args, None, quiet=args.quiet)  # the quarantine file is written even when quiet
     box_options = {"box_format": args.box_format} if args.boxes is not None else None
     try:
@@ -55,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
         say(f"audit: {s['fraud']['n_flagged']} of {s['n_workers']} annotators flagged"
             + (f" ({names})" if names else ""))
     if "calibration" in s:
-        say(f"audit: calibration on gold (gold-free fit): ECE {s['calibration']['ece']:.3f}")
+        ece = s["calibration"]["ece"]
+        say("audit: calibration on gold (gold-free fit): "
+            + (f"ECE {ece:.3f}" if ece is not None else "ECE n/a (no gold item has a label to score)"))
     if result.advice is not None:
         counts = result.advice.items.group_by("action").len().sort("action")
         say("audit: redundancy advice: " + ", ".join(f"{a} {n}" for a, n in counts.iter_rows()))

@@ -62,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
             log(f"wrote {args.pairs_out} ({report.pairs.height} annotator pairs)")
     if args.gold_items_out:
         if report.gold_items is None:
-            log(f"--gold-items-out {args.gold_items_out}: no gold given, nothing written")
+            why = "the honeypot detector is not among --detectors" if "honeypot" not in config.detectors \
+                else "no gold given"
+            log(f"--gold-items-out {args.gold_items_out}: {why}, nothing written")
         else:
             write_table(_for_file(report.gold_items, args.gold_items_out), args.gold_items_out)
             if args.gold_items_out != "-":

@@ -71,8 +71,9 @@ class FraudConfig:
     min_copy_ratio : float, default 3.0
         Observed / expected shared wrong answers of a pair needed for ``copying``.
     min_shared_errors : int, default 3
-        Least shared wrong answers for ``copying`` (identical answer sequences
-        need none).
+        Least shared wrong answers for ``copying``, identical answer sequences
+        included: two annotators who agree on right answers are what good
+        annotators look like; shared mistakes are the evidence of copying.
     co_window : float, default 10.0
         Seconds; two submissions on the same item this close are co-timed.
     min_co_share : float, default 0.5

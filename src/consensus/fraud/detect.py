@@ -53,8 +53,9 @@ class FraudReport:
         ``<test>_statistic``, ``<test>_threshold``, ``<test>_p_value`` (null where
         not run), then evidence columns (see the README).
     judgments : polars.DataFrame
-        One row per judgment that tripped a per-judgment rule: ``input_row``,
-        ``item``, ``worker``, ``label``, ``duration``, ``floor_seconds``,
+        One row per judgment that tripped a per-judgment rule: ``input_row``
+        (0-based, in the concatenated input), ``source`` and ``row`` (the file and
+        its 1-based data row, as errors and the quarantine name them), ``item``, ``worker``, ``label``, ``duration``, ``floor_seconds``,
         ``submitted``, ``gold``, ``flags`` (list of ``too_fast``, ``burst``,
         ``copied``, ``co_timed``, ``gold_miss``).
     pairs : polars.DataFrame
@@ -101,6 +102,14 @@ class FraudReport:
             names = _names(j.worker_ids, np.flatnonzero(mask) if mask is not None else np.zeros(0, int), max_names)
             lines.append(f"  {test}: {count}" + (f" ({names})" if count else ""))
         floor = self.speed_floor
+        skipped = [(name, why) for name, why in (
+            ("speed", "no durations or submission times (--duration-col, or --start-col and --submit-col)"
+             if j.duration is None and j.submitted is None else None),
+            ("honeypot", "no gold answers (--gold or --gold-col)" if self.gold_items is None and not (
+                j.gold is not None and (np.asarray(j.gold) >= 0).any()) else None),
+        ) if name in config.detectors and why]
+        for name, why in skipped:
+            lines.append(f"  {name}: not run: {why}")
         if floor is not None:
             lines.append(floor.describe())
             duration = np.asarray(j.duration, dtype=np.float64)
@@ -365,12 +374,15 @@ def _judgments_table(j: Judgments, flags: dict[str, np.ndarray], floor: SpeedFlo
         any_flag |= flags[f]
     idx = np.flatnonzero(any_flag)
     classes = pl.Series(j.classes, dtype=pl.String)
+    source, row = j.source_rows(j.input_row[idx] if j.input_row is not None else np.full(idx.size, -1))
     label = j.label[idx]
     label_names = classes.gather(np.where(label >= 0, label, 0).astype(np.int64)) if idx.size else classes.head(0)
     if (label < 0).any():
         label_names = label_names.scatter(np.flatnonzero(label < 0), None)
     data: dict[str, Any] = {
         "input_row": pl.Series(j.input_row[idx] if j.input_row is not None else [None] * idx.size, dtype=pl.Int64),
+        "source": source,
+        "row": row,
         "item": j.item_ids.gather(j.item[idx].astype(np.int64)),
         "worker": j.worker_ids.gather(j.worker[idx].astype(np.int64)),
         "label": label_names,

@@ -30,6 +30,7 @@ def without_workers(judgments: Judgments, drop: np.ndarray) -> Judgments:
         judgments.item_ids, judgments.worker_ids, judgments.classes,
         duration=sub(judgments.duration), submitted=sub(judgments.submitted), gold=judgments.gold,
         input_row=sub(judgments.input_row), n_input_rows=judgments.n_input_rows,
+        input_files=judgments.input_files,
         quarantine=judgments.quarantine, gold_quarantine=judgments.gold_quarantine,
         source=judgments.source)
 

@@ -5,13 +5,17 @@ The floor
 Durations are compared on the log scale, where they are roughly symmetric.
 Without ``min_seconds`` the floor is learned robustly: the center is the median
 log duration and the scale ``1.4826 * MAD``, so a minority of fast workers moves
-neither. When items take different times (the spread of per-item medians is
-larger than their sampling noise, ``(pi / 2) * s^2 / n_i``, explains), each item
-gets its own center, shrunk toward the global one by how much data it has
-(empirical Bayes: weight ``tau^2 / (tau^2 + (pi / 2) s^2 / n_i)``). The floor is
+neither. The within-item scale ``s`` is the robust scale of the differences
+between two judgments of one item, / sqrt(2) (unbiased however few judgments an
+item has; residuals around an item's own median are not). When items take
+different times (the spread of per-item medians is larger than their sampling
+noise, ``(pi / 2) * s^2 / n_i``, explains), each item gets its own center,
+shrunk toward the global one by how much data it has (empirical Bayes: weight
+``w = tau^2 / (tau^2 + (pi / 2) s^2 / n_i)``), and its scale is
+``sqrt(s^2 + w (pi / 2) s^2 / n_i)`` (the center's own uncertainty). The floor is
 ``exp(center - floor_sds * scale)``: with the default 1.5, about 7% of an
 honest log-normal crowd's judgments would fall below it (real crowds have a
-lighter lower tail, since reading takes a minimum time: 3.3% on
+lighter lower tail, since reading takes a minimum time: 1.3% on
 weather_sentiment_amt), and a worker needs ``min_fast_share`` (40%) of its work
 below it, significantly more than the rest of the crowd, to be flagged. With a
 typical log-scale of 0.6-0.9 the floor is a quarter to a third of the median
@@ -46,6 +50,10 @@ MIN_PER_ITEM = 3
 #: Per-item floors when the between-item spread (sd of true log centers) exceeds this
 #: share of the within-item scale.
 ITEMS_DIFFER = 0.25
+#: The within-item scale uses every pair of an item's timed judgments, of at most this many of
+#: its quantiles, and at most ``PAIR_BUDGET`` differences in all.
+PAIR_POINTS = 20
+PAIR_BUDGET = 2_000_000
 
 
 @dataclass
@@ -126,8 +134,7 @@ def learn_floor(ctx: Context) -> SpeedFloor | None:
         med_i, n_i = group_median(j.item_offsets, log_d)
         ok = n_i >= MIN_PER_ITEM
         if ok.sum() >= 10 or (config.per_item_floor == "always" and ok.any()):
-            resid = _sample(log_d - np.where(ok, med_i, np.nan)[j.item])
-            within = _robust_scale(resid[np.isfinite(resid)])
+            within = _within_item_scale(j.item_offsets, log_d)
             if within <= 0:
                 within = scale
             noise = np.pi / 2.0 * within**2 / np.maximum(n_i[ok], 1)
@@ -141,13 +148,57 @@ def learn_floor(ctx: Context) -> SpeedFloor | None:
                 noise_all = np.pi / 2.0 * within**2 / np.maximum(n_i, 1)
                 weight[ok] = tau2 / (tau2 + noise_all[ok]) if tau2 > 0 else 0.0
                 item_center = center + weight * (np.where(ok, med_i, center) - center)
-                resid = _sample(log_d - item_center[j.item])
-                scale = _robust_scale(resid[np.isfinite(resid)])
-    item_floor = np.exp(item_center - config.floor_sds * scale) if scale > 0 else full(j.n_items, 0.0)
+                scale = within
+    item_scale = scale
+    if mode == "per_item":  # a judgment's spread around an estimated center: the center's own uncertainty too
+        item_scale = np.sqrt(within**2 + weight * noise_all)
+    item_floor = np.exp(item_center - config.floor_sds * item_scale) if scale > 0 else full(j.n_items, 0.0)
     fast = valid & (duration < item_floor[j.item])
     seconds = float(np.median(item_floor)) if mode == "per_item" else float(item_floor[0]) if j.n_items else 0.0
     return SpeedFloor(mode, seconds, item_floor, median_seconds, scale, between, config.floor_sds,
                       n_timed, int(fast.sum()))
+
+
+def _within_item_scale(item_offsets: np.ndarray, log_d: np.ndarray) -> float:
+    """Robust sd of log durations around their item's true center, from differences within items.
+
+    Residuals around each item's *own* median shrink with few judgments per item (with 3, one of
+    them is 0), which made items look different when they were not. The difference of two
+    judgments of one item has sd ``sqrt(2) * sd`` whatever the item's center and however few
+    judgments it has: the robust scale of every within-item difference, / sqrt(2). It does not
+    depend on the order of the judgments (ids can be renamed). An item with more than
+    ``PAIR_POINTS`` timed judgments contributes the pairs of ``PAIR_POINTS`` of its quantiles (at
+    (k + 1/2) / PAIR_POINTS); past ``PAIR_BUDGET`` differences, every k-th item is used.
+    """
+    n_timed = np.add.reduceat(np.isfinite(log_d).astype(np.int64), item_offsets[:-1]) \
+        if log_d.size else np.zeros(0, dtype=np.int64)
+    n_timed = np.where(np.diff(item_offsets) > 0, n_timed, 0)
+    points = np.minimum(n_timed, PAIR_POINTS)
+    pairs = points * (points - 1) // 2
+    step = max(1, -(-int(pairs.sum()) // PAIR_BUDGET))
+    kept = np.zeros(n_timed.size, dtype=bool)
+    kept[::step] = True
+    differences = []
+    for n in np.unique(n_timed[kept & (n_timed >= 2)]):
+        owners = np.flatnonzero(kept & (n_timed == n))
+        rows = _timed_rows(item_offsets, log_d, owners, int(n))
+        if n > PAIR_POINTS:
+            rows = rows[:, np.round((np.arange(PAIR_POINTS) + 0.5) * n / PAIR_POINTS - 0.5).astype(np.int64)]
+        first, second = np.triu_indices(rows.shape[1], 1)
+        differences.append((rows[:, first] - rows[:, second]).ravel())
+    if not differences:
+        return 0.0
+    return _robust_scale(np.concatenate(differences)) / np.sqrt(2.0)
+
+
+def _timed_rows(item_offsets: np.ndarray, log_d: np.ndarray, owners: np.ndarray, n: int) -> np.ndarray:
+    """The ``n`` timed log durations of each item in ``owners`` (each has exactly ``n``), sorted, one row each."""
+    lengths = item_offsets[owners + 1] - item_offsets[owners]
+    index = np.repeat(item_offsets[owners], lengths) + (np.arange(lengths.sum())
+                                                        - np.repeat(np.cumsum(lengths) - lengths, lengths))
+    values = log_d[index]
+    values = values[np.isfinite(values)].reshape(owners.size, n)
+    return np.sort(values, axis=1)
 
 
 def _sample(values: np.ndarray) -> np.ndarray:

@@ -282,6 +282,8 @@ def read_judgments_fast(source, *, cmap_args: dict, na_set: list[str], declared:
         duration=dur,
         input_row=position.astype(np.int64, copy=False),
         n_input_rows=n_rows,
+        input_files=pl.DataFrame({"source": pl.Series(names, dtype=pl.String),
+                                  "first_row": np.cumsum([0, *heights[:-1]]).astype(np.int64)}),
         quarantine=quarantine,
         source=describe_source(source),
     )

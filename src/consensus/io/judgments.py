@@ -159,6 +159,11 @@ def read_judgments(
             "every judgment is an abstention (n/a); there is no class to aggregate", source=name
         )
     judgments = _encode(used, class_names, cmap, name, raw.height, _quarantine_table(quarantined))
+    # where each input file starts in the concatenated input: input_row -> (file, row) as in errors
+    starts = frame.select(pl.col(SOURCE_COL), pl.col("__pos")).filter(
+        pl.col(SOURCE_COL).ne_missing(pl.col(SOURCE_COL).shift(1)))
+    judgments.input_files = pl.DataFrame({"source": starts.get_column(SOURCE_COL).cast(pl.String),
+                                          "first_row": starts.get_column("__pos").cast(pl.Int64)})
 
     gold_frames = []
     if cmap.gold is not None:

@@ -136,7 +136,7 @@ def _log_normalise_columns(table):
         total = 0.0
         for given in range(n_classes):
             total += table[given, k]
-        # log(c) - log(total), not log(c / total): fastmath 'arcp' turns a
+        # log(c) - log(total), not log(c / total): a fastmath 'arcp' build turned a
         # division into a multiplication by 1/total, which overflows for subnormal totals
         log_total = np.log(total) if total > 0.0 else 0.0
         for given in range(n_classes):

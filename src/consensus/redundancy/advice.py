@@ -85,6 +85,8 @@ ENGINES = ("auto", "exact", "simulate")
 NEXT_BATCH = "adaptive (next batch, from scratch)"
 #: Exact enumeration is used up to this many vote-count states (C(L + K, K)).
 MAX_EXACT_STATES = 20_000
+#: ``engine="exact"`` refuses more states than this (their table alone would take minutes and GBs).
+EXACT_STATE_LIMIT = 1_000_000
 #: Share of uniform mass mixed into the pool confusion so no label has probability 0.
 POOL_SMOOTHING = 1e-3
 #: Items need at least this many class answers before their disagreement is tested.
@@ -334,6 +336,10 @@ def advise_redundancy(
     extra = np.where(label_more, extra, 0)
     expected = np.where(at_target | by_model, 0.0, expected)
 
+    # an item the model's vote settles is delivered with the class that reached the target, which can
+    # overrule a thin crowd (one spammer's answer against a reliable model)
+    labels = np.where(by_model, start.argmax(axis=1), labels)
+    confidence = np.where(labels >= 0, post[np.arange(n_items), np.maximum(labels, 0)], np.nan)
     classes = pl.Series(judgments.classes, dtype=pl.String)
     columns: dict[str, Any] = {
         "item": judgments.item_ids,
@@ -360,7 +366,7 @@ def advise_redundancy(
     items = pl.DataFrame(columns)
 
     prior = _class_prior(model, post)
-    fresh_cdf, _ = _stop_cdf(prior[None, :], np.array([target]), pool, update, int(np.max(caps)) if n_items else 1,
+    fresh_cdf, fresh_engine = _stop_cdf(prior[None, :], np.array([target]), pool, update, int(np.max(caps)) if n_items else 1,
                              engine, n_runs, seed, np.zeros(1, dtype=np.int64), scale_rho)
     fresh_expected = float((1.0 - fresh_cdf[0, :-1]).sum())
     fresh_reach = float(fresh_cdf[0, -1])
@@ -371,7 +377,8 @@ def advise_redundancy(
         "max_labels": int(max_labels) if np.ndim(max_labels) == 0 else "per item",
         "plan_level": float(plan_level), "min_reach": float(min_reach),
         "ambiguity_alpha": float(ambiguity_alpha), "engine": chosen_engine,
-        "n_runs": int(n_runs) if chosen_engine == "simulate" else None, "seed": int(seed),
+        "n_runs": int(n_runs) if "simulate" in (chosen_engine, fresh_engine) else None, "seed": int(seed),
+        "next_batch_engine": fresh_engine,
         "method": _method_name(model), "calibration": "per_item" if per_item else "model",
         "rho": float(rho_value) if per_item else None, "rho_source": rho_source,
         "temperature": float(temperature.mean()) if n_items else 1.0,
@@ -653,7 +660,12 @@ def _stop_cdf(post: np.ndarray, targets: np.ndarray, pool: np.ndarray, update: n
     n_classes = pool.shape[0]
     if post.shape[0] == 0 or n_steps <= 0:
         return np.ones((post.shape[0], max(n_steps, 0) + 1)), "none"
-    exact = engine == "exact" or (engine == "auto" and kr.n_count_states(n_classes, n_steps) <= MAX_EXACT_STATES)
+    n_states = kr.n_count_states(n_classes, n_steps)
+    if engine == "exact" and n_states > EXACT_STATE_LIMIT:
+        raise ParameterError(f"The 'engine' parameter of advise_redundancy is 'exact', which would enumerate "
+                             f"{n_states:,} vote-count states ({n_classes} classes, up to {n_steps} more labels; "
+                             f"the limit is {EXACT_STATE_LIMIT:,}); use 'simulate' or 'auto' (or fewer --max-labels).")
+    exact = engine == "exact" or (engine == "auto" and n_states <= MAX_EXACT_STATES)
     post = np.ascontiguousarray(post, dtype=np.float64)
     targets = np.ascontiguousarray(targets, dtype=np.float64)
     now = item_temperature(n_now, rho)

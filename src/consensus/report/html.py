@@ -346,6 +346,9 @@ def _calibration(result: Any) -> str:
     if cal is None:
         return ('<p class="note">No gold answers, so the confidence cannot be checked against the truth. The '
                 "confidences are tempered by a gold-free leave-one-judgment-out fit.</p>")
+    if cal["n"] == 0:
+        return ('<p class="note">No gold item has a label to score (their answers are all n/a or missing), so '
+                "the confidence cannot be checked against the truth.</p>")
     plot = svg.calibration_plot(cal["confidence"], cal["correct"], title="calibration on gold")
     return _figure(plot, f"Reliability diagram on {cal['n']} gold items of a fit that did not see the gold "
                    f"(10 bins): expected calibration error {cal['ece']:.3f}, accuracy {_pct(cal['accuracy'])}, "
