@@ -283,7 +283,7 @@ def test_cli_says_why_a_requested_detector_did_not_run(tmp_path, capsys):
     code, _, err = run(capsys, "fraud", path, "--gold", gold, "--detectors", "speed,random",
                        "--gold-items-out", tmp_path / "g.csv", "-o", tmp_path / "w.csv")
     assert code == 0, err
-    assert "speed: not run: no durations or submission times" in err
+    assert "speed: not run: no usable durations or submission times" in err
     assert "--gold-items-out" in err and "the honeypot detector is not among --detectors" in err
     assert not (tmp_path / "g.csv").exists()
 
@@ -304,3 +304,24 @@ def test_judgment_table_names_the_file_and_row_of_each_flagged_judgment(tmp_path
         line = files[r["source"]].row(r["row"] - 1, named=True)  # row 1 = first data row
         assert (line["item"], line["worker"]) == (r["item"], r["worker"])
         assert r["input_row"] == r["row"] - 1 + (200 if r["source"] == str(second) else 0)
+
+
+def test_speed_floor_when_the_last_items_lost_every_judgment():
+    """without_workers can leave trailing items with no judgment (np.add.reduceat raised IndexError)."""
+    rng = np.random.default_rng(0)
+    items, workers = np.repeat(np.arange(30), 5), np.tile(np.arange(5), 30)
+    workers[-5:] += 5  # the last item is judged only by annotators 5..9
+    judgments = consensus.Judgments.from_codes(items, workers, rng.integers(0, 2, items.size),
+                                               duration=rng.lognormal(3, 0.5, items.size))
+    drop = np.zeros(judgments.n_workers, dtype=bool)
+    drop[5:] = True
+    report = detect_fraud(without_workers(judgments, drop), detectors=["speed"], per_item_floor="always")
+    assert report.speed_floor is not None and report.speed_floor.n_timed == 145
+
+
+def test_source_rows_of_a_file_given_twice_count_from_its_first_row(tmp_path):
+    path = tmp_path / "a.csv"
+    crowd(0, n_items=10).write_csv(path)
+    judgments = consensus.read_judgments([str(path), str(path)], duplicates="last")
+    _, row = judgments.source_rows(judgments.input_row)
+    assert row.min() == 1 and row.max() == judgments.n_judgments

@@ -103,8 +103,8 @@ class FraudReport:
             lines.append(f"  {test}: {count}" + (f" ({names})" if count else ""))
         floor = self.speed_floor
         skipped = [(name, why) for name, why in (
-            ("speed", "no durations or submission times (--duration-col, or --start-col and --submit-col)"
-             if j.duration is None and j.submitted is None else None),
+            ("speed", "no usable durations or submission times (--duration-col, or --start-col and --submit-col)"
+             if floor is None and not _any_finite(j.submitted) else None),
             ("honeypot", "no gold answers (--gold or --gold-col)" if self.gold_items is None and not (
                 j.gold is not None and (np.asarray(j.gold) >= 0).any()) else None),
         ) if name in config.detectors and why]
@@ -365,6 +365,10 @@ def _workers_table(j: Judgments, tests: dict[str, TestResult], test_flags: dict[
             data[name] = pl.Series(arr).fill_nan(None) if arr.dtype.kind == "f" else pl.Series(arr)
     frame = pl.DataFrame(data).with_row_index("_code")
     return frame.sort(["fraud_score", "_code"], descending=[True, False]).drop("_code")
+
+
+def _any_finite(values: np.ndarray | None) -> bool:
+    return values is not None and bool(np.isfinite(np.asarray(values, dtype=np.float64)).any())
 
 
 def _judgments_table(j: Judgments, flags: dict[str, np.ndarray], floor: SpeedFloor | None) -> pl.DataFrame:

@@ -94,7 +94,9 @@ class SpeedFloor:
             how = "given by --min-seconds"
         else:
             how = (f"learned: median {self.median_seconds:.3g} s, floor = exp(center - "
-                   f"{self.floor_sds:g} x {self.log_scale:.3f}) on log seconds")
+                   f"{self.floor_sds:g} x {self.log_scale:.3f}"
+                   + (" widened by the item center's uncertainty" if self.mode == "per_item" else "")
+                   + ") on log seconds")
             if self.mode == "per_item":
                 finite = self.item_floor[np.isfinite(self.item_floor)]
                 how += (f", per item (items differ: between-item sd {self.between_items:.3f}); item floors "
@@ -168,11 +170,13 @@ def _within_item_scale(item_offsets: np.ndarray, log_d: np.ndarray) -> float:
     judgments it has: the robust scale of every within-item difference, / sqrt(2). It does not
     depend on the order of the judgments (ids can be renamed). An item with more than
     ``PAIR_POINTS`` timed judgments contributes the pairs of ``PAIR_POINTS`` of its quantiles (at
-    (k + 1/2) / PAIR_POINTS); past ``PAIR_BUDGET`` differences, every k-th item is used.
+    (k + 1/2) / PAIR_POINTS); past ``PAIR_BUDGET`` differences, every k-th item (in item-id order)
+    is used, so on such large inputs renaming items can move the estimate by its sampling error,
+    as for the medians (:func:`_sample`).
     """
-    n_timed = np.add.reduceat(np.isfinite(log_d).astype(np.int64), item_offsets[:-1]) \
-        if log_d.size else np.zeros(0, dtype=np.int64)
-    n_timed = np.where(np.diff(item_offsets) > 0, n_timed, 0)
+    n_items = item_offsets.size - 1
+    owner = np.repeat(np.arange(n_items), np.diff(item_offsets))
+    n_timed = np.bincount(owner[np.isfinite(log_d)], minlength=n_items)
     points = np.minimum(n_timed, PAIR_POINTS)
     pairs = points * (points - 1) // 2
     step = max(1, -(-int(pairs.sum()) // PAIR_BUDGET))

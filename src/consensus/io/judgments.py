@@ -160,8 +160,7 @@ def read_judgments(
         )
     judgments = _encode(used, class_names, cmap, name, raw.height, _quarantine_table(quarantined))
     # where each input file starts in the concatenated input: input_row -> (file, row) as in errors
-    starts = frame.select(pl.col(SOURCE_COL), pl.col("__pos")).filter(
-        pl.col(SOURCE_COL).ne_missing(pl.col(SOURCE_COL).shift(1)))
+    starts = frame.filter(pl.col(ROW_COL) == 1).select(pl.col(SOURCE_COL), pl.col("__pos"))
     judgments.input_files = pl.DataFrame({"source": starts.get_column(SOURCE_COL).cast(pl.String),
                                           "first_row": starts.get_column("__pos").cast(pl.Int64)})
 
