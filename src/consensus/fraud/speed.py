@@ -136,7 +136,7 @@ def learn_floor(ctx: Context) -> SpeedFloor | None:
         med_i, n_i = group_median(j.item_offsets, log_d)
         ok = n_i >= MIN_PER_ITEM
         if ok.sum() >= 10 or (config.per_item_floor == "always" and ok.any()):
-            within = _within_item_scale(j.item_offsets, log_d)
+            within = _within_item_scale(j.item, j.item_offsets, log_d)
             if within <= 0:
                 within = scale
             noise = np.pi / 2.0 * within**2 / np.maximum(n_i[ok], 1)
@@ -161,7 +161,7 @@ def learn_floor(ctx: Context) -> SpeedFloor | None:
                       n_timed, int(fast.sum()))
 
 
-def _within_item_scale(item_offsets: np.ndarray, log_d: np.ndarray) -> float:
+def _within_item_scale(item: np.ndarray, item_offsets: np.ndarray, log_d: np.ndarray) -> float:
     """Robust sd of log durations around their item's true center, from differences within items.
 
     Residuals around each item's *own* median shrink with few judgments per item (with 3, one of
@@ -174,9 +174,7 @@ def _within_item_scale(item_offsets: np.ndarray, log_d: np.ndarray) -> float:
     is used, so on such large inputs renaming items can move the estimate by its sampling error,
     as for the medians (:func:`_sample`).
     """
-    n_items = item_offsets.size - 1
-    owner = np.repeat(np.arange(n_items), np.diff(item_offsets))
-    n_timed = np.bincount(owner[np.isfinite(log_d)], minlength=n_items)
+    n_timed = np.bincount(item[np.isfinite(log_d)], minlength=item_offsets.size - 1)
     points = np.minimum(n_timed, PAIR_POINTS)
     pairs = points * (points - 1) // 2
     step = max(1, -(-int(pairs.sum()) // PAIR_BUDGET))
