@@ -552,3 +552,26 @@ def test_quarantine_keeps_an_input_column_named_row():
     assert data.quarantine.columns == ["source", "row", "image", "worker", "x0", "y0", "x1", "y1", "input_row",
                                        "reason"]
     assert data.quarantine.row(0, named=True)["row"] == 2 and data.quarantine.row(0, named=True)["input_row"] == 8
+
+
+def test_missing_annotator_reasons_name_the_field_of_the_format(tmp_path):
+    """COCO, Label Studio and MTurk rows without an annotator name their own field or column in the
+    quarantine reason (they named this reader's internal column 'worker')."""
+    rect = {"type": "rectanglelabels", "original_width": 100, "original_height": 100,
+            "value": {"x": 1, "y": 1, "width": 5, "height": 5, "rectanglelabels": ["cat"]}}
+    coco = {"images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 100}],
+            "categories": [{"id": 1, "name": "cat"}],
+            "annotations": [{"id": k, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "annotator": w}
+                            for k, w in ((1, "w1"), (2, "w2"), (3, None))]}
+    studio = [{"id": 1, "data": {"image": "a.jpg"},
+               "annotations": [{"completed_by": 1, "result": [rect]}, {"result": [rect]}]}]
+    (tmp_path / "coco.json").write_text(json.dumps(coco))
+    (tmp_path / "studio.json").write_text(json.dumps(studio))
+    box = [{"left": 1, "top": 2, "width": 30, "height": 40, "label": "a"}]
+    mturk = _mturk_batch(tmp_path / "batch.csv", [("H1", "w1", box, 4), ("H1", None, box, 5)])
+    expected = {"coco.json": "missing annotator id (COCO annotation field 'annotator')",
+                "studio.json": "missing annotator id (Label Studio annotation field 'completed_by')",
+                "batch.csv": "missing annotator id (column 'WorkerId')"}
+    for name, reason in expected.items():
+        path = mturk if name == "batch.csv" else tmp_path / name
+        assert read_boxes(str(path)).quarantine.get_column("reason").to_list() == [reason]

@@ -234,7 +234,8 @@ def test_merge_objects_reaches_a_fixed_point(c, seed, method, class_aware):
     offsets, start, obj, coords, worker, label, weight, _ = args
     rep, merged = _merge(args, threshold, class_aware, method)
     assert np.all(rep <= np.arange(rep.size)) and np.all(rep[rep] == rep)
-    new = np.where(obj >= 0, rep[np.maximum(obj, 0)], -1)
+    new = np.full(obj.size, -1, dtype=np.int64)  # no object at all when no box is valid (a hypothesis example)
+    new[obj >= 0] = rep[obj[obj >= 0]]
     heads = np.flatnonzero(rep == np.arange(rep.size))
     for h in heads:
         box_idx = np.flatnonzero(new == h)
@@ -256,7 +257,8 @@ def test_merge_objects_reaches_a_fixed_point(c, seed, method, class_aware):
     # a second pass over the merged objects merges nothing
     compact = np.full(rep.size, -1, dtype=np.int64)
     compact[heads] = np.arange(heads.size)
-    obj2 = np.where(new >= 0, compact[np.maximum(new, 0)], -1)
+    obj2 = np.full(new.size, -1, dtype=np.int64)
+    obj2[new >= 0] = compact[new[new >= 0]]
     start2 = np.concatenate([[0], np.cumsum(np.bincount(img_of[heads], minlength=start.size - 1))]).astype(np.int64)
     rep2, merged2 = _merge((offsets, start2, obj2, coords, worker, label, weight, np.ascontiguousarray(merged[heads])),
                            threshold, class_aware, method)

@@ -476,6 +476,10 @@ def _mturk_rows(raw: pl.DataFrame, answer: str, image_col: str | None, worker_co
         base = {**_EMPTY_RECORD, "image": row["image"], "worker": row["worker"],
                 "image_width": _num(row["width"]), "image_height": _num(row["height"]),
                 SOURCE_COL: row[SOURCE_COL], ROW_COL: row[ROW_COL]}
+        missing = ("image", icol) if row["image"] is None else ("annotator", wcol) if row["worker"] is None else None
+        if missing is not None:  # named by the batch's own column, not this reader's
+            records.append({**base, NOTE_COL: f"missing {missing[0]} id (column {missing[1]!r})"})
+            continue
         if (row["status"] or "").strip().lower() == "rejected":  # as read_judgments (rejected="quarantine")
             records.append({**base, NOTE_COL: f"assignment rejected by the requester ({MTURK_STATUS_COL} = Rejected)"})
             continue
@@ -641,6 +645,8 @@ def _coco_rows(doc: dict[str, Any], source: str, annotator_field: str | None) ->
         name = img.get("file_name", image_id) if img else image_id
         # a bbox without numbers is bad, never "drew nothing": a COCO annotation always holds a box
         note = ("image_id is not a number or text" if not _is_scalar(image_id) else
+                "missing image id (COCO annotation field 'image_id')" if image_id is None else
+                f"missing annotator id (COCO annotation field {field!r})" if ann.get(field) is None else
                 "category_id is not a number or text" if not _is_scalar(cat) else
                 None if is_box and None not in xywh else "bbox is not a list of 4 numbers")
         records.append({
@@ -679,6 +685,9 @@ def _label_studio_rows(tasks: list[Any], source: str) -> tuple[pl.DataFrame, str
             lead = _num(ann.get("lead_time"))
             per_box = lead / len(rects) if lead is not None and rects else None
             base = {**_EMPTY_RECORD, "image": image, "worker": worker}
+            if worker is None:
+                records.append({**base, NOTE_COL: "missing annotator id (Label Studio annotation field 'completed_by')"})
+                continue
             if ann.get("was_cancelled"):
                 records.append({**base, NOTE_COL: "cancelled annotation (was_cancelled)"})
                 continue
