@@ -6,9 +6,9 @@ flags: with them (``reassoc``, ``contract``) LLVM may sum or fuse differently in
 a fresh compile and in the code loaded from the cache, and the first run after
 an install printed other last digits than the next ones (per-item entropies,
 fraud p-values: 1 ulp). Strict IEEE arithmetic keeps every output
-byte-identical across runs and thread counts. Cost: Dawid-Skene, 20 EM
-iterations on 10M judgments, 1.78 s without fastmath and 1.72 s with it, back
-to back on the same 2-core machine (within its run-to-run spread).
+byte-identical across runs and thread counts. Its cost is measured by
+``python benchmarks/fastmath.py`` (``benchmarks/results/fastmath.md``: DS, 20
+EM iterations on 10M judgments, strict / fastmath time 1.00 at K=2, 0.88 at K=5).
 
 Set ``CONSENSUS_NUMBA_CACHE=0`` to switch the on-disk cache off, e.g. when
 many processes share one read-only install (numba issue #4807 reports

@@ -218,20 +218,7 @@ class Judgments:
         """The input file and its 1-based data row of each ``input_row`` position (as in errors and
         the quarantine); ``(source, row)``, both null where the position (negative) or the files
         are unknown."""
-        import polars as pl
-
-        positions = np.asarray(positions, dtype=np.int64)
-        if self.input_files is None or self.input_files.height == 0:
-            return (pl.Series("source", [None] * positions.size, dtype=pl.String),
-                    pl.Series("row", [None] * positions.size, dtype=pl.Int64))
-        first = self.input_files.get_column("first_row").to_numpy()
-        segment = np.maximum(np.searchsorted(first, positions, side="right") - 1, 0)
-        unknown = np.flatnonzero(positions < 0)
-        source = self.input_files.get_column("source").gather(segment).alias("source")
-        row = pl.Series("row", positions - first[segment] + 1, dtype=pl.Int64)
-        if unknown.size:
-            source, row = source.scatter(unknown, None), row.scatter(unknown, None)
-        return source, row
+        return file_rows(self.input_files, positions)
 
     def accounting_line(self) -> str:
         """The row-accounting sentence the CLI prints."""
@@ -264,3 +251,25 @@ def _offsets(sorted_codes: np.ndarray, n_groups: int) -> np.ndarray:
         np.cumsum(np.bincount(sorted_codes, minlength=n_groups), out=offsets[1:])
         return offsets
     return group_offsets(np.ascontiguousarray(sorted_codes), int(n_groups))
+
+
+def file_rows(input_files: pl.DataFrame | None, positions: np.ndarray) -> tuple[pl.Series, pl.Series]:
+    """``(source, row)`` of each 0-based position in a concatenated input.
+
+    ``input_files``: ``source`` and ``first_row`` (first position) per file, in order. ``row`` is
+    1-based within its file. Null where a position is negative or ``input_files`` is None.
+    """
+    import polars as pl
+
+    positions = np.asarray(positions, dtype=np.int64)
+    if input_files is None or input_files.height == 0:
+        return (pl.Series("source", [None] * positions.size, dtype=pl.String),
+                pl.Series("row", [None] * positions.size, dtype=pl.Int64))
+    first = input_files.get_column("first_row").to_numpy()
+    segment = np.maximum(np.searchsorted(first, positions, side="right") - 1, 0)
+    unknown = np.flatnonzero(positions < 0)
+    source = input_files.get_column("source").gather(segment).alias("source")
+    row = pl.Series("row", positions - first[segment] + 1, dtype=pl.Int64)
+    if unknown.size:
+        source, row = source.scatter(unknown, None), row.scatter(unknown, None)
+    return source, row

@@ -282,11 +282,16 @@ def read_judgments_fast(source, *, cmap_args: dict, na_set: list[str], declared:
         duration=dur,
         input_row=position.astype(np.int64, copy=False),
         n_input_rows=n_rows,
-        input_files=pl.DataFrame({"source": pl.Series(names, dtype=pl.String),
-                                  "first_row": np.cumsum([0, *heights[:-1]]).astype(np.int64)}),
+        input_files=_input_files(names, heights),
         quarantine=quarantine,
         source=describe_source(source),
     )
+
+
+def _input_files(names: list[str], heights: list[int]) -> pl.DataFrame:
+    """``source`` and ``first_row`` per input file (see :func:`consensus.data.file_rows`)."""
+    return pl.DataFrame({"source": pl.Series(names, dtype=pl.String),
+                         "first_row": np.cumsum([0, *heights[:-1]]).astype(np.int64)})
 
 
 def _subset(col: _Column, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -299,6 +304,7 @@ def _quarantine(bad_pos, dup_pos, dup_kept, bad_ids, dup_ids, names, heights, du
 
     ``bad_ids`` / ``dup_ids``: (item, worker) raw ids of those rows as (values, null mask).
     """
+    from consensus.data import file_rows
     from consensus.io.judgments import _quarantine_table, _reason_expr, _select_roles
 
     positions = np.concatenate([bad_pos, dup_pos]).astype(np.int64)
@@ -306,11 +312,10 @@ def _quarantine(bad_pos, dup_pos, dup_kept, bad_ids, dup_ids, names, heights, du
     kept = np.concatenate([np.full(bad_pos.size, -1, np.int64), dup_kept]).astype(np.int64)
     order = np.argsort(positions, kind="stable")
     positions, kind, kept = positions[order], kind[order], kept[order]
-    starts = np.cumsum([0] + list(heights))
+    files = _input_files(names, heights)
 
-    def where(pos: np.ndarray) -> tuple[list[str], np.ndarray]:
-        file_index = np.searchsorted(starts, pos, side="right") - 1
-        return [names[f] for f in file_index], pos - starts[file_index] + 1
+    def where(pos: np.ndarray) -> tuple[pl.Series, pl.Series]:
+        return file_rows(files, pos)
 
     if positions.size == 0:
         return _quarantine_table(pl.DataFrame(
@@ -333,8 +338,7 @@ def _quarantine(bad_pos, dup_pos, dup_kept, bad_ids, dup_ids, names, heights, du
     if duration is not None:
         sub = _subset(duration, positions)
         columns[cmap.duration] = _duration_series(sub, cmap.duration, schema)
-    raw = pl.DataFrame(columns).with_columns(pl.Series(SOURCE_COL, src, dtype=pl.String),
-                                             pl.Series(ROW_COL, row, dtype=pl.Int64))
+    raw = pl.DataFrame(columns).with_columns(src.alias(SOURCE_COL), row.alias(ROW_COL))
     frame = _select_roles(raw, cmap).with_columns(_reason_expr(cmap, na_set, declared).alias("reason"))
     kept_src, kept_row = where(np.maximum(kept, 0))
     dup_reason = [f"duplicate judgment of the same (item, worker); kept {s} row {r}"
