@@ -328,3 +328,23 @@ def crowds(draw, max_images=4, max_workers=4, max_objects=4):
     return {"offsets": offsets, "coords": coords, "worker": worker, "label": label, "valid": valid,
             "image": image, "seen_offsets": seen_offsets,
             "seen_worker": np.array([s[1] for s in seen], dtype=np.int32)}
+
+
+def naive_duplicate_flags(offsets, coords, worker, valid, box_class, box_object, class_aware, iou_min):
+    """Each unmatched box's twin: same image, annotator (and class), IoU >= iou_min, matched or earlier."""
+    n = len(coords)
+    duplicate, duplicate_of = [0] * n, [-1] * n
+    for g in range(len(offsets) - 1):
+        rows = range(int(offsets[g]), int(offsets[g + 1]))
+        for r in rows:
+            if not valid[r] or box_object[r] >= 0:
+                continue
+            twins = [(naive_iou(coords[r], coords[s]), s) for s in rows
+                     if s != r and valid[s] and worker[s] == worker[r]
+                     and (not class_aware or box_class[s] == box_class[r])
+                     and (box_object[s] >= 0 or s < r)]
+            twins = [(iou, s) for iou, s in twins if iou >= iou_min]
+            if twins:
+                best = max(iou for iou, _ in twins)
+                duplicate[r], duplicate_of[r] = 1, min(s for iou, s in twins if iou == best)
+    return np.array(duplicate, np.uint8), np.array(duplicate_of, np.int64)

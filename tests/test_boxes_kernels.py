@@ -11,6 +11,7 @@ from naive import readonly
 from naive_boxes import (
     boxes,
     crowds,
+    naive_duplicate_flags,
     naive_fuse_boxes,
     naive_image_agreement,
     naive_image_pairwise_iou,
@@ -192,6 +193,65 @@ def test_split_merge_flags_match_naive(c, class_aware, seed):
     ref = naive_split_merge_flags(*args)
     for g, r in zip(got, ref):
         np.testing.assert_array_equal(g, r)
+
+
+def _with_twins(c, seed):
+    """``c`` with a jittered second copy of some boxes (same image, annotator, class), re-sorted by image."""
+    rng = np.random.default_rng(seed)
+    n = c["coords"].shape[0]
+    twin = np.flatnonzero(rng.random(n) < 0.4)
+    coords = c["coords"][twin] + rng.normal(0, 1.0, (twin.size, 4))
+    if twin.size and rng.random() < 0.5:
+        coords = np.round(coords, 0)
+    image = np.concatenate([c["image"], c["image"][twin]])
+    order = np.argsort(image, kind="stable")
+    out = {k: np.concatenate([c[k], c[k][twin]])[order] for k in ("worker", "label", "image")}
+    out["coords"] = np.concatenate([c["coords"], coords])[order]
+    out["valid"] = ((out["coords"][:, 2] > out["coords"][:, 0])
+                    & (out["coords"][:, 3] > out["coords"][:, 1])).astype(np.uint8)
+    out["offsets"] = np.concatenate([[0], np.cumsum(np.bincount(out["image"], minlength=c["offsets"].size - 1))])
+    # a random matching: about half the boxes on one of a few kept objects
+    out["box_object"] = np.where(rng.random(image.size) < 0.5, rng.integers(0, 3, image.size), -1).astype(np.int64)
+    return out
+
+
+@SETTINGS
+@given(c=crowds(), class_aware=st.booleans(), iou_min=st.sampled_from([0.5, 0.7, 0.9]), seed=st.integers(0, 1000))
+def test_duplicate_flags_match_naive(c, class_aware, iou_min, seed):
+    t = _with_twins(c, seed)
+    args = (t["offsets"].astype(np.int64), t["coords"], t["worker"], t["valid"], t["label"], t["box_object"])
+    got = bf.duplicate_flags(*readonly(*args), class_aware, iou_min)
+    ref = naive_duplicate_flags(*args, class_aware, iou_min)
+    for g, r in zip(got, ref):
+        np.testing.assert_array_equal(g, r)
+    dup, of = got
+    # a duplicate is unmatched, names a box of its own image and annotator, and is never its own twin
+    flagged = np.flatnonzero(dup)
+    assert (t["box_object"][flagged] < 0).all()
+    assert (t["worker"][of[flagged]] == t["worker"][flagged]).all()
+    assert (t["image"][of[flagged]] == t["image"][flagged]).all()
+    assert (of[flagged] != flagged).all() and (of[dup == 0] == -1).all()
+
+
+def test_duplicate_flags_constructed():
+    """An annotator's box drawn twice: the unmatched copy repeats the matched one; two matched overlapping
+    boxes are two objects; another annotator's overlapping box is no duplicate; class-aware needs one class."""
+    coords = np.array([[0, 0, 10, 10], [0.5, 0, 10, 10], [0, 0, 10, 10.5], [0, 0.5, 10, 10], [0, 0, 9.8, 10]],
+                      dtype=np.float64)
+    worker = np.array([0, 0, 1, 1, 2], dtype=np.int32)
+    label = np.array([0, 0, 0, 0, 1], dtype=np.int32)
+    valid = np.ones(5, np.uint8)
+    offsets = np.array([0, 5], np.int64)
+    box_object = np.array([0, -1, 0, 1, -1], np.int64)
+    dup, of = bf.duplicate_flags(offsets, coords, worker, valid, label, box_object, True, 0.7)
+    assert dup.tolist() == [0, 1, 0, 0, 0] and of.tolist() == [-1, 0, -1, -1, -1]
+    dup, of = bf.duplicate_flags(offsets, coords, worker, valid, label, np.full(5, -1, np.int64), True, 0.7)
+    assert dup.tolist() == [0, 1, 0, 1, 0] and of.tolist() == [-1, 0, -1, 2, -1]
+    # equal IoU with two twins: the first is named
+    tie = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 9.5]], dtype=np.float64)
+    dup, of = bf.duplicate_flags(np.array([0, 3], np.int64), tie, np.zeros(3, np.int32), np.ones(3, np.uint8),
+                                 np.zeros(3, np.int32), np.array([0, 1, -1], np.int64), False, 0.7)
+    assert dup.tolist() == [0, 0, 1] and of.tolist() == [-1, -1, 0]
 
 
 def _merge_inputs(c, seed, method, threshold=0.5, class_aware=True, annotator_weight=None):

@@ -14,7 +14,7 @@ from consensus.boxes.model import ACCEPT, MORE, RECOMMENDATIONS, REVIEW, Fit
 if TYPE_CHECKING:
     from consensus.boxes.model import BoxConsensus
 
-BOX_FLAGS = ("split", "merged", "degenerate", "out_of_image", "whole_image", "fast")
+BOX_FLAGS = ("split", "merged", "duplicate", "degenerate", "out_of_image", "whole_image", "fast")
 #: Share of the image size a box may reach past the edge before it is out of the image.
 EDGE_TOLERANCE = 0.01
 #: Share of the image area from which a box is a whole-image box.
@@ -23,6 +23,8 @@ WHOLE_IMAGE = 0.9
 PART_RATIO = 0.8
 #: A merged box is at least this many times the area of the largest object it covers.
 COVER_RATIO = 1.5
+#: An unmatched box overlapping another box of its annotator (same class) at least this much repeats it.
+DUPLICATE_IOU = 0.7
 Z95 = 1.959963984540054
 
 
@@ -193,8 +195,8 @@ def learned_fast_floor(duration: np.ndarray, min_timed: int = 20) -> float:
 # -- building the result ----------------------------------------------------------------------
 def box_flag_arrays(data: BoxSet, fit: Fit, contain: float, fast_seconds: float | None,
                     class_aware: bool = True) -> dict[str, np.ndarray]:
-    """Per box: the flags of :data:`BOX_FLAGS` as bool arrays (plus ``split_object``)."""
-    from consensus.kernels.box_fusion import split_merge_flags
+    """Per box: the flags of :data:`BOX_FLAGS` as bool arrays (plus ``split_object`` and ``duplicate_of``)."""
+    from consensus.kernels.box_fusion import duplicate_flags, split_merge_flags
 
     c = data.coords
     valid = data.valid.astype(bool)
@@ -218,12 +220,16 @@ def box_flag_arrays(data: BoxSet, fit: Fit, contain: float, fast_seconds: float 
         data.image_offsets, c, data.worker, data.valid, box_object, kept_offsets,
         np.ascontiguousarray(fit.fused[kept_ids]), np.ascontiguousarray(data.label, dtype=np.int32),
         np.ascontiguousarray(kept_class), contain, PART_RATIO, COVER_RATIO)
+    duplicate, duplicate_of = duplicate_flags(
+        data.image_offsets, c, data.worker, data.valid, np.ascontiguousarray(data.label, dtype=np.int32),
+        box_object, bool(class_aware), DUPLICATE_IOU)
     floor = learned_fast_floor(data.duration) if fast_seconds is None else float(fast_seconds)
     with np.errstate(invalid="ignore"):
         fast = np.isfinite(data.duration) & (data.duration < floor) if math.isfinite(floor) \
             else np.zeros(data.n_boxes, dtype=bool)
     split_obj = np.where(split_object >= 0, kept_ids[np.maximum(split_object, 0)] if kept_ids.size else -1, -1)
-    return {"split": split.astype(bool), "merged": merged.astype(bool), "degenerate": ~valid,
+    return {"split": split.astype(bool), "merged": merged.astype(bool), "duplicate": duplicate.astype(bool),
+            "duplicate_of": duplicate_of, "degenerate": ~valid,
             "out_of_image": out, "whole_image": whole, "fast": fast, "split_object": split_obj,
             "fast_floor": np.array([floor])}
 
@@ -291,6 +297,9 @@ def _annotations_table(data: BoxSet, fit: Fit, flags: dict[str, np.ndarray]) -> 
         "seconds": data.duration,
         **{n: flags[n] for n in names},
         "flags": pl.Series(text, dtype=pl.String),
+        "duplicate_of": pl.Series(np.where(flags["duplicate_of"] >= 0,
+                                           data.input_row[np.maximum(flags["duplicate_of"], 0)] + 1, -1)
+                                  if data.n_boxes else np.zeros(0, np.int64)).replace(-1, None),
         "input_row": data.input_row + 1,
     })
 

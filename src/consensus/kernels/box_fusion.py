@@ -291,3 +291,56 @@ def split_merge_flags(offsets, coords, worker, valid, box_object, obj_offsets_im
                     split_object[r] = o
                     break
     return split, merged, split_object
+
+
+@parallel_kernel
+def duplicate_flags(offsets, coords, worker, valid, box_class, box_object, class_aware, iou_min):
+    """Boxes that repeat another box of the same annotator on the same object.
+
+    Box ``r`` is a duplicate of ``s`` when both are valid, on one image, drawn by
+    one annotator (of one class unless ``class_aware`` is false), overlap with
+    IoU >= ``iou_min``, are not matched to two different kept objects (then they
+    are two real, overlapping objects), and ``r`` is the extra one: unmatched while
+    ``s`` is matched, or both unmatched and ``s`` comes first. Of several such
+    ``s`` the one with the highest IoU is named (ties: the first).
+
+    Parameters
+    ----------
+    offsets : int64 (n_images + 1,)
+        Boxes of image ``g`` are rows ``offsets[g]:offsets[g+1]``.
+    coords : float64 (n_boxes, 4)
+    worker, box_class : int32 (n_boxes,)
+    valid : uint8 (n_boxes,)
+    box_object : int64 (n_boxes,)
+        Kept object each box is matched to, -1 for none.
+    class_aware : bool
+    iou_min : float
+
+    Returns
+    -------
+    duplicate : uint8 (n_boxes,)
+    duplicate_of : int64 (n_boxes,)
+        The row ``s`` a duplicate repeats, -1 otherwise.
+    """
+    n_images = offsets.size - 1
+    n = coords.shape[0]
+    duplicate = np.zeros(n, dtype=np.uint8)
+    duplicate_of = np.full(n, -1, dtype=np.int64)
+    for g in prange(n_images):
+        for r in range(offsets[g], offsets[g + 1]):
+            if not valid[r] or box_object[r] >= 0:
+                continue
+            best = -1.0
+            for s in range(offsets[g], offsets[g + 1]):
+                if s == r or not valid[s] or worker[s] != worker[r]:
+                    continue
+                if class_aware and box_class[s] != box_class[r]:
+                    continue
+                if box_object[s] < 0 and s > r:
+                    continue
+                iou = row_iou(coords, r, s)
+                if iou >= iou_min and iou > best:
+                    best = iou
+                    duplicate[r] = 1
+                    duplicate_of[r] = s
+    return duplicate, duplicate_of
