@@ -99,7 +99,22 @@ def shown_posterior(posterior, answers, gold):
     return out
 
 
-def naive_e_step(item_offsets, worker, label, log_emission, log_prior, gold):
+def _log_space_rows(posterior, loglik, joints, gold):
+    """The ``log_space`` output of an E-step twin: log one-hot for gold, ``-log K`` for an impossible
+    item, else ``joint - log p(labels)`` (never exponentiated)."""
+    out = np.empty_like(posterior)
+    for i, joint in enumerate(joints):
+        if int(gold[i]) >= 0:
+            out[i] = NEG_INF
+            out[i, int(gold[i])] = 0.0
+        elif loglik[i] == NEG_INF:
+            out[i] = -math.log(posterior.shape[1])
+        else:
+            out[i] = np.array(joint) - loglik[i]
+    return out
+
+
+def naive_e_step(item_offsets, worker, label, log_emission, log_prior, gold, log_space=False):
     """Twin of ``dawid_skene.e_step``: (posterior (n_items, K), item_loglik (n_items,)).
 
     ``log_emission`` is indexed ``[w, given, true]``. Gold items get a one-hot
@@ -110,6 +125,7 @@ def naive_e_step(item_offsets, worker, label, log_emission, log_prior, gold):
     n_classes = len(log_prior)
     posterior = np.zeros((n_items, n_classes), dtype=np.float64)
     loglik = np.zeros(n_items, dtype=np.float64)
+    joints = []
     for i in range(n_items):
         joint = [float(log_prior[t]) for t in range(n_classes)]
         for j in range(int(item_offsets[i]), int(item_offsets[i + 1])):
@@ -119,6 +135,7 @@ def naive_e_step(item_offsets, worker, label, log_emission, log_prior, gold):
             w = int(worker[j])
             for t in range(n_classes):
                 joint[t] += float(log_emission[w, given, t])
+        joints.append(joint)
         truth = int(gold[i])
         if truth >= 0:
             posterior[i, truth] = 1.0
@@ -134,6 +151,8 @@ def naive_e_step(item_offsets, worker, label, log_emission, log_prior, gold):
         loglik[i] = top + math.log(total)
         for t in range(n_classes):
             posterior[i, t] = weights[t] / total
+    if log_space:
+        return _log_space_rows(posterior, loglik, joints, gold), loglik
     return posterior, loglik
 
 

@@ -26,7 +26,7 @@ import numba
 import numpy as np
 from hypothesis import strategies as st
 
-from naive import shown_posterior
+from naive import _log_space_rows, shown_posterior
 
 NEG_INF = -math.inf
 
@@ -142,12 +142,13 @@ def _glad_log_p(alpha_w: float, log_beta_i: float, given: int, true: int, n_clas
     return _log_sigmoid(-x) - math.log(n_classes - 1)
 
 
-def naive_glad_e_step(item_offsets, worker, label, alpha, log_beta, log_prior, gold):
+def naive_glad_e_step(item_offsets, worker, label, alpha, log_beta, log_prior, gold, log_space=False):
     """Twin of ``glad.e_step``: (posterior (n_items, K), item_loglik (n_items,))."""
     n_items = len(item_offsets) - 1
     n_classes = len(log_prior)
     posterior = np.zeros((n_items, n_classes))
     loglik = np.zeros(n_items)
+    joints = []
     for i in range(n_items):
         joint = []
         for t in range(n_classes):
@@ -158,6 +159,7 @@ def naive_glad_e_step(item_offsets, worker, label, alpha, log_beta, log_prior, g
                     value += _glad_log_p(float(alpha[int(worker[j])]), float(log_beta[i]),
                                          given, t, n_classes)
             joint.append(value)
+        joints.append(joint)
         if int(gold[i]) >= 0:
             posterior[i, int(gold[i])] = 1.0
             loglik[i] = joint[int(gold[i])]
@@ -168,6 +170,8 @@ def naive_glad_e_step(item_offsets, worker, label, alpha, log_beta, log_prior, g
         loglik[i] = top + math.log(total)
         for t in range(n_classes):
             posterior[i, t] = weights[t] / total
+    if log_space:
+        return _log_space_rows(posterior, loglik, joints, gold), loglik
     return posterior, loglik
 
 

@@ -369,3 +369,72 @@ def test_answer_correlation_is_zero_without_spread_beyond_rounding():
     assert answer_correlation(judgments, posterior) == 0.0 == naive_icc(groups)
     spread = np.array([[0.2], [0.9]])
     assert 0.0 <= answer_correlation(judgments, spread) <= 1.0
+
+
+def _unanimous_crowd():
+    """60 ordinary items by 5 annotators (70% right) plus 'u400' and 'u1200': 400 / 1,200 one-shot-ish
+    annotators all answering 'a' (p0..p399 answer both), so the runner-up class of 'u1200' is
+    thousands of nats behind: 0 as a float64 probability."""
+    import polars as pl
+
+    rng = np.random.default_rng(0)
+    rows = [(f"i{i}", f"w{j}", "ab"[i % 2] if rng.random() < 0.7 else "ab"[1 - i % 2])
+            for i in range(60) for j in range(5)]
+    rows += [(f"u{n}", f"p{j}", "a") for n in (400, 1200) for j in range(n)]
+    return pl.DataFrame(rows, schema=["item", "worker", "label"], orient="row")
+
+
+@pytest.mark.parametrize("model", [DawidSkene, OneCoinDawidSkene, GLAD, MACE])
+def test_per_item_temperature_survives_posterior_underflow(model):
+    """Before: log(0) = -inf survived any temperature, so 'u1200' came out at exactly 1.0 while 'u400'
+    (same answers, fewer) was tempered down. The tempered posterior now comes from exact log-posteriors."""
+    fitted = model(calibration="item").fit(_unanimous_crowd())
+    items = fitted.judgments_.item_ids.to_list()
+    u400, u1200 = items.index("u400"), items.index("u1200")
+    assert fitted.raw_probas_[u1200].min() == 0.0  # the underflow this guards against happens
+    top = fitted.probas_.max(axis=1)
+    assert np.isfinite(fitted.probas_).all()
+    np.testing.assert_allclose(fitted.probas_.sum(axis=1), 1.0, atol=1e-12)
+    if model is not GLAD:  # GLAD's easiness per item keeps these items near-certain (but not 1 by underflow)
+        assert top[u1200] < 0.99 and abs(top[u1200] - top[u400]) < 0.05
+    rows, values = fitted._raw_log_rows
+    assert u1200 in rows.tolist()
+    expected = temper(fitted.raw_probas_, fitted.item_temperature_, (rows, values))
+    np.testing.assert_array_equal(fitted.probas_, expected)
+
+
+def test_redundancy_advice_tempers_underflowed_items_like_the_others():
+    from consensus import advise_redundancy
+
+    fitted = DawidSkene(calibration="none").fit(_unanimous_crowd())
+    items = advise_redundancy(fitted, target=0.95, calibration="per_item", rho=1.0).items
+    conf = dict(zip(items["item"].to_list(), items["confidence"].to_list()))
+    action = dict(zip(items["item"].to_list(), items["action"].to_list()))
+    assert conf["u1200"] < 0.9 and abs(conf["u1200"] - conf["u400"]) < 0.02
+    assert action["u1200"] == action["u400"]
+
+
+def test_partitioned_engine_tempers_underflowed_items(monkeypatch):
+    """The partitioned engine (in-process LocalBackend) tempers each partition from exact logs too."""
+    from consensus.backends import em as backend_em
+    from consensus.backends.local import LocalBackend
+
+    frame = _unanimous_crowd()
+    monkeypatch.setattr(backend_em._Run, "_temperature", lambda self: 400.0)
+    partitioned = DawidSkene(calibration="loo").fit(frame, engine=LocalBackend(n_partitions=3))
+    memory = DawidSkene(calibration="none").fit(frame)
+    exact_logs = (np.arange(memory.judgments_.n_items), memory._log_e_step(memory.judgments_,
+                                                                         np.full(memory.judgments_.n_items, -1, np.int32)))
+    items = memory.judgments_.item_ids.to_list()
+    got = dict(zip(partitioned.item_table()["item"].to_list(), partitioned.item_table()["confidence"].to_list()))
+    want = temper(memory.raw_probas_, 400.0, exact_logs).max(axis=1)
+    assert got["u1200"] < 1.0
+    np.testing.assert_allclose([got[i] for i in items], want, rtol=1e-9)
+
+
+def test_temper_uses_exact_log_rows():
+    posterior = np.array([[1.0, 0.0], [0.75, 0.25]])
+    np.testing.assert_array_equal(temper(posterior, 10.0)[0], [1.0, 0.0])  # log(0): nothing to soften
+    got = temper(posterior, 10.0, (np.array([0]), np.array([[0.0, -20.0]])))
+    np.testing.assert_allclose(got[0], [1 / (1 + np.exp(-2.0)), np.exp(-2.0) / (1 + np.exp(-2.0))])
+    np.testing.assert_allclose(got[1], temper(posterior, 10.0)[1])

@@ -142,6 +142,16 @@ def test_planner_parameter_errors():
         acceptance_plan(0.96, margin=0.001, max_n=500)
     unreachable = plan_audit(0.96, margin=0.001, max_n=300)
     assert unreachable.n is None and "widen --margin" in unreachable.message
+    assert "up to 300 " in unreachable.message  # the max_n given, not the default
+
+
+def test_power_above_the_confidence_is_named_as_the_limit_not_the_margin():
+    """P(supported | accuracy = claim) <= 1 - the test's size (about the confidence level): no margin
+    helps, so the message must not say to widen it."""
+    plan = plan_audit(0.96, margin=0.5, power=0.96, confidence=0.95, max_n=5000)
+    assert plan.n is None
+    assert "widen --margin" not in plan.message and "--confidence" in plan.message
+    assert plan_audit(0.96, margin=0.5, power=0.96, confidence=0.99, max_n=5000).n is not None
 
 
 def test_top_level_exports():

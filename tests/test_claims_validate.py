@@ -358,3 +358,15 @@ def test_messages_show_the_given_levels_exactly():
 
     text = plan_audit(0.999, margin=0.0004).message
     assert "claimed 99.9%" in text and "if it is 99.86%" in text
+
+
+def test_refuted_message_at_an_exact_tie_does_not_say_below(tmp_path, capsys):
+    """0 of 1 right against a 95% claim: p = alpha exactly (1 - 0.95 in floating point), the test rejects
+    and the one-sided upper bound equals the claim; the message must not call 95.0% 'below' 95.0%."""
+    (tmp_path / "j.csv").write_text("item,worker,label\na,w1,x\na,w2,x\nb,w1,y\nb,w2,y\n")
+    (tmp_path / "g.csv").write_text("item,label\na,y\n")
+    code, _, err = run(capsys, "validate", str(tmp_path / "j.csv"), "--gold", str(tmp_path / "g.csv"),
+                       "--claimed-accuracy", "0.95", "--method", "mv")
+    assert code == 0
+    line = next(x for x in err.splitlines() if x.startswith("validate: refuted"))
+    assert "at most 95.0%, not above the claimed 95.0%" in line and "below" not in line

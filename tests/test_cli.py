@@ -368,3 +368,35 @@ def test_installed_executable(tmp_path):
     assert "Traceback" not in bad.stderr
     assert bad.stderr.strip().count("\n") == 0
     assert "'Answer.nope'" in bad.stderr and "--label-col" in bad.stderr
+
+
+def test_outputs_that_collide_or_replace_an_input_are_refused(tmp_path, capsys):
+    """Two options naming one file lost the first table (the quarantine under -o, items under
+    --workers-out), and -o naming the input replaced the delivery: now exit 2 before any work."""
+    delivery = tmp_path / "d.csv"
+    delivery.write_text("item,worker,label,duration\ni1,w1,a,5\ni1,w2,a,nan\ni2,w1,b,5\ni2,w2,b,5\n")
+    before = delivery.read_text()
+    for argv in (["-o", tmp_path / "out.csv", "--quarantine-out", tmp_path / "out.csv"],
+                 ["-o", tmp_path / "items.csv", "--workers-out", tmp_path / "items.csv"],
+                 ["-o", tmp_path / "q.csv", "--workers-out", tmp_path / "q.quarantine.csv"],  # the default quarantine
+                 ["-o", delivery]):
+        code, _, err = run(capsys, "aggregate", delivery, *argv)
+        assert code == 2 and ("two outputs name it" in err or "is an input of this command" in err), err
+    assert delivery.read_text() == before
+    assert not (tmp_path / "items.csv").exists()
+    code, _, err = run(capsys, "fraud", delivery, "-o", tmp_path / "w.csv", "--judgments-out", tmp_path / "w.csv")
+    assert code == 2 and "two outputs name it" in err
+
+
+def test_em_options_the_method_does_not_use_are_refused_not_ignored(tmp_path, capsys):
+    """--max-iter 1 with the default auto ran to convergence (19 iterations) and --max-iter 0 passed."""
+    delivery = tmp_path / "d.csv"
+    rows = [f"i{i},w{w},{'ab'[(i + (w == 3)) % 2]}" for i in range(20) for w in range(4)]
+    delivery.write_text("item,worker,label\n" + "\n".join(rows) + "\n")
+    code, _, err = run(capsys, "aggregate", delivery, "--max-iter", "0", "--alpha", "-1", "-o", tmp_path / "x.csv")
+    assert code == 2 and "--max-iter, --alpha: --method auto does not use them" in err
+    assert "read " not in err and not (tmp_path / "x.csv").exists()  # refused before reading
+    code, _, err = run(capsys, "aggregate", delivery, "--method", "glad", "--prior-accuracy", "0.9", "-o", tmp_path / "x.csv")
+    assert code == 2 and "methods that do: ds" in err
+    code, _, err = run(capsys, "aggregate", delivery, "--method", "ds", "--max-iter", "2", "-o", tmp_path / "x.csv")
+    assert code == 0 and "after 2 iterations" in err

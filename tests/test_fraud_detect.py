@@ -240,6 +240,17 @@ def test_cli_aggregate_exclude_flagged_reports_changed_labels(tmp_path, capsys):
     changed = int(err.split("item labels changed: ")[1].split(" of ")[0])
     assert changed > 0
     assert pl.read_csv(tmp_path / "l.csv").height == 40
+    # the left-out judgments are quarantined with their reason, and the accounting line counts them
+    frame = pl.read_csv(path)
+    quarantine = pl.read_csv(tmp_path / "l.quarantine.csv")
+    n_left_out = int(err.split("flagged annotators")[1].split(", ")[-1].split(" judgments")[0])
+    assert quarantine.height == n_left_out > 0
+    assert quarantine.get_column("reason").str.contains("left out by --exclude-flagged").all()
+    assert f"input rows {frame.height} = used {frame.height - n_left_out} + quarantined {n_left_out}" in err
+    # source/row point at the very rows of the input
+    for source, row, item, worker in quarantine.select("source", "row", "item", "worker").iter_rows():
+        assert source.endswith("delivery.csv")
+        assert frame.row(row - 1, named=True)["worker"] == worker and str(frame.row(row - 1, named=True)["item"]) == str(item)
 
 
 def _timed(per_item: int, item_sd: float, seed: int = 1, n_items: int = 1000) -> pl.DataFrame:

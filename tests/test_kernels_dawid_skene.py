@@ -71,6 +71,25 @@ def test_e_step_matches_naive(inputs):
     np.testing.assert_allclose(posterior, expected_posterior, rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(loglik, expected_loglik, rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(posterior.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    log_posterior, log_loglik = ds.e_step(*args, True)
+    np.testing.assert_allclose(log_posterior, naive_e_step(*args, log_space=True)[0], rtol=RTOL, atol=ATOL)
+    np.testing.assert_array_equal(log_loglik, loglik)
+    # where nothing underflows the log-space posterior is the log of the usual one
+    fine = (posterior > 1e-300).all(axis=1)
+    np.testing.assert_allclose(np.exp(log_posterior[fine]), posterior[fine], rtol=1e-12, atol=1e-300)
+
+
+def test_e_step_log_space_keeps_what_underflows():
+    """1,000 concordant answers put the other class ~2,200 nats behind: 0 as a probability, exact as a log."""
+    n = 1000
+    offsets = np.array([0, n], dtype=np.int64)
+    log_emission = np.log(np.array([[[0.9, 0.1], [0.1, 0.9]]]))  # [w, given, true]
+    args = (offsets, np.zeros(n, np.int32), np.zeros(n, np.int32), log_emission, np.log([0.5, 0.5]),
+            np.array([-1], np.int32))
+    assert ds.e_step(*args)[0][0, 1] == 0.0
+    log_posterior = ds.e_step(*args, True)[0][0]
+    np.testing.assert_allclose(log_posterior[1], -n * np.log(9.0), rtol=1e-12)
+    assert log_posterior[0] == 0.0
 
 
 def test_e_step_known_values():

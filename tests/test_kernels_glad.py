@@ -69,6 +69,9 @@ def test_e_step_matches_naive(g):
     np.testing.assert_allclose(posterior, expected_posterior, rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(loglik, expected_loglik, rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(posterior.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    log_posterior, log_loglik = glad.e_step(*args, True)
+    np.testing.assert_allclose(log_posterior, naive_glad_e_step(*args, log_space=True)[0], rtol=RTOL, atol=ATOL)
+    np.testing.assert_array_equal(log_loglik, loglik)
 
 
 def test_e_step_known_values():

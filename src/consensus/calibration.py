@@ -54,10 +54,33 @@ GOLD_FOLDS = 5
 LOO_MAX_ITEMS = 20_000
 
 
-def temper(posterior: np.ndarray, temperature: float | np.ndarray) -> np.ndarray:
+#: A posterior entry below this is subnormal or has underflowed to 0: its logarithm is taken from
+#: a log-space E-step instead (see :func:`log_posterior`).
+UNDERFLOW = 1e-300
+
+
+def log_posterior(posterior: np.ndarray, log_rows: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """``log(posterior)``, with the rows ``log_rows = (rows, values)`` replaced by exact log-posteriors.
+
+    An item with hundreds of concordant answers has a runner-up class more than ~745 nats
+    behind: its probability is 0 in float64 and its logarithm ``-inf``, which no temperature
+    softens. The EM models keep the log-space E-step's rows for such items
+    (``EMAggregator._underflowed_log_rows``). float64, shape of ``posterior``.
+    """
+    with np.errstate(divide="ignore"):
+        out = np.log(posterior)
+    if log_rows is not None:
+        rows, values = log_rows
+        out[rows] = values
+    return out
+
+
+def temper(posterior: np.ndarray, temperature: float | np.ndarray,
+           log_rows: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """``softmax(log(posterior) / temperature)`` row-wise; float64 like ``posterior``.
 
-    ``temperature`` is one float for every row or an array with one per row.
+    ``temperature`` is one float for every row or an array with one per row; ``log_rows``:
+    exact log-posteriors of underflowed rows (:func:`log_posterior`).
     """
     if np.ndim(temperature) == 0:
         if temperature == 1.0:
@@ -65,8 +88,7 @@ def temper(posterior: np.ndarray, temperature: float | np.ndarray) -> np.ndarray
         scale = temperature
     else:
         scale = np.asarray(temperature, dtype=np.float64)[:, None]
-    with np.errstate(divide="ignore"):
-        logits = np.log(posterior) / scale
+    logits = log_posterior(posterior, log_rows) / scale
     return np.exp(log_softmax(logits, axis=1))
 
 

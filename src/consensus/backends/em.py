@@ -134,17 +134,24 @@ def loo_grid(part: tasks.Partition, rows: Any, sliced: bool, kind: str, log_prio
 
 def em_finish(part: tasks.Partition, rows: Any, sliced: bool, kind: str, log_prior: np.ndarray,
               temperature: float) -> dict[str, Any]:
-    """The last E-step's posterior again (same kernel, same parameters: the same numbers), gathered,
-    and the per-worker sums under the tempered posterior."""
+    """The last E-step's posterior again (same kernel, same parameters: the same numbers) and the
+    tempered one, gathered, and the per-worker sums under the tempered posterior."""
     j = part.judgments
-    posterior, _, _ = _e_step(kind, part, tasks.local_rows(part, rows, sliced), log_prior)
-    tempered = np.ascontiguousarray(calibration.temper(posterior, temperature))
+    local = tasks.local_rows(part, rows, sliced)
+    posterior, _, _ = _e_step(kind, part, local, log_prior)
+    underflowed = np.flatnonzero((posterior < calibration.UNDERFLOW).any(axis=1))
+    log_rows = None
+    if underflowed.size and temperature != 1.0:  # exact logs where the posterior underflowed (calibration.log_posterior)
+        log_post = ds.e_step(j.item_offsets, j.worker, j.label, local_emission(kind, j.n_classes, local), log_prior,
+                             np.full(j.n_items, -1, dtype=np.int32), True)[0]
+        log_rows = (underflowed, np.ascontiguousarray(log_post[underflowed]))
+    tempered = np.ascontiguousarray(calibration.temper(posterior, temperature, log_rows))
     if kind == "ds":  # item order: no worker-sorted copy of the partition
         counts = ds.emission_counts(j.item_offsets, j.worker, j.label, tempered, j.n_workers)
         correct = np.trace(counts, axis1=1, axis2=2).copy()
     else:
         counts, correct, _ = kp.worker_answer_stats(j.worker_offsets, j.item_by_worker, j.label_by_worker, tempered)
-    return {"posterior": posterior, "counts": counts, "correct": correct}
+    return {"posterior": posterior, "tempered": tempered, "counts": counts, "correct": correct}
 
 
 # -- driver -----------------------------------------------------------------------------------------
@@ -241,6 +248,7 @@ class _Run:
         temperature = self._temperature()
         finished = data.map_rows(em_finish, self._rows(), self.kind, model._log_prior, temperature)
         posterior = data.to_global_items([f["posterior"] for f in finished])
+        tempered = data.to_global_items([f["tempered"] for f in finished])
         labels, n_tied = _pick(posterior, TIE_POLICIES[model.tie_break], int(model.random_state))
         backend = self.backend
         sums = {key: backend.reduce_by_worker([f[key] for f in finished], data.workers, data.n_workers)
@@ -248,7 +256,7 @@ class _Run:
         n = self.n_answers
         model.raw_probas_ = posterior
         model.temperature_ = temperature
-        model.probas_ = calibration.temper(posterior, temperature)
+        model.probas_ = tempered
         model.labels_ = labels
         model.n_tied_ = n_tied
         model.priors_ = np.exp(model._log_prior)

@@ -97,7 +97,9 @@ class BoxConsensus:
     keep_all : bool, default False
         Output every candidate object (with a ``kept`` column) instead of the kept ones.
     min_evidence : int, default 10
-        Least matched boxes (and images) behind an annotator's quality flags.
+        Least evidence behind an annotator flag: matched boxes in shared objects for ``low_iou``,
+        ``loose``, ``tight`` (``enough_evidence``); objects expected on their images for
+        ``low_recall``; boxes drawn for ``false_boxes`` and the box-flag names.
     max_doubt : float, default 0.1
         An object is uncertain when its ``doubt`` (the posterior probability
         that its kept/dropped decision is wrong, see :func:`decision_doubt`)

@@ -13,7 +13,7 @@ claimed accuracy ``a`` with tolerance ``margin``:
 ``refuted``
     the one-sided exact binomial test of ``H0: accuracy >= a`` rejects,
     ``P(X <= k | n, a) <= alpha`` -- equivalently the one-sided
-    ``confidence`` Clopper-Pearson *upper* bound is below ``a``.
+    ``confidence`` Clopper-Pearson *upper* bound is at or below ``a``.
 ``supported``
     not refuted, and the one-sided exact test of ``H0: accuracy <= a - margin``
     rejects, ``P(X >= k | n, a - margin) <= alpha`` -- equivalently the

@@ -179,6 +179,7 @@ class AuditPlan:
     power_confirm_at_n: float | None
     power_refute_at_n: float | None
     power_curve: pl.DataFrame = field(repr=False)
+    max_n: int = MAX_N
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -196,7 +197,13 @@ class AuditPlan:
         """The plan in plain words."""
         c, m, lvl = self.claimed_accuracy, self.margin, self.confidence
         if self.n is None:
-            return (f"no sample size up to {MAX_N:,} reaches {given_percent(self.power)} power for a "
+            if self.power >= lvl:
+                # P(supported | accuracy = claim) <= 1 - the exact test's size, which stays near 1 - confidence
+                return (f"no sample size up to {self.max_n:,} reaches {given_percent(self.power)} power: at the claimed "
+                        f"{given_percent(c, 1)} the verdict is 'supported' with probability at most about the "
+                        f"confidence level ({given_percent(lvl)}), whatever the margin; lower --power below it or "
+                        f"raise --confidence")
+            return (f"no sample size up to {self.max_n:,} reaches {given_percent(self.power)} power for a "
                     f"{given_percent(m, 1)}-point margin around {given_percent(c, 1)}; widen --margin")
         return (f"check {self.n:,} gold answers: if the true accuracy is the claimed {given_percent(c, 1)}, the "
                 f"verdict is 'supported' with probability {self.power_confirm_at_n:.1%} (>= "
@@ -265,7 +272,7 @@ def plan_audit(claimed_accuracy: float, *, margin: float = 0.02, power: float = 
         max_correct_refuted=None if n is None else int(at_n[1]),
         power_confirm_at_n=None if n is None else float(at_n[2]),
         power_refute_at_n=None if n is None else float(at_n[3]),
-        power_curve=curve,
+        power_curve=curve, max_n=int(max_n),
     )
 
 

@@ -37,7 +37,7 @@ HEADLINE_INTERVAL = "wilson"
 DECISION_RULE = (
     "refuted: the one-sided exact binomial test of 'accuracy >= claim' rejects at 1 - confidence "
     "(P(X <= correct | n, claim) <= 1 - confidence; equivalently the one-sided exact upper bound is "
-    "below the claim). supported: not refuted, and the one-sided exact lower bound at the same "
+    "at or below the claim). supported: not refuted, and the one-sided exact lower bound at the same "
     "confidence is at least claim - margin (P(X >= correct | n, claim - margin) <= 1 - confidence). "
     "not_supported: otherwise (the data do not contradict the claim but are too few to show the "
     "accuracy is within the margin of it). Without gold the same rule is applied to bootstrap "
@@ -130,7 +130,7 @@ def validate_claim(
     (``alpha = 1 - confidence``):
 
     * ``refuted`` -- ``P(X <= correct | n, claim) <= alpha``: the one-sided
-      exact upper bound is below the claim;
+      exact upper bound is at or below the claim;
     * ``supported`` -- not refuted, and ``P(X >= correct | n, claim - margin) <= alpha``:
       the one-sided exact lower bound is at least ``claim - margin``;
     * ``not_supported`` -- otherwise (too little evidence either way).
@@ -418,8 +418,10 @@ def _gold_message(st: dict[str, Any], s: ClaimSettings, counts: dict[str, int]) 
             f"{lvl} Wilson interval {_pct(st['lower'])} to {_pct(st['upper'])}).")
     p = f"one-sided exact binomial test p = {st['p_value']:.3g}"
     if st["verdict"] == binomial.REFUTED:
+        # at an exact tie (p = alpha) the bound equals the claim: the test rejects, "below" would be untrue
+        relation = "below" if st["upper_bound"] < s.claimed else "not above"
         return (f"{head} With {lvl} confidence the accuracy is at most {_pct(st['upper_bound'])}, "
-                f"below the claimed {binomial.given_percent(s.claimed, 1)} ({p}).")
+                f"{relation} the claimed {binomial.given_percent(s.claimed, 1)} ({p}).")
     if st["verdict"] == binomial.SUPPORTED:
         return (f"{head} With {lvl} confidence the accuracy is at least {_pct(st['lower_bound'])}, within "
                 f"{binomial.given_percent(s.margin, 1)[:-1]} points of the claimed {binomial.given_percent(s.claimed, 1)}, and the data do not "

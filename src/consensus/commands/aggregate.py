@@ -4,15 +4,43 @@ from __future__ import annotations
 
 import argparse
 
-from consensus.commands.common import add_input_options, check_outputs, log, read_from_args, report_accounting
+from consensus.commands.common import (add_input_options, check_outputs, log, quarantine_path, read_from_args,
+                                       report_accounting)
 from consensus.methods import METHODS
 
+
+
+#: The EM options with their defaults, and which methods take them (others would ignore them in silence).
+EM_OPTIONS = {"max_iter": 100, "tol": 1e-7, "alpha": 0.01, "beta": 1.0, "prior_accuracy": 0.8, "prior_strength": 4.0}
+TAKES = {"ds": set(EM_OPTIONS), "onecoin": {"max_iter", "tol", "beta", "prior_strength"},
+         "glad": {"max_iter", "tol", "beta"}, "mace": {"max_iter", "tol", "beta", "prior_strength"}}
+
+
+def _check_model_options(args: argparse.Namespace) -> None:
+    """Refuse an EM option the chosen method does not use; fill in the defaults of the others."""
+    from consensus.errors import ParameterError
+
+    if getattr(args, "em_options_checked", False):
+        return
+    args.em_options_checked = True
+    given = [name for name in EM_OPTIONS if getattr(args, name, None) is not None]
+    unused = [name for name in given if name not in TAKES.get(args.method, set())]
+    if unused:
+        flags = ", ".join("--" + name.replace("_", "-") for name in unused)
+        users = [m for m in TAKES if set(unused) <= TAKES[m]]
+        hint = "auto fits its candidates with their defaults; " if args.method == "auto" else ""
+        raise ParameterError(f"{flags}: --method {args.method} does not use {'it' if len(unused) == 1 else 'them'} "
+                             f"({hint}methods that do: {', '.join(users) or 'none'})")
+    for name, default in EM_OPTIONS.items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, default)
 
 
 def build_model(args: argparse.Namespace):  # noqa: ANN201 - an Aggregator
     """The estimator that ``--method`` and the model options name."""
     from consensus import models
 
+    _check_model_options(args)
     common = {"tie_break": args.tie_break, "random_state": args.seed}
     if args.calibration is None:  # the per-item modes run in memory only
         args.calibration = "loo" if getattr(args, "engine", "local") == "dask" else "item"
@@ -35,7 +63,8 @@ def build_model(args: argparse.Namespace):  # noqa: ANN201 - an Aggregator
 
 
 def run(args: argparse.Namespace) -> int:
-    check_outputs(args.output, args.workers_out, args.confusion_out, args.quarantine_out)
+    _check_model_options(args)  # before reading: a bad option writes nothing
+    check_outputs(args.output, args.workers_out, args.confusion_out, quarantine_path(args, args.output), args=args)
     if args.engine == "dask":
         return run_partitioned(args)
     if args.scheduler is not None:
@@ -43,13 +72,13 @@ def run(args: argparse.Namespace) -> int:
 
         raise ParameterError("--scheduler needs --engine dask")
     judgments = read_from_args(args)
-    report_accounting(judgments, args, args.output)
     exclusion = None
-    if args.exclude_flagged:
+    if args.exclude_flagged:  # before the accounting: the left-out judgments are quarantined with a reason
         from consensus.fraud import FraudConfig, exclude_flagged
 
         judgments, exclusion = exclude_flagged(judgments, build_model(args), config=FraudConfig(seed=args.seed),
                                                log=log)
+    report_accounting(judgments, args, args.output)
     model = build_model(args)
     model.fit(judgments)
     return report_fit(args, model, judgments, exclusion)
@@ -151,15 +180,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     model.add_argument("--method", choices=METHODS, default="auto",
                        help="auto = the latent-class model (ds, onecoin, mace) that best "
                        "predicts held-out answers, wawa if it overturns strong majorities (default); mv = majority vote, wawa = agreement-weighted vote, ds = Dawid-Skene, onecoin = one-coin Dawid-Skene, glad = GLAD, mace = MACE")
-    model.add_argument("--max-iter", type=int, default=100, help="EM iterations at most (default 100)")
-    model.add_argument("--tol", type=float, default=1e-7,
+    model.add_argument("--max-iter", type=int, default=None, help="EM iterations at most (default 100)")
+    model.add_argument("--tol", type=float, default=None,
                        help="stop when the relative log-likelihood gain is below this (default 1e-7)")
-    model.add_argument("--alpha", type=float, default=0.01,
+    model.add_argument("--alpha", type=float, default=None,
                        help="Dirichlet pseudo-count per confusion cell (default 0.01)")
-    model.add_argument("--beta", type=float, default=1.0, help="Dirichlet pseudo-count per class prior (default 1)")
-    model.add_argument("--prior-accuracy", type=float, default=0.8,
+    model.add_argument("--beta", type=float, default=None, help="Dirichlet pseudo-count per class prior (default 1)")
+    model.add_argument("--prior-accuracy", type=float, default=None,
                        help="mean diagonal of the default prior confusion matrix (default 0.8)")
-    model.add_argument("--prior-strength", type=float, default=4.0,
+    model.add_argument("--prior-strength", type=float, default=None,
                        help="pseudo-judgments per true class of that prior; 0 = maximum likelihood (default 4)")
     model.add_argument("--calibration", choices=("item", "item_gold", "loo", "gold", "none"), default=None,
                        help="how EM confidences are tempered: item = per-item temperature T0*(1+rho*(n-1)), "

@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from consensus.commands.common import add_input_options, check_outputs, log, read_from_args, report_accounting
+from consensus.commands.common import (add_input_options, check_outputs, log, quarantine_path, read_from_args,
+                                       report_accounting)
 
 
 def _check_json_path(path: str | None) -> None:
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     if len(to_stdout) > 1:
         raise ParameterError(f"only one output can go to stdout; {' and '.join(to_stdout)} both "
                              "name '-': give the others file names")
-    check_outputs(args.output, args.pairs_out, args.quarantine_out)
+    check_outputs(args.output, args.pairs_out, quarantine_path(args, args.output), args=args)
     _check_json_path(args.json)
 
     judgments = read_from_args(args)

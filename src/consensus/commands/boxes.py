@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     if len(to_stdout) > 1:
         raise ParameterError(f"only one output can go to stdout; {' and '.join(to_stdout)} both name '-': "
                              "give the others file names")
-    check_outputs(*(path for _, path in outputs), args.quarantine_out)
+    check_outputs(*(path for _, path in outputs), args.quarantine_out, args=args)
     model = BoxConsensus(iou_threshold=args.iou, class_aware=not args.class_agnostic, fusion=args.fusion,
                          min_confidence=args.min_confidence, keep_all=args.keep_all,
                          min_evidence=args.min_evidence, max_doubt=args.max_doubt,
@@ -119,7 +119,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "(default 0.5)")
     model.add_argument("--keep-all", action="store_true", help="output every candidate object, with a kept column")
     model.add_argument("--min-evidence", type=int, default=10,
-                       help="least matched boxes behind an annotator's quality flags (default 10)")
+                       help="least evidence behind an annotator flag (default 10): shared matched boxes for "
+                       "low_iou/loose/tight, expected objects for low_recall, drawn boxes for the others")
     model.add_argument("--max-doubt", type=float, default=0.1,
                        help="an object is uncertain when the posterior probability that its kept/dropped "
                        "decision is wrong exceeds this; an image is accepted when none is (default 0.1)")

@@ -101,19 +101,56 @@ def report_accounting(judgments, args: argparse.Namespace, output: str | None,  
     for reason, count in quarantine.group_by(pl.col("reason").str.replace(r" row \d+$", "")) \
             .len().sort("len", descending=True).head(5).iter_rows():
         log(f"  quarantined {count}: {reason}")
-    path = args.quarantine_out
-    if path is None:
-        path = (str(Path(output).with_suffix("")) + ".quarantine.csv") if output and output != "-" \
-            else "consensus.quarantine.csv"
+    path = quarantine_path(args, output)
     write_table(quarantine, path)
     log(f"quarantined rows written to {path}")
 
 
-def check_outputs(*paths: str | None) -> None:
-    """Fail before any work when an output path has an unknown extension or cannot be a file."""
+def quarantine_path(args: argparse.Namespace, output: str | None) -> str:
+    """``--quarantine-out``, or the output's name with ``.quarantine.csv`` (``consensus.quarantine.csv``
+    when the output goes to stdout)."""
+    if args.quarantine_out is not None:
+        return args.quarantine_out
+    return (str(Path(output).with_suffix("")) + ".quarantine.csv") if output and output != "-" \
+        else "consensus.quarantine.csv"
+
+
+def _input_files(args: argparse.Namespace | None) -> dict[Path, str]:
+    """The files this command reads (inputs, globs expanded, gold, model probabilities) by resolved path."""
+    if args is None:
+        return {}
+    import glob
+
+    named = [*(getattr(args, "input", None) or []), getattr(args, "gold", None), getattr(args, "model_probs", None),
+             getattr(args, "seen", None)]
+    files: dict[Path, str] = {}
+    for pattern in named:
+        if not isinstance(pattern, str) or pattern == "-":
+            continue
+        for name in sorted(glob.glob(pattern)) or [pattern]:
+            files[Path(name).resolve()] = name
+    return files
+
+
+def check_outputs(*paths: str | None, args: argparse.Namespace | None = None) -> None:
+    """Fail before any work when an output path has an unknown extension or cannot be a file, when two
+    outputs name one file (the second would replace the first), or an output is one of the inputs (``args``)."""
     from consensus.errors import ParameterError
     from consensus.io.writers import FORMATS
 
+    inputs = _input_files(args)
+    seen: dict[Path, str] = {}
+    for path in paths:
+        if path is None or path == "-":
+            continue
+        key = Path(path).resolve()
+        if key in seen:
+            raise ParameterError(f"cannot write {path!r} twice: two outputs name it (one would replace the "
+                                 "other); give each output its own file")
+        if key in inputs:
+            raise ParameterError(f"cannot write {path!r}: it is an input of this command and would be replaced; "
+                                 "write the output elsewhere")
+        seen[key] = path
     for path in paths:
         if path is None or path == "-":
             continue

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from consensus.commands.common import add_input_options, check_outputs, log, read_from_args, report_accounting
+from consensus.commands.common import (add_input_options, check_outputs, log, quarantine_path, read_from_args,
+                                       report_accounting)
 
 
 def _for_file(frame, path: str | None):  # noqa: ANN001, ANN202 - polars in, polars out
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     if len(to_stdout) > 1:
         raise ParameterError(f"only one output can go to stdout; {' and '.join(to_stdout)} both name '-': "
                              "give the others file names")
-    check_outputs(*(path for _, path in outputs), args.quarantine_out)
+    check_outputs(*(path for _, path in outputs), quarantine_path(args, args.output), args=args)
     config = config_from_args(args)  # parameter errors before reading anything
     judgments = read_from_args(args)
     report_accounting(judgments, args, args.output)

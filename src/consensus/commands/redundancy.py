@@ -6,7 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from consensus.commands.common import add_input_options, check_outputs, log, read_from_args, report_accounting
+from consensus.commands.common import (add_input_options, check_outputs, log, quarantine_path, read_from_args,
+                                       report_accounting)
 from consensus.methods import METHODS
 
 
@@ -18,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.summary_out is not None and Path(args.summary_out).suffix.lower() != ".json":
         raise ParameterError(f"--summary-out {args.summary_out!r} must be a .json file")
-    check_outputs(args.output, args.quarantine_out, args.budget_out)
+    check_outputs(args.output, quarantine_path(args, args.output), args.budget_out, args=args)
     judgments = read_from_args(args)
     report_accounting(judgments, args, args.output)
     importance = None
@@ -50,8 +51,10 @@ def run(args: argparse.Namespace) -> int:
         plan_level=args.plan_level, min_reach=args.min_reach, ambiguity_alpha=args.ambiguity_alpha,
         engine=args.engine, n_runs=args.runs, seed=args.seed, calibration=args.calibration, rho=args.rho)
     p = advice.params
+    stopping = f"stopping times by {p['engine']} computation" if p["engine"] != "none" else \
+        "no item needs more labels, so no stopping times were computed"
     log(f"model: {p['method']}, calibration temperature {p['temperature']:.3f}; pool of {p['pool_workers']} "
-        f"annotators; stopping times by {p['engine']} computation")
+        f"annotators; {stopping}")
     for line in advice.summary_lines():
         log(line)
     write_table(advice.items, args.output)

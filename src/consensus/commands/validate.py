@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.input:
         raise ParameterError("give the delivery to check (INPUT), or --plan to size a gold audit")
     if args.quarantine_out is not None:
-        check_outputs(args.quarantine_out)
+        check_outputs(args.quarantine_out, args=args)
     _check_tables_folder(args.tables_out)
     # every option is checked before the input is read, so a bad one writes nothing
     claim_settings("validate", args.claimed_accuracy, args.confidence, args.margin, args.claim_level, args.method,

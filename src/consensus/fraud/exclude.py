@@ -7,32 +7,60 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import polars as pl
 
 from consensus.data import Judgments
 from consensus.fraud.config import FraudConfig
 from consensus.fraud.detect import FraudReport, run_detectors
 
 
-def without_workers(judgments: Judgments, drop: np.ndarray) -> Judgments:
+def without_workers(judgments: Judgments, drop: np.ndarray, reasons: list[str] | None = None) -> Judgments:
     """The judgments minus those of the workers with ``drop[code]`` set.
 
     Code books (items, workers, classes) and gold are kept, so item and worker
     codes mean the same in both; dropped workers keep a row with no judgments.
-    The input is not modified.
+    With ``reasons`` (one string per worker code) the dropped judgments join the
+    quarantine with their annotator's reason, so every input row stays used or
+    quarantined. The input is not modified.
     """
     keep = ~np.asarray(drop, dtype=bool)[judgments.worker]
 
     def sub(a: np.ndarray | None) -> np.ndarray | None:
         return None if a is None else np.asarray(a)[keep]
 
+    quarantine = judgments.quarantine
+    if reasons is not None and not keep.all():
+        quarantine = _with_dropped_rows(judgments, np.flatnonzero(~keep), reasons)
     return Judgments(
         judgments.item[keep], judgments.worker[keep], judgments.label[keep],
         judgments.item_ids, judgments.worker_ids, judgments.classes,
         duration=sub(judgments.duration), submitted=sub(judgments.submitted), gold=judgments.gold,
         input_row=sub(judgments.input_row), n_input_rows=judgments.n_input_rows,
         input_files=judgments.input_files,
-        quarantine=judgments.quarantine, gold_quarantine=judgments.gold_quarantine,
+        quarantine=quarantine, gold_quarantine=judgments.gold_quarantine,
         source=judgments.source)
+
+
+def _with_dropped_rows(judgments: Judgments, dropped: np.ndarray, reasons: list[str]) -> pl.DataFrame:
+    """``judgments.quarantine`` plus the judgments at positions ``dropped``, in input order, with
+    ``reasons[worker]``."""
+    position = judgments.input_row[dropped] if judgments.input_row is not None else np.full(dropped.size, -1)
+    order = np.argsort(position, kind="stable")
+    dropped, position = dropped[order], position[order]
+    source, row = judgments.source_rows(position)
+    label = judgments.label[dropped]
+    classes = pl.Series(list(judgments.classes), dtype=pl.String)
+    frame = pl.DataFrame({
+        "source": source, "row": row,
+        "item": judgments.item_ids.gather(judgments.item[dropped]).cast(pl.String),
+        "worker": judgments.worker_ids.gather(judgments.worker[dropped]).cast(pl.String),
+        "label": classes.gather(np.maximum(label, 0)).set(pl.Series(label < 0), None)
+        if classes.len() else pl.Series([None] * dropped.size, dtype=pl.String),
+        "reason": pl.Series([reasons[w] for w in judgments.worker[dropped]], dtype=pl.String),
+    })
+    if judgments.quarantine is None or judgments.quarantine.height == 0:
+        return frame
+    return pl.concat([judgments.quarantine, frame], how="diagonal_relaxed")
 
 
 @dataclass
@@ -92,5 +120,9 @@ def exclude_flagged(judgments: Judgments, model: Any, *, config: FraudConfig | N
             log(line)
     labels_before = np.asarray(model.fit(judgments).labels_).copy()
     drop = report.flagged_mask
-    kept = without_workers(judgments, drop)
+    flags = dict(zip(report.workers.get_column("worker").cast(pl.String).to_list(),
+                     report.workers.get_column("flags").to_list()))
+    reasons = [f"annotator flagged by fraud detection ({', '.join(flags.get(str(w)) or [])}); left out by "
+               "--exclude-flagged" for w in judgments.worker_ids.to_list()]
+    kept = without_workers(judgments, drop, reasons)
     return kept, Exclusion(report, int(drop.sum()), judgments.n_judgments - kept.n_judgments, labels_before)

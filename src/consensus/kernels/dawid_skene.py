@@ -52,7 +52,7 @@ else:
 
 
 @kernel
-def finish_item(row, truth):
+def finish_item(row, truth, log_space=False):
     """Turn one item's log-joint row into its posterior, in place; return the item log-likelihood.
 
     ``row`` (float64 (K,)) holds ``log p(labels, z = k)``. With a known
@@ -60,13 +60,15 @@ def finish_item(row, truth):
     returned; otherwise the row is normalised (log-sum-exp) and
     ``log p(labels)`` is returned. A row that is ``-inf`` everywhere (possible
     only without pseudo-counts) becomes uniform with log-likelihood ``-inf``.
+    With ``log_space`` the row holds the log-posterior instead (no exponential:
+    a class more than ~745 nats behind keeps its value instead of becoming 0).
     """
     n_classes = row.size
     if truth >= 0:
         loglik = row[truth]
         for k in range(n_classes):
-            row[k] = 0.0
-        row[truth] = 1.0
+            row[k] = -np.inf if log_space else 0.0
+        row[truth] = 0.0 if log_space else 1.0
         return loglik
     top = row[0]
     for k in range(1, n_classes):
@@ -74,20 +76,20 @@ def finish_item(row, truth):
             top = row[k]
     if top == -np.inf:
         for k in range(n_classes):
-            row[k] = 1.0 / n_classes
+            row[k] = -np.log(n_classes) if log_space else 1.0 / n_classes
         return -np.inf
     total = 0.0
     for k in range(n_classes):
         total += np.exp(row[k] - top)
     log_norm = top + np.log(total)
     for k in range(n_classes):
-        row[k] = np.exp(row[k] - log_norm)
+        row[k] = row[k] - log_norm if log_space else np.exp(row[k] - log_norm)
     return log_norm
 
 
 @parallel_kernel
-def e_step(item_offsets, worker, label, log_emission, log_prior, gold):
-    """Posterior over the true class of every item.
+def e_step(item_offsets, worker, label, log_emission, log_prior, gold, log_space=False):
+    """Posterior over the true class of every item (its logarithm with ``log_space``).
 
     Parameters
     ----------
@@ -101,10 +103,13 @@ def e_step(item_offsets, worker, label, log_emission, log_prior, gold):
     gold : int32 (n_items,)
         Known class per item, ``-1`` where unknown; known items are clamped.
 
+    log_space : bool, default False
+        Return ``log posterior`` (exact where the posterior underflows to 0).
+
     Returns
     -------
     posterior : float64 (n_items, K)
-        Rows sum to one.
+        Rows sum to one (log-sum-exp to zero with ``log_space``).
     item_loglik : float64 (n_items,)
         ``log p(labels of i)`` (unknown truth) or ``log p(labels of i, truth)`` (gold).
     """
@@ -123,7 +128,7 @@ def e_step(item_offsets, worker, label, log_emission, log_prior, gold):
             emission = log_emission[worker[j], given]
             for k in range(n_classes):
                 row[k] += emission[k]
-        item_loglik[i] = finish_item(row, gold[i])
+        item_loglik[i] = finish_item(row, gold[i], log_space)
     return posterior, item_loglik
 
 

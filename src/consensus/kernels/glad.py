@@ -23,8 +23,9 @@ def _log_sigmoid(x):
 
 
 @parallel_kernel
-def e_step(item_offsets, worker, label, alpha, log_beta, log_prior, gold):
-    """Posterior over true classes and per-item log-likelihood (see DS ``e_step``).
+def e_step(item_offsets, worker, label, alpha, log_beta, log_prior, gold, log_space=False):
+    """Posterior over true classes (its logarithm with ``log_space``) and per-item log-likelihood
+    (see DS ``e_step``).
 
     Returns
     -------
@@ -51,7 +52,7 @@ def e_step(item_offsets, worker, label, alpha, log_beta, log_prior, gold):
             for k in range(n_classes):
                 row[k] += wrong
             row[given] += right - wrong
-        item_loglik[i] = finish_item(row, gold[i])
+        item_loglik[i] = finish_item(row, gold[i], log_space)
     return posterior, item_loglik
 
 

@@ -110,6 +110,19 @@ class EMAggregator(Aggregator):
         return ds.e_step(judgments.item_offsets, judgments.worker, judgments.label,
                          self._log_emission, self._log_prior, gold)
 
+    def _log_e_step(self, judgments: Judgments, gold: np.ndarray) -> np.ndarray:
+        """The E-step's log-posterior (no underflow to -inf): float64 (n_items, K)."""
+        return ds.e_step(judgments.item_offsets, judgments.worker, judgments.label,
+                         self._log_emission, self._log_prior, gold, True)[0]
+
+    def _underflowed_log_rows(self, judgments: Judgments, no_gold: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(rows, log-posteriors)`` of the items whose ``raw_probas_`` row has an entry below
+        :data:`calibration.UNDERFLOW`, from one log-space E-step; None when there is none (the usual case)."""
+        rows = np.flatnonzero((self.raw_probas_ < calibration.UNDERFLOW).any(axis=1))
+        if rows.size == 0:
+            return None
+        return rows, np.ascontiguousarray(self._log_e_step(judgments, no_gold)[rows])
+
     def _penalty(self) -> float:  # pragma: no cover
         raise NotImplementedError
 
@@ -151,6 +164,7 @@ class EMAggregator(Aggregator):
         """Set ``raw_probas_`` (unclamped posteriors), ``temperature_``, ``item_temperature_``, ``answer_correlation_``."""
         no_gold = np.full(judgments.n_items, -1, dtype=np.int32)
         self.raw_probas_, _ = self._e_step(judgments, no_gold)
+        self._raw_log_rows = self._underflowed_log_rows(judgments, no_gold)
         method = self.calibration
         self.answer_correlation_ = 0.0
         if method in calibration.PER_ITEM:
@@ -218,7 +232,8 @@ class EMAggregator(Aggregator):
         self._calibrate(judgments, gold)
         known = np.flatnonzero(gold >= 0)
         per_item = self.calibration in calibration.PER_ITEM
-        posterior = calibration.temper(self.raw_probas_, self.item_temperature_ if per_item else self.temperature_)
+        posterior = calibration.temper(self.raw_probas_, self.item_temperature_ if per_item else self.temperature_,
+                                       self._raw_log_rows)
         posterior[known] = 0.0
         posterior[known, gold[known]] = 1.0
         self.probas_ = posterior

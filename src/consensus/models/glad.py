@@ -131,6 +131,10 @@ class GLAD(EMAggregator):
         return glad.e_step(judgments.item_offsets, judgments.worker, judgments.label,
                            self.ability_, self._log_beta, self._log_prior, gold)
 
+    def _log_e_step(self, judgments: Judgments, gold: np.ndarray) -> np.ndarray:
+        return glad.e_step(judgments.item_offsets, judgments.worker, judgments.label,
+                           self.ability_, self._log_beta, self._log_prior, gold, True)[0]
+
     def _penalty(self) -> float:
         return self._regulariser(self.ability_, self._log_beta)
 

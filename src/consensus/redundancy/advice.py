@@ -70,6 +70,7 @@ from scipy.special import log_softmax
 
 from consensus import calibration
 from consensus._json import jsonable as _jsonable
+from consensus.calibration import log_posterior
 from consensus.data import Judgments
 from consensus.errors import ParameterError, check_param
 from consensus.io.readers import Source
@@ -538,8 +539,8 @@ def _normalised_rows(posterior: np.ndarray) -> np.ndarray:
 
 def _per_item_posterior(model: Aggregator, raw: np.ndarray, temperature: np.ndarray) -> np.ndarray:
     """``softmax(log raw / T_i)`` per item; gold items stay clamped as the model has them."""
-    with np.errstate(divide="ignore"):
-        post = np.exp(log_softmax(np.log(raw) / temperature[:, None], axis=1))
+    log_rows = getattr(getattr(model, "model_", model), "_raw_log_rows", None)
+    post = np.exp(log_softmax(log_posterior(raw, log_rows) / temperature[:, None], axis=1))
     gold = model.judgments_.gold
     if gold is not None:
         known = np.flatnonzero(np.asarray(gold) >= 0)
