@@ -131,6 +131,11 @@ def test_bad_parameters_are_named() -> None:
         audit(_delivery(n_items=5), method="nope")
     with pytest.raises(ParameterError, match="claimed_accuracy"):
         audit(_delivery(n_items=5), claimed_accuracy=1.5)
+    # without a claim the claim's options are still checked (a --confidence 1.5 typo passed in silence)
+    with pytest.raises(ParameterError, match="'confidence' parameter of audit"):
+        audit(_delivery(n_items=5), confidence=1.5)
+    with pytest.raises(ParameterError, match="'margin' parameter of audit"):
+        audit(_delivery(n_items=5), margin=-0.1)
 
 
 # --- instructions --------------------------------------------------------------------------

@@ -575,3 +575,40 @@ def test_missing_annotator_reasons_name_the_field_of_the_format(tmp_path):
     for name, reason in expected.items():
         path = mturk if name == "batch.csv" else tmp_path / name
         assert read_boxes(str(path)).quarantine.get_column("reason").to_list() == [reason]
+
+
+def test_coco_boxes_on_undeclared_images_or_categories_are_quarantined(tmp_path):
+    """A box on image 99 of a file whose 'images' list has no 99 became a consensus box on an image that
+    does not exist, and category 42 (not in 'categories') a class '42': now quarantined with the reason."""
+    doc = {"images": [{"id": 1, "width": 100, "height": 100}], "categories": [{"id": 1, "name": "cat"}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "annotator": "a"},
+                           {"id": 2, "image_id": 1, "category_id": 1, "bbox": [11, 10, 20, 20], "annotator": "b"},
+                           {"id": 3, "image_id": 99, "category_id": 1, "bbox": [10, 10, 20, 20], "annotator": "a"},
+                           {"id": 4, "image_id": 1, "category_id": 42, "bbox": [10, 10, 20, 20], "annotator": "c"}]}
+    path = tmp_path / "coco.json"
+    path.write_text(json.dumps(doc))
+    data = read_boxes(str(path))
+    assert data.accounting_line() == "input rows 4 = used 2 + quarantined 2"
+    reasons = dict(zip(data.quarantine.get_column("row").to_list(), data.quarantine.get_column("reason").to_list()))
+    assert reasons == {3: "image_id 99 is not in the file's 'images' list",
+                       4: "category_id 42 is not in the file's 'categories' list"}
+    assert data.classes == ["cat"]
+    # a file without the lists (annotations only) keeps every box
+    path.write_text(json.dumps({"annotations": doc["annotations"]}))
+    assert read_boxes(str(path)).n_boxes == 4
+
+
+def test_label_studio_rectangle_with_several_labels_is_quarantined(tmp_path):
+    def task(labels_by_annotator):
+        return [{"id": 1, "data": {"image": "a.jpg"}, "annotations": [
+            {"completed_by": k, "result": [{"type": "rectanglelabels", "original_width": 100, "original_height": 100,
+                                            "value": {"x": 10, "y": 10, "width": 20, "height": 20,
+                                                      "rectanglelabels": labels}}]}
+            for k, labels in enumerate(labels_by_annotator, start=1)]}]
+
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps(task([["cat", "dog"], ["dog"]])))
+    data = read_boxes(str(path))
+    assert data.accounting_line() == "input rows 2 = used 1 + quarantined 1"
+    q = data.quarantine.row(0, named=True)
+    assert q["label"] == "cat;dog" and q["reason"] == "several labels on one rectangle (value.rectanglelabels)"

@@ -136,6 +136,10 @@ def test_mturk_one_hot_with_several_options_ticked(tmp_path):
     j = read_judgments(path, rejected="keep")
     assert j.quarantine.select("row", "reason").rows() == [
         (3, "several options chosen in the 'Answer.sentiment' group")]
+    # the label shows the options as ticked, not an internal marker (a NUL byte leaked into the CSV)
+    ticked = [c.split(".")[-1] for c in ("Answer.sentiment.negative", "Answer.sentiment.neutral",
+                                          "Answer.sentiment.positive") if frame.row(2, named=True)[c] == "true"]
+    assert j.quarantine.get_column("label").to_list() == [";".join(ticked)] and len(ticked) == 2
 
 
 def test_mturk_real_export(capsys, tmp_path):

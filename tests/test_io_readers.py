@@ -288,3 +288,29 @@ def test_source_rows_point_every_judgment_at_its_file_and_row(tmp_path, suffix):
         assert (str(line["item"]), str(line["worker"])) == (str(judgments.item_ids[int(item)]),
                                                             str(judgments.worker_ids[int(worker)]))
     assert judgments.source_rows(np.array([-1]))[0].to_list() == [None]
+
+
+def test_json_errors_name_the_line_or_record_and_nan_is_read(tmp_path):
+    """polars' messages ('InternalError(TapeError) at character 105', 'ExpectedObjectContent at character
+    1' for line 4) named no record or field; NaN (Python's json.dump default) could not be read at all."""
+    nan = tmp_path / "n.json"
+    nan.write_text('[{"item":"i1","worker":"w1","label":"a","duration":5},\n'
+                   '{"item":"i1","worker":"w2","label":"a","duration":NaN},{"item":"i2","worker":"w2","label":"b"}]')
+    j = read_judgments(nan)
+    assert j.accounting_line() == "input rows 3 = used 2 + quarantined 1"
+    assert j.quarantine.get_column("reason").item() == "duration 'NaN' is not finite (column 'duration')"
+    bad = tmp_path / "b.jsonl"
+    bad.write_text('{"item":"i1","worker":"w1","label":"a"}\n{"item":"i1","worker":"w2","label":"b"}\n\n{oops\n')
+    with pytest.raises(InputError, match=r"b.jsonl: line 4, column 2: not valid JSON"):
+        read_judgments(bad)
+    nested = tmp_path / "l.json"
+    nested.write_text('[{"item":"i1","worker":"w1","label":"a"},{"item":"i2","worker":"w1","label":["a","b"]}]')
+    with pytest.raises(InputError, match=r"record 2, field 'label': holds a list"):
+        read_judgments(nested)
+
+
+def test_utf16_input_is_named_as_such(tmp_path):
+    path = tmp_path / "u16.csv"
+    path.write_bytes("item,worker,label\ni1,w1,a\n".encode("utf-16"))
+    with pytest.raises(InputError, match="u16.csv: is UTF-16 encoded; save it as UTF-8"):
+        read_judgments(path)

@@ -313,7 +313,12 @@ def check_options(*, method: str, seed: int, claimed_accuracy: float | None, cla
         from consensus.redundancy.advice import _check_params
 
         _check_params(target, max_labels, price_per_label, "auto", 0.5, 0.5, 0.01, "auto", 4000, seed, owner)
-    if claimed_accuracy is None:
+    if claimed_accuracy is None:  # the claim's options are still checked: a typo is not ignored
+        from consensus.claims.validation import _is_real
+
+        check_param(owner, "confidence", confidence, _is_real(confidence) and 0.5 <= confidence < 1.0,
+                    "a float in the range [0.5, 1)")
+        check_param(owner, "margin", margin, _is_real(margin) and 0.0 <= margin < 1.0, "a float in the range [0, 1)")
         return None
     from consensus.claims.validation import claim_settings
 

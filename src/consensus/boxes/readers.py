@@ -648,6 +648,10 @@ def _coco_rows(doc: dict[str, Any], source: str, annotator_field: str | None) ->
                 "missing image id (COCO annotation field 'image_id')" if image_id is None else
                 f"missing annotator id (COCO annotation field {field!r})" if ann.get(field) is None else
                 "category_id is not a number or text" if not _is_scalar(cat) else
+                # a file that lists its images / categories names every one its boxes use
+                f"image_id {image_id!r} is not in the file's 'images' list" if images and image_id not in images else
+                f"category_id {cat!r} is not in the file's 'categories' list"
+                if cats and cat is not None and cat not in cats else
                 None if is_box and None not in xywh else "bbox is not a list of 4 numbers")
         records.append({
             "image": _text(name) if _is_scalar(name) else _text(image_id),
@@ -708,6 +712,10 @@ def _label_studio_rows(tasks: list[Any], source: str) -> tuple[pl.DataFrame, str
                 ow, oh = (ow, oh) if ow and oh else (None, None)
                 labels = v.get("rectanglelabels")
                 labels = [labels] if isinstance(labels, str) else labels if isinstance(labels, list) else []
+                if len(labels) > 1:  # one box, several classes: which one is meant is not ours to pick
+                    records.append({**base, "label": ";".join(map(str, labels)),
+                                    NOTE_COL: "several labels on one rectangle (value.rectanglelabels)"})
+                    continue
                 label = _text(labels[0]) if labels else (DEFAULT_LABEL if r.get("type") == "rectangle" else None)
                 rot = _num(v.get("rotation")) or 0.0
                 x, y, w, h = (_num(v.get(k)) for k in ("x", "y", "width", "height"))

@@ -29,6 +29,9 @@ REJECTED_COL = "__rejected"
 #: Column of a gold frame naming the input column each gold label came from (for messages).
 GOLD_COLUMN_COL = "__column"
 
+#: Marks a one-hot radio group row with several options chosen (a NUL byte: never in exported text).
+SEVERAL = "\x00"
+
 _QUARANTINE_SCHEMA = {
     "source": pl.String, "row": pl.Int64, "item": pl.String, "worker": pl.String,
     "label": pl.String, "reason": pl.String,
@@ -141,7 +144,8 @@ def read_judgments(
         frame = _mark_rejected(frame)
     frame = _mark_duplicates(frame, duplicates, cmap)
 
-    quarantined = frame.filter(pl.col("reason").is_not_null())
+    quarantined = frame.filter(pl.col("reason").is_not_null()).with_columns(
+        pl.col("label").str.strip_prefix(SEVERAL).str.strip_chars_start(";"))
     used = frame.filter(pl.col("reason").is_null())
     if used.height == 0:
         reasons = quarantined.get_column("reason").unique(maintain_order=True).head(3).to_list()
@@ -248,7 +252,10 @@ def _label_expr(columns: list[str], label: str, dtype: pl.DataType | None = None
               for c in group]
     n_true = pl.sum_horizontal([t.cast(pl.Int32) for t in truthy])
     chosen = pl.coalesce([pl.when(t).then(pl.lit(c[len(label) + 1:])) for t, c in zip(truthy, group)])
-    return pl.when(n_true == 1).then(chosen).when(n_true > 1).then(pl.lit("\x00several")).otherwise(None)
+    # several chosen: the options as written, behind a NUL marker no exported text holds (stripped in the quarantine)
+    several = pl.concat_str([pl.lit(SEVERAL)] + [pl.when(t).then(pl.lit(";" + c[len(label) + 1:]))
+                                                 for t, c in zip(truthy, group)], ignore_nulls=True)
+    return pl.when(n_true == 1).then(chosen).when(n_true > 1).then(several).otherwise(None)
 
 
 def _as_seconds(dtype: pl.DataType, column: str) -> pl.Expr:
@@ -319,7 +326,7 @@ def _reason_expr(cmap: ColumnMap, na_set: list[str], declared: list[str] | None)
     chain = (
         pl.when(_is_missing_id("item")).then(pl.lit(f"missing item id (column {cmap.item!r})"))
         .when(_is_missing_id("worker")).then(pl.lit(f"missing worker id (column {cmap.worker!r})"))
-        .when(label == "\x00several").then(pl.lit(f"several options chosen in the {cmap.label!r} group"))
+        .when(label.str.starts_with(SEVERAL)).then(pl.lit(f"several options chosen in the {cmap.label!r} group"))
         .when(label.is_null() & pl.lit("" not in na_set))
         .then(pl.lit(f"missing label (column {cmap.label!r}) and empty answers are not n/a"))
     )

@@ -115,6 +115,8 @@ def _read_file(path: Path) -> pl.DataFrame:
         suffix = suffixes[-2]
     if path.stat().st_size == 0:
         raise InputError("file is empty", source=name)
+    if suffix != ".gz" and suffix in (*_TEXT_SUFFIXES, *_JSONL_SUFFIXES, *_JSON_SUFFIXES):
+        _check_utf8_encoding(path)
     try:
         separator = _sniff_separator(path, suffix) if suffix in _TEXT_SUFFIXES else ","
     except (OSError, EOFError) as exc:  # unreadable, or a broken .gz
@@ -153,7 +155,12 @@ def _read_file(path: Path) -> pl.DataFrame:
     except (pl.exceptions.PolarsError, OSError, EOFError, ValueError) as exc:
         if suffix in _TEXT_SUFFIXES:
             _check_ragged(path, separator)
-        raise InputError(f"cannot be read: {_first_line(exc)}", source=name) from None
+        if suffix in (*_JSONL_SUFFIXES, *_JSON_SUFFIXES):
+            # polars' JSON errors name no record or field: read it again with the standard library,
+            # which names the line of a syntax error and reads NaN (as Python's json.dump writes it)
+            frame = _read_json_records(path, suffix in _JSONL_SUFFIXES)
+        else:
+            raise InputError(f"cannot be read: {_first_line(exc)}", source=name) from None
     if frame.height == 0:
         if suffix in _TEXT_SUFFIXES and _bare_carriage_returns(path):
             raise InputError("lines end with a bare carriage return (classic Mac OS); "
@@ -198,6 +205,63 @@ def _bare_carriage_returns(path: Path) -> bool:
     except (OSError, EOFError):
         return False
     return b"\r" in head.rstrip(b"\r") and b"\n" not in head
+
+
+def _check_utf8_encoding(path: Path) -> None:
+    """Raise :class:`InputError` for a UTF-16 or UTF-32 file (its byte-order mark), which would
+    otherwise show as a garbled header."""
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    for mark, encoding in ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
+                           (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16")):
+        if head.startswith(mark):
+            raise InputError(f"is {encoding} encoded; save it as UTF-8", source=str(path))
+
+
+def _json_text(value: object) -> str | None:
+    """A JSON scalar as text, as it is written in JSON (``true``, ``5``, ``NaN``); strings as they are."""
+    import json
+
+    return value if isinstance(value, str) or value is None else json.dumps(value)
+
+
+def _read_json_records(path: Path, lines: bool) -> pl.DataFrame:
+    """Records of a ``.json`` array or ``.jsonl`` file read with :mod:`json`, every value as text; an
+    :class:`InputError` naming the line of a syntax error, or the record and field of a nested value."""
+    import json
+
+    name = str(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"is not UTF-8 text (byte {exc.start + 1})", source=name) from None
+    if lines:
+        records = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise InputError(f"line {number}, column {exc.colno}: not valid JSON ({exc.msg})", source=name) from None
+    else:
+        try:
+            records = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})", source=name) from None
+        if not isinstance(records, list):
+            _check_json_array(path)
+    for number, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            raise InputError(f"record {number} is not a JSON object", source=name)
+        for key, value in record.items():
+            if isinstance(value, (list, dict)):
+                kind = "a list" if isinstance(value, list) else "a record"
+                raise InputError(f"record {number}, field {key!r}: holds {kind}; every field must be one value "
+                                 "(text or a number)", source=name)
+    keys = list(dict.fromkeys(key for record in records for key in record))
+    return pl.DataFrame({key: pl.Series(key, [_json_text(r.get(key)) for r in records], dtype=pl.String)
+                         for key in keys})
 
 
 def _check_json_array(path: Path) -> None:
