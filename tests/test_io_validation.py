@@ -273,7 +273,7 @@ def test_unknown_duplicates_policy():
     ("header.tsv", "item\tworker\tlabel\n", "file has a header but no data rows"),
     ("data.xlsx", "item,worker,label\na,x,cat\n", "unknown file type '.xlsx'"),
     ("data", "item,worker,label\na,x,cat\n", "unknown file type '(no extension)'"),
-    ("bad.json", "{not json", "cannot be read"),
+    ("bad.json", "{not json", "line 1, column 2: not valid JSON"),
 ])
 def test_file_errors(tmp_path, name, content, expected):
     path = csv_file(tmp_path / name, content)
