@@ -277,3 +277,11 @@ def test_toloka_cli_dawid_skene_with_gold(capsys, tmp_path):
     assert items.columns[:6] == ["item", "label", "confidence", "n_labels", "n_na", "status"]
     gold = items.filter(pl.col("gold").is_not_null())
     assert gold.height == 2 and (gold["label"] == gold["gold"]).all()
+
+
+def test_quarantined_labels_are_kept_as_written(tmp_path):
+    """Only the several-options marker is removed from quarantined labels: a label ';x' stays ';x'."""
+    path = tmp_path / "d.csv"
+    path.write_text('item,worker,label\na,,;x\na,w1,cat\nb,w1,dog\n')
+    j = read_judgments(path)
+    assert j.quarantine.select("row", "label").rows() == [(1, ";x")]

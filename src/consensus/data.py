@@ -220,6 +220,24 @@ class Judgments:
         are unknown."""
         return file_rows(self.input_files, positions)
 
+    def judgment_rows(self, idx: np.ndarray) -> pl.DataFrame:
+        """``source, row, item, worker, label`` of the judgments at positions ``idx``: where each came
+        from (as in errors and the quarantine) and what it says (label null for an abstention)."""
+        import polars as pl
+
+        idx = np.asarray(idx, dtype=np.int64)
+        source, row = self.source_rows(self.input_row[idx] if self.input_row is not None else np.full(idx.size, -1))
+        label = self.label[idx]
+        classes = pl.Series(list(self.classes), dtype=pl.String)
+        names = classes.gather(np.maximum(label, 0).astype(np.int64)) if idx.size and classes.len() \
+            else pl.Series([None] * idx.size, dtype=pl.String)
+        if (label < 0).any():
+            names = names.scatter(np.flatnonzero(label < 0), None)
+        return pl.DataFrame({"source": source, "row": row,
+                             "item": self.item_ids.gather(self.item[idx].astype(np.int64)),
+                             "worker": self.worker_ids.gather(self.worker[idx].astype(np.int64)),
+                             "label": names})
+
     def accounting_line(self) -> str:
         """The row-accounting sentence the CLI prints."""
         return (

@@ -377,19 +377,10 @@ def _judgments_table(j: Judgments, flags: dict[str, np.ndarray], floor: SpeedFlo
     for f in names:
         any_flag |= flags[f]
     idx = np.flatnonzero(any_flag)
-    classes = pl.Series(j.classes, dtype=pl.String)
-    source, row = j.source_rows(j.input_row[idx] if j.input_row is not None else np.full(idx.size, -1))
-    label = j.label[idx]
-    label_names = classes.gather(np.where(label >= 0, label, 0).astype(np.int64)) if idx.size else classes.head(0)
-    if (label < 0).any():
-        label_names = label_names.scatter(np.flatnonzero(label < 0), None)
+    where = j.judgment_rows(idx)
     data: dict[str, Any] = {
         "input_row": pl.Series(j.input_row[idx] if j.input_row is not None else [None] * idx.size, dtype=pl.Int64),
-        "source": source,
-        "row": row,
-        "item": j.item_ids.gather(j.item[idx].astype(np.int64)),
-        "worker": j.worker_ids.gather(j.worker[idx].astype(np.int64)),
-        "label": label_names,
+        **where.to_dict(),
         "duration": pl.Series(np.asarray(j.duration, dtype=np.float64)[idx] if j.duration is not None
                               else [None] * idx.size, dtype=pl.Float64),
         "floor_seconds": pl.Series(floor.item_floor[j.item[idx]] if floor is not None else [None] * idx.size,
@@ -398,6 +389,7 @@ def _judgments_table(j: Judgments, flags: dict[str, np.ndarray], floor: SpeedFlo
                                else [None] * idx.size, dtype=pl.Float64),
     }
     if j.gold is not None:
+        classes = pl.Series(j.classes, dtype=pl.String)
         g = np.asarray(j.gold)[j.item[idx]]
         gold_names = classes.gather(np.where(g >= 0, g, 0).astype(np.int64)) if idx.size else classes.head(0)
         data["gold"] = gold_names.scatter(np.flatnonzero(g < 0), None) if (g < 0).any() else gold_names

@@ -45,19 +45,10 @@ def _with_dropped_rows(judgments: Judgments, dropped: np.ndarray, reasons: list[
     """``judgments.quarantine`` plus the judgments at positions ``dropped``, in input order, with
     ``reasons[worker]``."""
     position = judgments.input_row[dropped] if judgments.input_row is not None else np.full(dropped.size, -1)
-    order = np.argsort(position, kind="stable")
-    dropped, position = dropped[order], position[order]
-    source, row = judgments.source_rows(position)
-    label = judgments.label[dropped]
-    classes = pl.Series(list(judgments.classes), dtype=pl.String)
-    frame = pl.DataFrame({
-        "source": source, "row": row,
-        "item": judgments.item_ids.gather(judgments.item[dropped]).cast(pl.String),
-        "worker": judgments.worker_ids.gather(judgments.worker[dropped]).cast(pl.String),
-        "label": classes.gather(np.maximum(label, 0)).set(pl.Series(label < 0), None)
-        if classes.len() else pl.Series([None] * dropped.size, dtype=pl.String),
-        "reason": pl.Series([reasons[w] for w in judgments.worker[dropped]], dtype=pl.String),
-    })
+    dropped = dropped[np.argsort(position, kind="stable")]
+    frame = judgments.judgment_rows(dropped).with_columns(
+        pl.col("item", "worker").cast(pl.String),
+        pl.Series("reason", [reasons[w] for w in judgments.worker[dropped]], dtype=pl.String))
     if judgments.quarantine is None or judgments.quarantine.height == 0:
         return frame
     return pl.concat([judgments.quarantine, frame], how="diagonal_relaxed")

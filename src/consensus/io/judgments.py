@@ -144,8 +144,10 @@ def read_judgments(
         frame = _mark_rejected(frame)
     frame = _mark_duplicates(frame, duplicates, cmap)
 
-    quarantined = frame.filter(pl.col("reason").is_not_null()).with_columns(
-        pl.col("label").str.strip_prefix(SEVERAL).str.strip_chars_start(";"))
+    several = pl.col("label").str.starts_with(SEVERAL)
+    quarantined = frame.filter(pl.col("reason").is_not_null()).with_columns(  # the options as ticked
+        pl.when(several).then(pl.col("label").str.strip_prefix(SEVERAL + ";")).otherwise(pl.col("label"))
+        .alias("label"))
     used = frame.filter(pl.col("reason").is_null())
     if used.height == 0:
         reasons = quarantined.get_column("reason").unique(maintain_order=True).head(3).to_list()
