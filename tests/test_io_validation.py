@@ -286,6 +286,7 @@ def test_file_errors(tmp_path, name, content, expected):
     ("item,worker,label\na,x,cat\na,y,dog,extra\nb,x,cat\n", "row 2", "1 row has 4"),
     ("item,worker,label\na,x,cat\na,y\nb,x,cat\nb,y\n", "rows 2, 4", "2 rows have 2"),
     ('item,worker,label\na,x,cat\n"b\nc",y\nd,x,cat,1\n', "rows 2, 3", "2 rows have 2/4"),
+    ("item,worker,label\na,x,cat\n\n\nb,y\n", "row 4", "1 row has 2"),  # blank lines are rows, as in the quarantine
 ])
 def test_ragged_csv_names_rows(tmp_path, content, rows, counts):
     path = csv_file(tmp_path / "ragged.csv", content)
@@ -404,3 +405,11 @@ def test_every_input_row_is_used_or_quarantined(rows, classes, duplicates, na_la
         assert j.classes == classes
     assert j.duration.shape == (j.n_judgments,)
     assert not (j.duration < 0).any()
+
+
+def test_blank_lines_are_quarantined_as_empty_rows_with_their_row_number(tmp_path):
+    path = csv_file(tmp_path / "blank.csv", "item,worker,label\na,x,cat\n\n\nb,y,dog\nb,x,dog\n")
+    j = read_judgments(path)
+    assert reasons(j) == {2: "empty row (no item, worker or label: a blank line?)",
+                          3: "empty row (no item, worker or label: a blank line?)"}
+    assert j.n_judgments == 3

@@ -352,13 +352,38 @@ def _check_ragged(path: Path, separator: str, frame: pl.DataFrame | None = None)
         if all(frame.get_column(c).null_count() == frame.height for c in lacking):
             return
     counts = sorted({actual for _, _, actual in bad})
-    rows = [number for number, _, _ in bad if number is not None]
+    rows = _ragged_row_numbers(path, separator, expected)
+    if rows is None:
+        rows = [number for number, _, _ in bad if number is not None]
     raise InputError(
         f"ragged rows: the header has {expected} fields but {len(bad)} "
         f"row{'s have' if len(bad) > 1 else ' has'} {'/'.join(str(c) for c in counts)}; "
         "check the separator and the quoting of these rows",
         source=str(path), rows=rows,
     )
+
+
+def _ragged_row_numbers(path: Path, separator: str, expected: int) -> list[int] | None:
+    """Data-row numbers (1 = the first line after the header) of the rows without ``expected`` fields.
+
+    Numbered as the reader and the quarantine number rows: a blank line is a row
+    (read as all-empty and quarantined), so the error and the quarantine agree;
+    pyarrow's own numbers skip blank lines. ``None`` if the file cannot be re-read.
+    Only runs on the error path, so a second pass over the file costs nothing in the normal case.
+    """
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    rows: list[int] = []
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:  # type: ignore[operator]
+            reader = csv.reader(handle, delimiter=separator, quotechar='"')
+            if next((record for record in reader if record), None) is None:
+                return None
+            for number, record in enumerate(reader, start=1):
+                if record and len(record) != expected:
+                    rows.append(number)
+    except (OSError, UnicodeDecodeError, csv.Error, EOFError):
+        return None
+    return rows or None
 
 
 def _sniff_separator(path: Path, suffix: str) -> str:
