@@ -26,14 +26,15 @@ def _reached(log_post, target):
     return 1.0 / total >= target - REACH_TOL
 
 
-def naive_stop_cdf(post, target, draw, update, n_steps, prior_scale=None, vote_scale=None):
+def naive_stop_cdf(post, target, draw, update, n_steps, prior_scale=None, vote_scale=None, min_steps=0):
     """Twin of ``stop_cdf_exact`` / ``stop_cdf_simulated``: (n_items, n_steps + 1) cdf of the stopping time.
 
     For each item, truth ``t`` and full-length label sequence, walk the sequence,
     summing the labels' evidence, and note the first step ``m`` at which
     ``prior_scale[i][m] * log post + vote_scale[i][m] * evidence`` reaches the
     target (scales default to ones); the sequence's probability given ``t`` is
-    the product of ``draw``.
+    the product of ``draw``. Stopping before ``min_steps`` labels is not allowed
+    (a new item gets at least one label: ``min_steps=1``).
     """
     n_items, n_classes = len(post), len(post[0])
     if prior_scale is None:
@@ -57,12 +58,12 @@ def naive_stop_cdf(post, target, draw, update, n_steps, prior_scale=None, vote_s
                     return [prior_scale[i][m] * b + vote_scale[i][m] * e if b != -math.inf else b
                             for b, e in zip(base, evidence)]
 
-                stop = 0 if _reached(log_post(0), target[i]) else None
+                stop = 0 if min_steps == 0 and _reached(log_post(0), target[i]) else None
                 for m, l in enumerate(seq, start=1):
                     if stop is not None:
                         break
                     evidence = [e + update[k][l] for k, e in enumerate(evidence)]
-                    if _reached(log_post(m), target[i]):
+                    if m >= min_steps and _reached(log_post(m), target[i]):
                         stop = m
                 if stop is not None:
                     mass[stop] += prob

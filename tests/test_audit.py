@@ -330,3 +330,48 @@ def test_a_second_audit_into_the_same_folder_leaves_nothing_of_the_first(deliver
     names = {p.stem for p in (out / "tables").glob("*.parquet")}
     assert names == {"items", "workers", "confusion", "agreement_items", "agreement_pairs", "confused_pairs",
                      "disputed_items"}
+
+
+def test_report_shows_zero_second_judgments_and_isolates_bidi_controls() -> None:
+    """0 s durations were left off the log-scale histogram; a right-to-left override in an id reordered the text."""
+    from consensus.report.html import render_report
+
+    frame = _delivery(seed=1).with_columns(
+        pl.when(pl.col("worker") == "w0").then(0.0).otherwise(pl.col("duration")).alias("duration"),
+        pl.when(pl.col("worker") == "w1").then(pl.lit("\u202eab1")).otherwise(pl.col("worker")).alias("worker"))
+    n_zero = frame.filter(pl.col("duration") == 0).height
+    page = render_report(audit(frame, seed=0))
+    assert f"{n_zero:,} judgments under 0.01 s (0 s included) are drawn at 0.01 s" in page
+    assert "\u202e" not in page and "\\u202eab1" in page
+
+
+def test_report_warns_when_no_item_has_two_answers(tmp_path) -> None:
+    from consensus.report.html import render_report
+
+    frame = pl.DataFrame({"item": [f"i{k}" for k in range(30)], "worker": ["solo"] * 30,
+                          "label": ["a", "b"] * 15})
+    page = render_report(audit(frame, claimed_accuracy=0.9, seed=0))
+    assert "No item has two answers" in page
+    assert "No item has two answers" not in render_report(audit(_delivery(seed=2), seed=0))
+
+
+def test_report_states_the_claim_exactly_and_counts_unlabelled_gold_rows(delivery) -> None:
+    from consensus.report.html import _pct_exact, render_report
+
+    assert [_pct_exact(v) for v in (0.96, 0.9995, 0.5, 1.0)] == ["96%", "99.95%", "50%", "100%"]
+    gold_items = ["item-0", "item-1", "item-2"]
+    frame = delivery.with_columns(
+        pl.when(pl.col("item").is_in(gold_items)).then(pl.lit("n/a")).otherwise(pl.col("label")).alias("label"))
+    gold = pl.DataFrame({"item": gold_items + ["item-5"], "label": ["cat", "dog", "cat", "cat"]})
+    page = render_report(audit(frame, gold=gold, claimed_accuracy=0.9995, seed=0))
+    assert "Claim of 99.95% accuracy" in page
+    assert "3 gold-checked rows had no label" in page
+
+
+def test_svg_log_axis_and_heatmap_labels_stay_readable() -> None:
+    hist = svg.histogram(np.linspace(12, 60, 50), title="t", x_label="s", log_x=True)
+    assert ">20<" in hist and ">50<" in hist  # 1-2-5 ticks where no power of ten falls in range
+    names = ["positive_sentiment_strong", "positive_sentiment_weak"]
+    heat = svg.heatmap(np.array([[0.9, 0.1], [np.nan, np.nan]]), names, names, title="t", row_title="r",
+                       col_title="c")
+    assert "positiv…t_strong" in heat and "positiv…ent_weak" in heat and "no data" in heat and "nan" not in heat

@@ -7,9 +7,13 @@ import json
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from consensus import DawidSkene, InputError, Judgments, MajorityVote, ParameterError, advise_redundancy
 from consensus.redundancy import ACTIONS, importance_per_item
+from consensus.redundancy.advice import _fresh_item_cdf
+from naive_redundancy import naive_stop_cdf
 
 
 def crowd(n_items=120, per_item=3, n_workers=12, k=2, accuracy=0.8, seed=0, na_items=0):
@@ -427,3 +431,50 @@ def test_summary_names_the_engine_of_the_next_batch_figures():
     model = MajorityVote().fit(read_judgments(sample))
     params = advise_redundancy(model, max_labels=30, n_runs=300).summary()["params"]
     assert (params["engine"], params["next_batch_engine"], params["n_runs"]) == ("exact", "simulate", 300)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_fresh_item_gets_at_least_one_label_and_matches_naive(data):
+    """The next-batch stopping time: never 0 labels, however skewed the prior; = the naive walk with min 1 step."""
+    n_classes = data.draw(st.integers(2, 3))
+    weights = st.floats(0.05, 1.0)
+    prior = np.array(data.draw(st.lists(weights, min_size=n_classes, max_size=n_classes)))
+    prior[0] += data.draw(st.floats(0.0, 20.0))  # a dominant class: the prior alone may pass the target
+    prior /= prior.sum()
+    draw = np.array([data.draw(st.lists(weights, min_size=n_classes, max_size=n_classes)) for _ in range(n_classes)])
+    draw += np.eye(n_classes) * data.draw(st.floats(0.0, 5.0))
+    draw /= draw.sum(axis=1, keepdims=True)
+    target = data.draw(st.floats(0.5, 0.99))
+    max_labels = data.draw(st.integers(1, 4))
+    cdf, _ = _fresh_item_cdf(prior, target, draw, np.log(draw), max_labels, "exact", 100, 0, 0.0)
+    expected = naive_stop_cdf([prior.tolist()], [target], draw.tolist(), np.log(draw).tolist(), max_labels,
+                              min_steps=1)[0]
+    assert cdf[0] == 0.0
+    np.testing.assert_allclose(cdf, expected, atol=1e-9)
+
+
+def test_skewed_classes_still_cost_a_label_per_new_item():
+    """A class prior above the target must not make new items free (reviewer repro: 50 x / 10 y at target 0.8)."""
+    rng = np.random.default_rng(1)
+    item, worker, label = [], [], []
+    for i in range(60):
+        truth = 0 if i < 50 else 1
+        for w in range(3):
+            item.append(i)
+            worker.append(w)
+            label.append(truth if rng.random() < 0.8 else 1 - truth)
+    judgments = Judgments.from_codes(np.array(item), np.array(worker), np.array(label), n_classes=2)
+    advice = advise_redundancy(DawidSkene().fit(judgments), target=0.8)
+    summary = advice.summary()
+    assert summary["next_batch_labels_per_item"] >= 1.0
+    for row in summary["savings_vs_fixed"].values():
+        assert row["labels"] < 60 * 5
+
+
+def test_mostly_na_items_have_no_chance_of_reaching_the_target():
+    judgments = Judgments.from_codes(np.array([0, 0, 0, 1, 1, 1]), np.array([0, 1, 2, 0, 1, 2]),
+                                     np.array([0, -1, -1, 0, 0, 1]), n_classes=2)
+    items = advise_redundancy(MajorityVote().fit(judgments), target=0.66, max_labels=4).items
+    row = items.row(0, named=True)
+    assert (row["status"], row["action"], row["p_reach_target"]) == ("mostly_na", "expert_review", 0.0)

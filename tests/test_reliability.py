@@ -118,6 +118,18 @@ def correct_and_total(draw):
     return share * total, total
 
 
+def reference_interval(correct: float, total: float, level: float) -> tuple[float, float]:
+    """Beta(correct + 1, wrong + 1): equal-tailed, or one-sided on the side of a share beyond it."""
+    a, b = correct + 1.0, total - correct + 1.0
+    lo, hi = stats.beta.interval(level, a, b)
+    share = correct / total
+    if share > hi:
+        return stats.beta.ppf(1.0 - level, a, b), 1.0
+    if share < lo:
+        return 0.0, stats.beta.ppf(level, a, b)
+    return lo, hi
+
+
 @SETTINGS
 @given(counts=correct_and_total(), level=st.sampled_from([0.95, 0.9, 0.5, 0.99]))
 def test_accuracy_interval_is_scipy_beta_interval(counts, level):
@@ -128,21 +140,30 @@ def test_accuracy_interval_is_scipy_beta_interval(counts, level):
             assert math.isnan(mean[w]) and math.isnan(lower[w]) and math.isnan(upper[w])
             continue
         a, b = correct[w] + 1.0, total[w] - correct[w] + 1.0
-        lo, hi = stats.beta.interval(level, a, b)
+        lo, hi = reference_interval(correct[w], total[w], level)
+        share = correct[w] / total[w]
         assert lower[w] == pytest.approx(lo, rel=1e-9, abs=1e-12)
         assert upper[w] == pytest.approx(hi, rel=1e-9, abs=1e-12)
+        assert stats.beta.cdf(hi, a, b) - stats.beta.cdf(lo, a, b) == pytest.approx(level, abs=1e-7)
         assert mean[w] == pytest.approx(a / (a + b), rel=1e-12)
-        assert lower[w] <= mean[w] <= upper[w]
+        assert lower[w] <= share <= upper[w]  # the models' accuracy lies in its own interval
 
 
 def test_accuracy_interval_known_values():
     # Beta(3, 1) (2 of 2 right): CDF x^3; Beta(1, 1) (nothing): uniform
+    # 2 of 2 right: the share 1.0 is above the equal-tailed upper end 0.975 ** (1/3), so one-sided [0.05 ** (1/3), 1]
     mean, lower, upper = reliability.accuracy_interval(np.array([2.0, 0.0]), np.array([2.0, 0.0]), 0.95)
-    np.testing.assert_allclose([mean[0], lower[0], upper[0]], [0.75, 0.025 ** (1 / 3), 0.975 ** (1 / 3)],
-                               rtol=1e-9)
+    np.testing.assert_allclose([mean[0], lower[0], upper[0]], [0.75, 0.05 ** (1 / 3), 1.0], rtol=1e-9)
     assert np.isnan([mean[1], lower[1], upper[1]]).all()
+    # 1 of 2 right: Beta(2, 2), equal-tailed
+    _, lower, upper = reliability.accuracy_interval(np.array([1.0]), np.array([2.0]), 0.95)
+    np.testing.assert_allclose([lower[0], upper[0]], stats.beta.interval(0.95, 2, 2), rtol=1e-9)
+    # 0 of 4 right: one-sided [0, 1 - 0.05 ** (1/5)]
+    _, lower, upper = reliability.accuracy_interval(np.array([0.0]), np.array([4.0]), 0.95)
+    np.testing.assert_allclose([lower[0], upper[0]], [0.0, 1 - 0.05 ** (1 / 5)], rtol=1e-9)
+    # no answers to speak of (0 of 1e-9): the uniform posterior, one-sided since the share 0 is below 0.05
     mean, lower, upper = reliability.accuracy_interval(np.array([0.0]), np.array([1e-9]), 0.9)
-    np.testing.assert_allclose([lower[0], upper[0]], [0.05, 0.95], rtol=1e-6)
+    np.testing.assert_allclose([lower[0], upper[0]], [0.0, 0.9], rtol=1e-6)
 
 
 def test_rank_prefers_95_of_100_over_2_of_2():
@@ -243,7 +264,7 @@ def test_worker_table_intervals_and_evidence(name, crowd, level):
     assert (lower[has] <= upper[has]).all()
     for w in np.flatnonzero(has):
         correct = np.trace(counts[w])
-        lo, hi = stats.beta.interval(level, correct + 1.0, counts[w].sum() - correct + 1.0)
+        lo, hi = reference_interval(correct, counts[w].sum(), level)
         assert lower[w] == pytest.approx(lo, rel=1e-6, abs=1e-9)
         assert upper[w] == pytest.approx(hi, rel=1e-6, abs=1e-9)
     evidence = table["evidence"].to_numpy()

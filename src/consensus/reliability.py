@@ -29,8 +29,15 @@ def confusion_counts(judgments, posterior: np.ndarray) -> np.ndarray:  # noqa: A
 
 def accuracy_interval(correct: np.ndarray, total: np.ndarray, level: float = 0.95
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Posterior mean and equal-tailed interval of accuracy under a uniform prior.
+    """Posterior mean and a ``level`` interval of accuracy under a uniform prior.
 
+    The posterior is ``Beta(correct + 1, wrong + 1)``; its mode is the observed
+    share ``correct / total``, the models' ``accuracy``. The interval is the
+    equal-tailed one, except where the share lies beyond it (every or almost
+    every answer right, or wrong, on few answers: 3 of 3 right has the share 1.0
+    above the equal-tailed upper end 0.994); there it is the one-sided interval
+    on the share's side, ``[q(1 - level), 1]`` or ``[0, q(level)]``, also of
+    posterior mass ``level``, so an estimate never lies outside its own interval.
     Returns ``(mean, lower, upper)``, each float64 like ``total``; NaN where ``total == 0``.
     """
     wrong = np.maximum(total - correct, 0.0)
@@ -39,6 +46,16 @@ def accuracy_interval(correct: np.ndarray, total: np.ndarray, level: float = 0.9
     mean = a / (a + b)
     lower = stats.beta.ppf(tail, a, b)
     upper = stats.beta.ppf(1.0 - tail, a, b)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = correct / total
+    above = share > upper
+    below = share < lower
+    if above.any():
+        lower[above] = stats.beta.ppf(1.0 - level, a[above], b[above])
+        upper[above] = 1.0
+    if below.any():
+        lower[below] = 0.0
+        upper[below] = stats.beta.ppf(level, a[below], b[below])
     empty = total <= 0
     for array in (mean, lower, upper):
         array[empty] = np.nan

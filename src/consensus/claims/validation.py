@@ -428,7 +428,7 @@ def _gold_message(st: dict[str, Any], s: ClaimSettings, counts: dict[str, int]) 
                 f"contradict the claim ({p}).")
     text = (f"{head} The data do not contradict the claimed {binomial.given_percent(s.claimed, 1)} ({p}), but with {lvl} "
             f"confidence the accuracy is only known to be at least {_pct(st['lower_bound'])}, more than "
-            f"{100 * s.margin:.1f} points below the claim: too little evidence.")
+            f"{binomial.given_percent(s.margin, 1)[:-1]} points below the claim: too little evidence.")
     return text + _plan_hint(s)
 
 

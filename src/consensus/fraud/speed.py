@@ -92,6 +92,9 @@ class SpeedFloor:
         share = self.n_fast / self.n_timed if self.n_timed else 0.0
         if self.mode == "user":
             how = "given by --min-seconds"
+        elif not self.log_scale > 0:
+            how = (f"not learned: the durations do not vary around their median {self.median_seconds:.3g} s, so "
+                   "no judgment is fast relative to the others; set a floor with --min-seconds")
         else:
             how = (f"learned: median {self.median_seconds:.3g} s, floor = exp(center - "
                    f"{self.floor_sds:g} x {self.log_scale:.3f}"

@@ -296,7 +296,8 @@ def advise_redundancy(
                                        confusion, np.ascontiguousarray(post))
     ambiguity = np.where(n_labels >= MIN_AMBIGUITY_LABELS, ambiguity, 1.0)
 
-    open_items = np.flatnonzero(~at_target & ~by_model & (budget_left > 0))
+    # mostly-n/a items go to an expert whatever more labels say: nothing to compute (p_reach_target 0)
+    open_items = np.flatnonzero(~at_target & ~by_model & ~mostly_na & (budget_left > 0))
     scale_rho = rho_value if per_item else 0.0
     cdf, chosen_engine = _stop_cdf(start[open_items], targets[open_items], pool, update,
                                    int(budget_left[open_items].max()) if open_items.size else 0,
@@ -367,10 +368,10 @@ def advise_redundancy(
     items = pl.DataFrame(columns)
 
     prior = _class_prior(model, post)
-    fresh_cdf, fresh_engine = _stop_cdf(prior[None, :], np.array([target]), pool, update, int(np.max(caps)) if n_items else 1,
-                             engine, n_runs, seed, np.zeros(1, dtype=np.int64), scale_rho)
-    fresh_expected = float((1.0 - fresh_cdf[0, :-1]).sum())
-    fresh_reach = float(fresh_cdf[0, -1])
+    fresh_cdf, fresh_engine = _fresh_item_cdf(prior, target, pool, update, int(np.max(caps)) if n_items else 1,
+                                              engine, n_runs, seed, scale_rho)
+    fresh_expected = float((1.0 - fresh_cdf[:-1]).sum())
+    fresh_reach = float(fresh_cdf[-1])
     budget = _budget_table(n_labels + n_na, expected, label_more, fresh_expected, price_per_label)
 
     params = {
@@ -649,6 +650,33 @@ def _with_model_vote(post: np.ndarray, machine: ModelProbs, n_labels: np.ndarray
     combined[post <= 0] = 0.0
     combined /= combined.sum(axis=1, keepdims=True)
     return np.ascontiguousarray(combined), model_label, confusion
+
+
+def _fresh_item_cdf(prior: np.ndarray, target: float, pool: np.ndarray, update: np.ndarray, max_labels: int,
+                    engine: str, n_runs: int, seed: int, rho: float) -> tuple[np.ndarray, str]:
+    """P(a new item reaches ``target`` within m labels), m = 0..max_labels; and the engine used.
+
+    A new item is never accepted on the class prior alone, however skewed: it gets
+    at least one label (``cdf[0] = 0``). The first label ``g`` comes with
+    probability ``sum_t prior[t] pool[t, g]`` and leaves the posterior
+    ``prior * exp(update[:, g])`` (temperatures T(0) = T(1) = 1); from there the
+    stopping time is that of an item with one answer, :func:`_stop_cdf`.
+    """
+    cdf = np.zeros(max(max_labels, 1) + 1)
+    first = prior @ pool  # (K,) probability of each first label
+    with np.errstate(divide="ignore"):
+        log_post = np.log(prior)[None, :] + update.T  # row g: after a first label g
+    log_post -= log_post.max(axis=1, keepdims=True)
+    after_one = np.exp(log_post)
+    after_one /= after_one.sum(axis=1, keepdims=True)
+    steps = max_labels - 1
+    if steps > 0:
+        rest, used = _stop_cdf(after_one, np.full(after_one.shape[0], target), pool, update, steps, engine,
+                               n_runs, seed, np.ones(after_one.shape[0], dtype=np.int64), rho)
+    else:  # one label at most: reached or not on that label alone
+        rest, used = (after_one.max(axis=1) >= target - kr.REACH_TOL).astype(np.float64)[:, None], "exact"
+    cdf[1:] = first @ rest
+    return cdf, used
 
 
 def _stop_cdf(post: np.ndarray, targets: np.ndarray, pool: np.ndarray, update: np.ndarray, n_steps: int,

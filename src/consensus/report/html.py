@@ -10,14 +10,15 @@ network (a Content-Security-Policy forbids it).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from html import escape
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from consensus._version import __version__
+from consensus.fraud.speed import LOG_FLOOR_SECONDS
 from consensus.report import svg
+from consensus.report.escaping import escape
 
 MAX_ROWS = 50
 
@@ -41,7 +42,9 @@ h1{margin:0 0 4px 0;font-size:26px} h2{margin-top:36px;border-bottom:2px solid #
 .cards{display:flex;flex-wrap:wrap;gap:12px;margin:12px 0}
 .card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:10px 14px;min-width:140px}
 .card .v{font-size:20px;font-weight:600} .card .k{color:#666;font-size:12px}
-table{border-collapse:collapse;background:#fff;font-size:13px;margin:8px 0}
+table{border-collapse:collapse;background:#fff;font-size:13px;margin:8px 0;display:block;max-width:100%;
+overflow-x:auto} td{overflow-wrap:anywhere;max-width:420px} .note{overflow-wrap:anywhere}
+figure{max-width:100%;overflow-x:auto}
 th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f0f0f0;cursor:pointer;user-select:none} td.n{text-align:right;font-variant-numeric:tabular-nums}
 .plots{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
@@ -120,6 +123,13 @@ def _pct(value: Any, digits: int = 1) -> str:
     return f"{100.0 * float(value):.{digits}f}%"
 
 
+def _pct_exact(value: Any) -> str:
+    """A percentage with as many decimals as it needs (up to 4): 96%, 99.95%, not 100.0% for 0.9995."""
+    if value is None or not np.isfinite(float(value)):
+        return "n/a"
+    return f"{100.0 * float(value):.4f}".rstrip("0").rstrip(".") + "%"
+
+
 def _p(value: Any) -> str:
     """A p- or q-value: 4 decimals, or 3 significant digits below 0.001 (1.08e-05, not 0.0000).
 
@@ -193,14 +203,19 @@ def _verdict(result: Any) -> str:
     word, meaning = VERDICT_TEXT.get(claim.verdict, (claim.verdict, ""))
     cs = claim.summary
     estimate = " (a model-based ESTIMATE: no gold was given)" if cs.get("is_estimate") else ""
+    overlap = _overlap_note(result) if cs.get("is_estimate") else ""
     table = _table(claim.overall, [
         ("level", "level", str), ("basis", "basis", str), ("n", "n", _num), ("correct", "correct", _num),
         ("accuracy", "accuracy", _pct), ("lower", "lower", _pct), ("upper", "upper", _pct),
         ("cp_lower", "Clopper-Pearson lower", _pct), ("cp_upper", "Clopper-Pearson upper", _pct),
         ("p_value", "p (accuracy >= claim)", _p), ("verdict", "verdict", str)])
+    counts = cs.get("counts") or {}
+    unlabelled = counts.get("gold_rows_without_label") or 0
+    scored = (f"<p class=\"note\">{unlabelled:,} gold-checked row{'s' if unlabelled != 1 else ''} had no label "
+              "(every answer n/a or missing) and count as wrong at the row level.</p>") if unlabelled else ""
     return (f'<div class="verdict {escape(claim.verdict)}"><div class="big">Claim of '
-            f"{escape(_pct(s['claimed_accuracy']))} accuracy: {escape(word)}</div>"
-            f"<p>{escape(meaning)}{escape(estimate)}</p><p>{escape(claim.message)}</p></div>{table}"
+            f"{escape(_pct_exact(s['claimed_accuracy']))} accuracy: {escape(word)}</div>"
+            f"<p>{escape(meaning)}{escape(estimate)}</p><p>{escape(claim.message)}</p>{scored}{overlap}</div>{table}"
             + _by_class(claim))
 
 
@@ -229,6 +244,18 @@ def _overview(result: Any) -> str:
     return _cards(cards) + f'<p class="note">Classes: {escape(classes)}.</p>'
 
 
+def _overlap_note(result: Any) -> str:
+    """A warning when no item has two class answers: agreement then says nothing of anyone's accuracy."""
+    j = result.judgments
+    answered = j.label >= 0
+    if j.n_items and np.bincount(j.item[answered], minlength=j.n_items).max(initial=0) >= 2:
+        return ""
+    return ('<p class="note"><strong>No item has two answers</strong> (one annotator, or no overlap between '
+            "annotators), so nobody's answers can be checked against anyone else's: without gold, every "
+            "annotator accuracy, confusion matrix and estimate below comes from the model's prior, not from the "
+            "data.</p>")
+
+
 def _annotators(result: Any) -> str:
     workers = result.workers
     enough = workers.filter(pl.col("evidence") == "enough")
@@ -247,7 +274,7 @@ def _annotators(result: Any) -> str:
         ("spammer_score", "spammer score", _num), ("evidence", "evidence", str), ("flags", "fraud flags", _flags_cell),
     ]
     least = workers.filter(pl.col("evidence") == "enough").sort(["accuracy_upper", "worker"], nulls_last=True)
-    return (f'<div class="plots">{plot}{plot2}</div>'
+    return (_overlap_note(result) + f'<div class="plots">{plot}{plot2}</div>'
             "<p class=\"note\">Ranked by the lower end of the 95% interval, so an annotator with few judgments is "
             "not ranked as if certain. Least reliable first (by the upper end of the interval):</p>"
             + _table(least, columns, max_rows=25, what="annotators with enough evidence")
@@ -268,13 +295,18 @@ def _timing(result: Any) -> str:
     if j.duration is None or not np.isfinite(j.duration).any():
         return '<p class="note">The delivery has no per-judgment durations, so no speed check was possible.</p>'
     duration = np.asarray(j.duration, dtype=np.float64)
+    # a log axis has no 0: judgments of 0 s (the clearest speed fraud) are drawn at the fraud checks' own floor
+    zero = np.isfinite(duration) & (duration < LOG_FLOOR_SECONDS)
+    duration = np.where(zero, LOG_FLOOR_SECONDS, duration)
+    zero_note = (f" {int(zero.sum()):,} judgments under {LOG_FLOOR_SECONDS:g} s (0 s included) are drawn at "
+                 f"{LOG_FLOOR_SECONDS:g} s." if zero.any() else "")
     markers = []
     floor = result.fraud.speed_floor if result.fraud is not None else None
     if floor is not None and np.isfinite(floor.seconds) and floor.seconds > 0:
         markers.append((float(floor.seconds), f"floor {floor.seconds:.3g} s"))
     plot = svg.histogram(duration, bins=40, title="seconds per judgment", x_label="seconds (log scale)",
                          y_label="judgments", markers=markers, log_x=True)
-    caption = "Seconds per judgment." + (f" {floor.describe()}" if floor is not None else "")
+    caption = "Seconds per judgment." + (f" {floor.describe()}" if floor is not None else "") + zero_note
     parts = [_figure(plot, caption)]
     if result.fraud is not None:
         flagged = result.fraud.flagged_mask
@@ -283,7 +315,7 @@ def _timing(result: Any) -> str:
             parts.append(_figure(svg.histogram(duration[mask], bins=30, title="flagged annotators",
                                                x_label="seconds (log scale)", y_label="judgments",
                                                markers=markers, log_x=True),
-                                 "Seconds per judgment of the flagged annotators only."))
+                                 "Seconds per judgment of the flagged annotators only." + zero_note))
     return '<div class="plots">' + "".join(parts) + "</div>"
 
 
@@ -304,8 +336,12 @@ def _fraud(result: Any) -> str:
     if report.gold_items is not None:
         contradicted = report.gold_items.filter(pl.col("contradicted"))
         if contradicted.height:
-            gold = ("<h3>Gold items the crowd contradicts (check the gold itself)</h3>"
-                    + _table(contradicted, [(c, c, _num if c != "item" else str) for c in contradicted.columns]))
+            gold = ("<h3>Gold items the crowd contradicts (check the gold itself)</h3><p class=\"note\">Fewer "
+                    "than half of the answers give the gold answer, far fewer than the annotators' estimated "
+                    "accuracies predict (q-value at most the FDR); the model's own label may still be the gold "
+                    "one when the other answers split. These items are not used to judge anyone.</p>"
+                    + _table(contradicted, [(c, c, _p if c in ("p_value", "q_value") else str if c == "item" else _num)
+                                            for c in contradicted.columns]))
     return f"<ul class=\"note\">{lines}</ul>{table}{gold}"
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from html import escape
 
 import numpy as np
+
+from consensus.report.escaping import escape
 
 WIDTH = 480
 HEIGHT = 240
@@ -121,8 +122,7 @@ def histogram(values: np.ndarray, *, bins: int | np.ndarray = 30, title: str, x_
     counts, edges = np.histogram(shown, bins=bins, range=(low, high))
     axes = _Axes((float(edges[0]), float(edges[-1])), (0.0, float(counts.max()) * 1.08), width, height)
     if log_x:
-        ticks = np.arange(math.floor(edges[0]), math.ceil(edges[-1]) + 1)
-        ticks = ticks[(ticks >= edges[0]) & (ticks <= edges[-1])]
+        ticks = _log_ticks(float(edges[0]), float(edges[-1]))
         parts += axes.frame(x_label, y_label, x_ticks=ticks, x_tick_labels=[_fmt_tick(10.0 ** t) for t in ticks])
     else:
         parts += axes.frame(x_label, y_label)
@@ -176,20 +176,22 @@ def heatmap(matrix: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[
     parts = _open(width, height, title)
     parts.append(_text(label_space + n_cols * cell / 2, 14, col_title))
     parts.append(_text(14, label_space + n_rows * cell / 2, row_title, rotate=-90))
-    for c, name in enumerate(col_labels):
+    short_cols, short_rows = _short_distinct(list(col_labels)), _short_distinct(list(row_labels))
+    for c, _name in enumerate(col_labels):
         x = label_space + c * cell + cell / 2
-        parts.append(_text(x, label_space - 8, _short(name), anchor="start", rotate=-45, size=10))
+        parts.append(_text(x, label_space - 8, short_cols[c], anchor="start", rotate=-45, size=10))
     for r, name in enumerate(row_labels):
         y = label_space + r * cell
-        parts.append(_text(label_space - 6, y + cell / 2 + 4, _short(name), anchor="end", size=10))
+        parts.append(_text(label_space - 6, y + cell / 2 + 4, short_rows[r], anchor="end", size=10))
         for c in range(n_cols):
             value = values[r, c]
             shade = 0.0 if not np.isfinite(value) else float(np.clip(value, 0.0, 1.0))
             fill = f"rgb({int(255 - 179 * shade)},{int(255 - 135 * shade)},{int(255 - 87 * shade)})"
             x = label_space + c * cell
+            tip = f"{value:.3f}" if np.isfinite(value) else "no data"
             parts.append(f'<rect x="{x}" y="{y}" width="{cell - 1}" height="{cell - 1}" fill="{fill}">'
                          f"<title>{escape(str(row_labels[r]))} -> {escape(str(col_labels[c]))}: "
-                         f"{value:.3f}</title></rect>")
+                         f"{tip}</title></rect>")
             text_color = "#fff" if shade > 0.55 else "#222"
             shown = "" if not np.isfinite(value) else f"{value:.2f}"
             parts.append(_text(x + cell / 2, y + cell / 2 + 4, shown, size=10, color=text_color))
@@ -263,6 +265,31 @@ def line_plot(x: np.ndarray, series: Sequence[tuple[str, np.ndarray]], *, title:
     return "".join(parts + ["</svg>"])
 
 
+def _log_ticks(low: float, high: float) -> np.ndarray:
+    """log10 positions of ticks between ``low`` and ``high`` (log10 units).
+
+    Powers of ten; where fewer than two fall in the range (12-60 s), the 1-2-5 steps
+    within it, so the axis is never left without labels.
+    """
+    powers = np.arange(math.floor(low), math.ceil(high) + 1, dtype=np.float64)
+    ticks = powers[(powers >= low) & (powers <= high)]
+    if ticks.size >= 2:
+        return ticks
+    steps = np.log10(np.outer(10.0 ** powers, [1.0, 2.0, 5.0]).ravel())
+    ticks = steps[(steps >= low - 1e-12) & (steps <= high + 1e-12)]
+    return ticks if ticks.size else np.array([low, high])
+
+
 def _short(name: str, limit: int = 16) -> str:
     text = str(name)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _short_distinct(names: Sequence[str], limit: int = 16) -> list[str]:
+    """Names cut to ``limit`` characters, keeping both ends where cutting the tail makes two alike."""
+    short = [_short(n, limit) for n in names]
+    if len(set(short)) == len(short):
+        return short
+    head = (limit - 1) // 2
+    tail = limit - 1 - head
+    return [str(n) if len(str(n)) <= limit else f"{str(n)[:head]}…{str(n)[-tail:]}" for n in names]
