@@ -215,7 +215,8 @@ def naive_image_agreement(offsets, coords, worker, obj, valid, seen_offsets, see
     for g in range(len(offsets) - 1):
         lo, hi = int(offsets[g]), int(offsets[g + 1])
         seen = [int(w) for w in seen_worker[int(seen_offsets[g]):int(seen_offsets[g + 1])]]
-        count = {w: sum(1 for r in range(lo, hi) if worker[r] == w and valid[r]) for w in seen}
+        # every drawn box counts, degenerate ones too (they match nothing)
+        count = {w: sum(1 for r in range(lo, hi) if worker[r] == w) for w in seen}
         s = {}
         ious = []
         for r in range(lo, hi):
@@ -330,8 +331,9 @@ def crowds(draw, max_images=4, max_workers=4, max_objects=4):
             "seen_worker": np.array([s[1] for s in seen], dtype=np.int32)}
 
 
-def naive_duplicate_flags(offsets, coords, worker, valid, box_class, box_object, class_aware, iou_min):
-    """Each unmatched box's twin: same image, annotator (and class), IoU >= iou_min, matched or earlier."""
+def naive_duplicate_flags(offsets, coords, worker, valid, box_class, box_object, input_row, class_aware, iou_min):
+    """Each unmatched box's twin: same image, annotator (and class), IoU >= iou_min, matched or drawn earlier
+    (a smaller input row); of equal IoUs the earliest input row."""
     n = len(coords)
     duplicate, duplicate_of = [0] * n, [-1] * n
     for g in range(len(offsets) - 1):
@@ -342,9 +344,10 @@ def naive_duplicate_flags(offsets, coords, worker, valid, box_class, box_object,
             twins = [(naive_iou(coords[r], coords[s]), s) for s in rows
                      if s != r and valid[s] and worker[s] == worker[r]
                      and (not class_aware or box_class[s] == box_class[r])
-                     and (box_object[s] >= 0 or s < r)]
+                     and (box_object[s] >= 0 or input_row[s] < input_row[r])]
             twins = [(iou, s) for iou, s in twins if iou >= iou_min]
             if twins:
                 best = max(iou for iou, _ in twins)
-                duplicate[r], duplicate_of[r] = 1, min(s for iou, s in twins if iou == best)
+                duplicate[r], duplicate_of[r] = 1, min((s for iou, s in twins if iou == best),
+                                                       key=lambda s: input_row[s])
     return np.array(duplicate, np.uint8), np.array(duplicate_of, np.int64)

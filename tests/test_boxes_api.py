@@ -96,8 +96,9 @@ def test_quarantine_reasons_and_empty_annotations():
     reasons = dict(zip(data.quarantine.get_column("row").to_list(), data.quarantine.get_column("reason").to_list()))
     assert reasons[3].startswith("missing image id")
     assert reasons[4].startswith("missing annotator id")
-    assert reasons[5] == "box coordinate is not a finite number"
-    assert reasons[6] == "some box coordinates are empty"
+    # the reasons name the column(s)
+    assert reasons[5] == "box coordinate is not a finite number (column 'x0')"
+    assert reasons[6] == "some box coordinates are empty (column 'y0')"
     assert reasons[7].startswith("duplicate box")
     # w4 saw image a and drew nothing: the object has 2 of 3 annotators
     result = fit_boxes(data)
@@ -188,7 +189,7 @@ def test_mturk_bounding_box_batch(tmp_path):
             ("H2", "w3", [box(31)], 6)]
     data = read_boxes(str(_mturk_batch(tmp_path / "Batch_1_batch_results.csv", rows)))
     # 6 assignments -> 4 + 1 + ... records: 5 boxes, 1 empty assignment, 2 quarantined (bad JSON, box without numbers)
-    assert data.accounting_line() == "input rows 8 = used 6 + quarantined 2"
+    assert data.accounting_line() == "input rows 6 hold 8 box records = used 6 + quarantined 2"
     assert data.n_boxes == 5 and data.n_empty == 1
     assert set(data.image_ids.to_list()) == {"https://x/H1.png", "https://x/H2.png"}
     quarantine = data.quarantine
@@ -216,7 +217,7 @@ def test_mturk_rejected_assignments_and_odd_boxes(tmp_path):
         .alias("AssignmentStatus"))
     frame.write_csv(path)
     data = read_boxes(str(path))
-    assert data.accounting_line() == "input rows 4 = used 1 + quarantined 3"
+    assert data.accounting_line() == "input rows 3 hold 4 box records = used 1 + quarantined 3"
     assert sorted(data.quarantine.get_column("reason").to_list()) == [
         "a box is not a JSON object", "assignment rejected by the requester (AssignmentStatus = Rejected)",
         "box label is not a number or text"]
@@ -238,7 +239,10 @@ def test_box_agreement_on_many_partitions_mturk_and_all_bad_input(tmp_path):
         assert got.accounting_line() == memory.data.accounting_line()
     path = _mturk_batch(tmp_path / "batch.csv", [("H1", w, [{"left": k, "top": 2, "width": 30, "height": 40,
                                                               "label": "a"}], 3) for k, w in enumerate("xyz")])
-    assert box_agreement(str(path), engine="local").accounting_line() == read_boxes(str(path)).accounting_line()
+    # the same records, counted from the same file rows
+    got, want = box_agreement(str(path), engine="local"), read_boxes(str(path))
+    assert (got.n_input_rows, got.n_quarantined) == (want.n_input_rows, want.n_quarantined)
+    assert got.accounting_line() == want.accounting_line() == "input rows 3 hold 3 box records = used 3 + quarantined 0"
     bad = tmp_path / "bad.csv"
     frame.with_columns(pl.lit("x").alias("x0")).write_csv(bad)
     with pytest.raises(InputError, match="no usable boxes"):
@@ -249,7 +253,7 @@ def test_mturk_bounding_box_batch_cli(tmp_path, capsys):
     path = _mturk_batch(tmp_path / "batch.csv", [("H1", "w1", [{"left": 1, "top": 2, "width": 3, "height": 4,
                                                                  "label": "a"}], 3)])
     assert main(["boxes", str(path), "-o", str(tmp_path / "out.csv")]) == 0
-    assert "input rows 1 = used 1 + quarantined 0" in capsys.readouterr().err
+    assert "input rows 1 hold 1 box records = used 1 + quarantined 0" in capsys.readouterr().err
 
 
 def test_missing_columns_and_bad_parameters():
@@ -612,3 +616,143 @@ def test_label_studio_rectangle_with_several_labels_is_quarantined(tmp_path):
     assert data.accounting_line() == "input rows 2 = used 1 + quarantined 1"
     q = data.quarantine.row(0, named=True)
     assert q["label"] == "cat;dog" and q["reason"] == "several labels on one rectangle (value.rectanglelabels)"
+
+
+# -- review fixes ----------------------------------------------------------------------------------------
+def test_image_of_only_degenerate_boxes_is_not_accepted():
+    """Annotators who drew only zero-area or inverted boxes do not agree that nothing is there: F1 0, and the
+    image goes to review; annotators who all drew nothing still agree (F1 1, accept)."""
+    rows = [("a", "w1", 10, 10, 10, 50), ("a", "w2", 50, 50, 10, 10), ("a", "w3", 5, 5, 5, 5),
+            ("b", "w1", None, None, None, None), ("b", "w2", None, None, None, None)]
+    result = fit_boxes(frame(rows))
+    images = {r["image"]: r for r in result.images.iter_rows(named=True)}
+    assert images["a"]["f1"] == 0.0 and images["a"]["explained"] == 0.0
+    assert images["a"]["recommendation"] == "expert_review" and "degenerate" in images["a"]["reason"]
+    assert images["b"]["f1"] == 1.0 and images["b"]["recommendation"] == "accept"
+    # a degenerate box next to a real object is an unmatched box: it lowers the share explained
+    rows = [("a", w, 10, 10, 50, 50) for w in ("w1", "w2", "w3")] + [("a", "w4", 5, 5, 5, 5)]
+    image = fit_boxes(frame(rows)).images.row(0, named=True)
+    assert image["explained"] == pytest.approx(0.75)
+
+
+def test_duplicate_of_names_the_earlier_input_row():
+    """'Drawn first' is the input order, not the sort by coordinates (row 2 sorts before row 1)."""
+    rows = [("a", "w1", 10, 10, 50, 50), ("a", "w1", 5, 8, 48, 50), ("a", "w2", 200, 200, 210, 210),
+            ("a", "w3", 300, 300, 310, 310)]
+    flagged = fit_boxes(frame(rows)).box_flags.filter(pl.col("duplicate"))
+    assert flagged.select("input_row", "duplicate_of").rows() == [(2, 1)]
+    # written the other way round, the other box is the duplicate
+    flagged = fit_boxes(frame([rows[1], rows[0], *rows[2:]])).box_flags.filter(pl.col("duplicate"))
+    assert flagged.select("input_row", "duplicate_of").rows() == [(2, 1)]
+    assert flagged.get_column("x0").item() == 10
+
+
+def _coco(tmp_path, images, annotations, categories=({"id": 1, "name": "car"},)):
+    path = tmp_path / "coco.json"
+    path.write_text(json.dumps({"images": list(images), "categories": list(categories),
+                                "annotations": list(annotations)}))
+    return str(path)
+
+
+def test_coco_images_sharing_a_file_name_stay_apart(tmp_path):
+    images = [{"id": 1, "file_name": "a.jpg"}, {"id": 2, "file_name": "a.jpg"}, {"id": 3, "file_name": "b.jpg"}]
+    anns = [{"image_id": i, "category_id": 1, "bbox": [10 * i, 0, 10, 10], "annotator": w}
+            for i in (1, 2, 3) for w in ("u1", "u2")]
+    data = read_boxes(_coco(tmp_path, images, anns))
+    assert data.image_ids.to_list() == ["a.jpg (id 1)", "a.jpg (id 2)", "b.jpg"]
+    assert fit_boxes(data).boxes.height == 3  # one object per image, not two objects on a merged image
+
+
+def test_coco_annotation_without_category_is_quarantined(tmp_path):
+    anns = [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "annotator": "u1"},
+            {"image_id": 1, "bbox": [0, 0, 10, 10], "annotator": "u2"}]
+    data = read_boxes(_coco(tmp_path, [{"id": 1, "file_name": "a.jpg"}], anns))
+    assert data.accounting_line() == "input rows 2 = used 1 + quarantined 1"
+    assert data.quarantine.get_column("reason").to_list() == ["missing class (COCO annotation field 'category_id')"]
+    assert data.classes == ["car"]
+    # a file with no categories at all: one class, as a CSV without a class column
+    for a in anns:
+        a.pop("category_id", None)
+    data = read_boxes(_coco(tmp_path, [{"id": 1, "file_name": "a.jpg"}], anns, categories=()))
+    assert data.n_boxes == 2 and data.classes == ["object"]
+
+
+def test_huge_coordinates_are_quarantined_naming_the_column():
+    import warnings
+
+    rows = [("a", "w1", 0.0, 0.0, 10.0, 10.0), ("a", "w2", 0.0, 0.0, 1e160, 10.0), ("a", "w3", 1.0, 0.0, 11.0, 10.0),
+            ("a", "w4", -2e15, 0.0, 10.0, 1e16)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning may reach the user
+        result = fit_boxes(frame(rows))
+    q = result.quarantine
+    assert q.get_column("row").to_list() == [2, 4]
+    assert q.get_column("reason").to_list()[0].startswith("box coordinate beyond ±1e15 (column 'x1')")
+    assert "(columns 'x0', 'y1')" in q.get_column("reason").to_list()[1]
+    assert np.isfinite(result.images.get_column("f1").to_numpy()).all()
+    # the JSON formats name their own fields
+    data = read_boxes(frame([("a", "w1", 0.0, 0.0, 10.0, 10.0), ("a", "w2", 0.0, 0.0, 10.0, 1e200)],
+                            ("image", "worker", "x", "y", "w", "h")))
+    assert data.quarantine.get_column("reason").item().startswith("box coordinate beyond ±1e15 (column 'h')")
+
+
+def test_reported_weights_reproduce_the_consensus_boxes():
+    """loc_weight of the workers table is what made the output boxes (not an update after the last fusion)."""
+    from consensus.kernels.box_fusion import MEAN, MEDIAN, fuse_boxes
+
+    for fusion, method in (("median", MEDIAN), ("mean", MEAN)):
+        result = fit_boxes(str(ROOT / "datasets" / "boxes_sample" / "boxes.csv"), fusion=fusion, keep_all=True)
+        fit, data = result.fit, result.data
+        weight = result.workers.get_column("loc_weight").to_numpy()
+        again, _ = fuse_boxes(fit.obj_offsets, fit.members, data.coords, weight[data.worker], method)
+        np.testing.assert_allclose(again, fit.fused, rtol=0, atol=1e-9)
+        table = result.boxes.select("x0", "y0", "x1", "y1").to_numpy()
+        np.testing.assert_allclose(again, table, rtol=0, atol=1e-9)
+        # the noise reported is the one behind those weights (1/noise², geometric mean 1)
+        noise = result.workers.get_column("noise").to_numpy()
+        w = 1.0 / noise ** 2
+        np.testing.assert_allclose(weight, w / np.exp(np.mean(np.log(w))), rtol=1e-12)
+
+
+def test_mturk_accounting_counts_rows_and_records_and_shows_the_box_as_written(tmp_path):
+    box = {"left": 1, "top": 2, "width": 30, "height": 40, "label": "a"}
+    path = _mturk_batch(tmp_path / "b.csv", [("H1", "w1", [box, {**box, "left": "x"}, box | {"left": 60}], 4),
+                                             ("H1", "w2", [box], 3), ("H1", "w3", "[{", 3)])
+    data = read_boxes(str(path))
+    assert data.accounting_line() == "input rows 3 hold 5 box records = used 3 + quarantined 2"
+    q = data.quarantine.sort("row")
+    assert q.get_column("row").to_list() == [1, 3]  # the assignments' rows of the file
+    written = q.get_column("Answer.annotatedResult.boundingBoxes").to_list()
+    assert json.loads(written[0]) == {**box, "left": "x"} and written[1] == "[{"
+    assert fit_boxes(data).summary()["input_file_rows"] == 3
+
+
+def test_one_bad_draw_time_is_quarantined_and_the_others_stay_timed():
+    rows = [("a", "w1", 0, 0, 10, 10, "100"), ("a", "w1", 20, 20, 30, 30, "abc"), ("a", "w1", 40, 40, 50, 50, "130"),
+            ("a", "w2", 0, 0, 10, 10, "2024-01-01T00:00:00"), ("a", "w2", 20, 20, 30, 30, "2024-01-01T00:00:07"),
+            ("a", "w3", 0, 0, 10, 10, "")]
+    data = read_boxes(frame(rows, ("image", "worker", "x0", "y0", "x1", "y1", "timestamp")))
+    assert data.accounting_line() == "input rows 6 = used 5 + quarantined 1"
+    assert data.quarantine.get_column("reason").item() == (
+        "draw time 'abc' cannot be parsed as epoch seconds/milliseconds or a datetime (column 'timestamp')")
+    assert sorted(d for d in data.duration.tolist() if d == d) == [7.0, 30.0]
+    # epoch milliseconds are told from seconds by their size
+    ms = [("a", "w1", 0, 0, 10, 10, 1429340975595), ("a", "w1", 20, 20, 30, 30, 1429340977595)]
+    data = read_boxes(frame(ms, ("image", "worker", "x0", "y0", "x1", "y1", "timestamp_ms")))
+    assert sorted(d for d in data.duration.tolist() if d == d) == [2.0]
+
+
+def test_all_rows_quarantined_names_rows_and_reason_and_writes_the_quarantine(tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    src.write_text("image,worker,x0,y0,x1,y1\na,u1,0,0,,10\na,u2,0,0,x,10\nb,u1,0,0,,10\n")
+    with pytest.raises(InputError) as info:
+        read_boxes(str(src))
+    message = str(info.value)
+    assert "rows 1, 2, 3" in message and "all 3 rows were quarantined" in message
+    assert "were quarantined (some box coordinates are empty (column 'x1'): 2 rows; box coordinate is not a " \
+        "finite number (column 'x1'): 1 row)" in message
+    assert main(["boxes", str(src), "-o", str(tmp_path / "out.csv")]) == 2
+    q = pl.read_csv(tmp_path / "out.quarantine.csv")
+    assert q.height == 3 and q.get_column("row").to_list() == [1, 2, 3]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no usable boxes" in err[0] and "out.quarantine.csv" in err[0]

@@ -219,7 +219,10 @@ def _with_twins(c, seed):
 @given(c=crowds(), class_aware=st.booleans(), iou_min=st.sampled_from([0.5, 0.7, 0.9]), seed=st.integers(0, 1000))
 def test_duplicate_flags_match_naive(c, class_aware, iou_min, seed):
     t = _with_twins(c, seed)
-    args = (t["offsets"].astype(np.int64), t["coords"], t["worker"], t["valid"], t["label"], t["box_object"])
+    # input rows in any order: boxes are stored sorted by coordinates, not as they were written
+    input_row = np.random.default_rng(seed + 1).permutation(t["coords"].shape[0]).astype(np.int64)
+    args = (t["offsets"].astype(np.int64), t["coords"], t["worker"], t["valid"], t["label"], t["box_object"],
+            input_row)
     got = bf.duplicate_flags(*readonly(*args), class_aware, iou_min)
     ref = naive_duplicate_flags(*args, class_aware, iou_min)
     for g, r in zip(got, ref):
@@ -243,15 +246,46 @@ def test_duplicate_flags_constructed():
     valid = np.ones(5, np.uint8)
     offsets = np.array([0, 5], np.int64)
     box_object = np.array([0, -1, 0, 1, -1], np.int64)
-    dup, of = bf.duplicate_flags(offsets, coords, worker, valid, label, box_object, True, 0.7)
+    rows = np.arange(5, dtype=np.int64)
+    dup, of = bf.duplicate_flags(offsets, coords, worker, valid, label, box_object, rows, True, 0.7)
     assert dup.tolist() == [0, 1, 0, 0, 0] and of.tolist() == [-1, 0, -1, -1, -1]
-    dup, of = bf.duplicate_flags(offsets, coords, worker, valid, label, np.full(5, -1, np.int64), True, 0.7)
+    dup, of = bf.duplicate_flags(offsets, coords, worker, valid, label, np.full(5, -1, np.int64), rows, True, 0.7)
     assert dup.tolist() == [0, 1, 0, 1, 0] and of.tolist() == [-1, 0, -1, 2, -1]
     # equal IoU with two twins: the first is named
     tie = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 9.5]], dtype=np.float64)
     dup, of = bf.duplicate_flags(np.array([0, 3], np.int64), tie, np.zeros(3, np.int32), np.ones(3, np.uint8),
-                                 np.zeros(3, np.int32), np.array([0, 1, -1], np.int64), False, 0.7)
+                                 np.zeros(3, np.int32), np.array([0, 1, -1], np.int64), np.arange(3, dtype=np.int64),
+                                 False, 0.7)
     assert dup.tolist() == [0, 0, 1] and of.tolist() == [-1, -1, 0]
+    # ... the first drawn (input row), wherever the sort by coordinates put it
+    dup, of = bf.duplicate_flags(np.array([0, 3], np.int64), tie, np.zeros(3, np.int32), np.ones(3, np.uint8),
+                                 np.zeros(3, np.int32), np.array([0, 1, -1], np.int64), np.array([5, 2, 9], np.int64),
+                                 False, 0.7)
+    assert dup.tolist() == [0, 0, 1] and of.tolist() == [-1, -1, 1]
+
+
+def test_duplicate_of_points_to_the_box_drawn_first():
+    """Two unmatched overlapping boxes of one annotator: the later input row is the duplicate, even when
+    the sort by coordinates puts it first."""
+    coords = np.array([[5, 8, 48, 50], [10, 10, 50, 50]], dtype=np.float64)  # sorted by x0: row 2 first
+    args = (np.array([0, 2], np.int64), coords, np.zeros(2, np.int32), np.ones(2, np.uint8), np.zeros(2, np.int32),
+            np.full(2, -1, np.int64), np.array([1, 0], np.int64))
+    dup, of = bf.duplicate_flags(*args, True, 0.7)
+    assert dup.tolist() == [1, 0] and of.tolist() == [1, -1]
+    ref = naive_duplicate_flags(*args, True, 0.7)
+    assert ref[0].tolist() == [1, 0] and ref[1].tolist() == [1, -1]
+
+
+def test_image_agreement_degenerate_boxes_are_no_agreement():
+    """Two annotators who drew only zero-area boxes do not agree (F1 0); two who drew nothing do (F1 1)."""
+    coords = np.array([[10, 10, 10, 50], [50, 50, 10, 10]], dtype=np.float64)
+    worker = np.array([0, 1], np.int32)
+    seen = np.array([0, 1, 0, 1], np.int32)
+    args = (np.array([0, 2, 2], np.int64), coords, worker, np.full(2, -1, np.int64), np.zeros(2, np.uint8),
+            np.array([0, 2, 4], np.int64), seen)
+    f1, _, _ = bf.image_agreement(*args)
+    assert f1.tolist() == [0.0, 1.0]
+    np.testing.assert_array_equal(naive_image_agreement(*args)[0], f1)
 
 
 def _merge_inputs(c, seed, method, threshold=0.5, class_aware=True, annotator_weight=None):

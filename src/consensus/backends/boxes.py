@@ -77,6 +77,7 @@ class BoxAgreement:
     n_partitions: int
     repartitioned: bool
     source: str
+    n_source_rows: int | None = None  # rows of an MTurk batch file, each holding several box records
 
     @property
     def n_quarantined(self) -> int:
@@ -84,6 +85,9 @@ class BoxAgreement:
 
     def accounting_line(self) -> str:
         used = self.n_boxes + self.n_empty
+        if self.n_source_rows is not None:  # as BoxSet.accounting_line
+            return (f"input rows {self.n_source_rows} hold {self.n_input_rows} box records = used {used} + "
+                    f"quarantined {self.n_quarantined}")
         return f"input rows {self.n_input_rows} = used {used} + quarantined {self.n_quarantined}"
 
     def __repr__(self) -> str:
@@ -380,7 +384,8 @@ def _agreement(backend: Any, source: Any, params: _Params, seen: Any, n_out: int
     finally:
         backend.release(parts)
     return _assemble(results, name, len(parts), repartitioned, ordered=paths is None and isinstance(source, BoxSet),
-                     accounting=accounting)
+                     accounting=accounting,
+                     n_source_rows=source.n_source_rows if isinstance(source, BoxSet) else None)
 
 
 def _fusion_rounds(backend: Any, parts: list[Any], workers: list[np.ndarray], n_workers: int,
@@ -464,7 +469,7 @@ def _split_boxset(boxes: Any, n_parts: int) -> tuple[list[Any], list[np.ndarray]
 
 
 def _assemble(results: list[dict[str, Any]], name: str, n_parts: int, repartitioned: bool, ordered: bool,
-              accounting: tuple[pl.DataFrame, int, int, int]) -> BoxAgreement:
+              accounting: tuple[pl.DataFrame, int, int, int], n_source_rows: int | None = None) -> BoxAgreement:
     """Stack the partitions' rows; images in ``read_boxes`` order (natural sort) unless already ordered."""
     from consensus.io.judgments import natural_sort
 
@@ -484,4 +489,5 @@ def _assemble(results: list[dict[str, Any]], name: str, n_parts: int, repartitio
     if quarantine is None:
         quarantine = pl.DataFrame(schema={"reason": pl.String})
     return BoxAgreement(images=images, quarantine=quarantine, n_input_rows=int(n_input_rows), n_boxes=int(n_boxes),
-                        n_empty=int(n_empty), n_partitions=n_parts, repartitioned=repartitioned, source=name)
+                        n_empty=int(n_empty), n_partitions=n_parts, repartitioned=repartitioned, source=name,
+                        n_source_rows=n_source_rows)

@@ -52,6 +52,9 @@ class BoxSet:
         Rows read (boxes + empty annotations + quarantined).
     n_empty : int
         Input rows that were empty annotations (annotator saw the image, drew nothing).
+    n_source_rows : int, optional
+        Rows of the file when one row holds several box records (an MTurk batch: one row per
+        assignment); ``n_input_rows`` then counts the records.
     quarantine : polars.DataFrame, optional
         Unused input rows with a ``reason`` column.
     source : str
@@ -63,7 +66,8 @@ class BoxSet:
                  image_width: np.ndarray | None = None, image_height: np.ndarray | None = None,
                  duration: np.ndarray | None = None, box_format: str = "xyxy", normalized: bool = False,
                  input_row: np.ndarray | None = None, n_input_rows: int | None = None, n_empty: int = 0,
-                 quarantine: pl.DataFrame | None = None, source: str = "<arrays>") -> None:
+                 quarantine: pl.DataFrame | None = None, source: str = "<arrays>",
+                 n_source_rows: int | None = None) -> None:
         self.image = np.ascontiguousarray(image, dtype=np.int32)
         self.worker = np.ascontiguousarray(worker, dtype=np.int32)
         self.label = np.ascontiguousarray(label, dtype=np.int32)
@@ -87,6 +91,7 @@ class BoxSet:
         n_q = 0 if quarantine is None else quarantine.height
         self.n_input_rows = int(n_input_rows) if n_input_rows is not None else n + self.n_empty + n_q
         self.source = source
+        self.n_source_rows = None if n_source_rows is None else int(n_source_rows)
         if not (self.worker.size == n and self.label.size == n and self.coords.shape[0] == n):
             raise ValueError("image, worker, label and coords must have one entry per box")
         key = np.lexsort((self.worker, self.image))
@@ -131,6 +136,9 @@ class BoxSet:
     def accounting_line(self) -> str:
         """The row-accounting sentence the CLI prints."""
         used = self.n_boxes + self.n_empty
+        if self.n_source_rows is not None:  # several boxes per row: account for the records, from the rows
+            return (f"input rows {self.n_source_rows} hold {self.n_input_rows} box records = used {used} + "
+                    f"quarantined {self.n_quarantined}")
         return f"input rows {self.n_input_rows} = used {used} + quarantined {self.n_quarantined}"
 
     def __repr__(self) -> str:

@@ -66,8 +66,8 @@ class Fit:
     kept: np.ndarray           # bool (n_objects,)
     doubt: np.ndarray          # float64 (n_objects,) posterior probability that the kept/dropped decision is wrong
     box_iou: np.ndarray        # float64 (n_boxes,) IoU with its object's fused box (NaN if none)
-    loc_weight: np.ndarray     # float64 (n_workers,)
-    noise: np.ndarray          # float64 (n_workers,) relative coordinate noise (sd)
+    loc_weight: np.ndarray     # float64 (n_workers,) the weights of the last fusion (that made ``fused``)
+    noise: np.ndarray          # float64 (n_workers,) relative coordinate noise (sd) behind loc_weight; NaN if n_iter 1
     det_weight: np.ndarray     # float64 (n_workers,)
     image_f1: np.ndarray = field(default_factory=lambda: np.empty(0))
     image_iou: np.ndarray = field(default_factory=lambda: np.empty(0))
@@ -88,7 +88,9 @@ class BoxConsensus:
         Reliability-weighted median of each coordinate (robust to a stray box
         in the object), or the weighted mean. Objects of two boxes use the mean.
     n_iter : int, default 5
-        Rounds of consensus -> reliability -> consensus.
+        Fusion rounds: consensus -> reliability -> consensus ... The last round fuses with the
+        reliabilities of the one before, and those are the reported ``loc_weight`` and ``noise``
+        (equal weights and NaN noise when ``n_iter`` is 1).
     prior_boxes : float, default 4.0
         Pseudo boxes at the crowd's noise level added to every annotator's
         noise estimate (shrinks annotators with few boxes to the crowd).
@@ -270,7 +272,7 @@ def fit_arrays(boxes: BoxSet, *, iou_threshold: float = 0.5, class_aware: bool =
     loc_weight = np.ones(nw)
     noise = np.full(nw, np.nan)
     fused = np.empty((n_obj, 4))
-    for _ in range(n_iter):
+    for it in range(n_iter):
         fused, _ = fuse_boxes(obj_offsets, members, boxes.coords, loc_weight[w_of], method)
         rep, merged = merge_objects(boxes.image_offsets, start, obj, boxes.coords, boxes.worker, boxes.label,
                                     loc_weight[w_of], fused, iou_threshold, class_aware, method)
@@ -281,6 +283,9 @@ def fit_arrays(boxes: BoxSet, *, iou_threshold: float = 0.5, class_aware: bool =
             n_members = np.diff(obj_offsets)
             obj_image = np.repeat(np.arange(boxes.n_images, dtype=np.int32), np.diff(start))
             obj_number = np.arange(n_obj, dtype=np.int64) - start[obj_image]
+        if it == n_iter - 1:
+            # the weights (and noise) reported are those that made these boxes: no update after the last fusion
+            break
         shared = in_obj.copy()
         shared[in_obj] = n_members[obj[in_obj]] >= 2
         idx = np.flatnonzero(shared)

@@ -92,7 +92,9 @@ class BoxResult:
             "workers_flagged": flagged.height,
             "flagged_workers": flagged.get_column("worker").to_list(),
             "boxes_flagged": {name: int(self.annotations.get_column(name).sum()) for name in BOX_FLAGS},
-            "input_rows": self.data.n_input_rows,
+            "input_rows": self.data.n_input_rows,  # box records when a file row holds several (MTurk)
+            "input_file_rows": self.data.n_source_rows if self.data.n_source_rows is not None
+            else self.data.n_input_rows,
             "used_rows": self.data.n_boxes + self.data.n_empty,
             "quarantined_rows": self.data.n_quarantined,
         }
@@ -222,7 +224,7 @@ def box_flag_arrays(data: BoxSet, fit: Fit, contain: float, fast_seconds: float 
         np.ascontiguousarray(kept_class), contain, PART_RATIO, COVER_RATIO)
     duplicate, duplicate_of = duplicate_flags(
         data.image_offsets, c, data.worker, data.valid, np.ascontiguousarray(data.label, dtype=np.int32),
-        box_object, bool(class_aware), DUPLICATE_IOU)
+        box_object, np.ascontiguousarray(data.input_row, dtype=np.int64), bool(class_aware), DUPLICATE_IOU)
     floor = learned_fast_floor(data.duration) if fast_seconds is None else float(fast_seconds)
     with np.errstate(invalid="ignore"):
         fast = np.isfinite(data.duration) & (data.duration < floor) if math.isfinite(floor) \
@@ -315,8 +317,9 @@ def _images_table(data: BoxSet, fit: Fit, model: BoxConsensus) -> pl.DataFrame:
     valid = data.valid.astype(bool)
     in_kept = valid & (fit.obj >= 0) & (fit.kept[np.maximum(fit.obj, 0)] if fit.kept.size else False)
     n_valid = np.bincount(data.image[valid], minlength=n_img)
+    # every drawn box counts: a degenerate (zero-area) box is in no object, so it is unexplained
     with np.errstate(invalid="ignore", divide="ignore"):
-        explained = np.where(n_valid > 0, np.bincount(data.image[in_kept], minlength=n_img) / n_valid, np.nan)
+        explained = np.where(n_boxes > 0, np.bincount(data.image[in_kept], minlength=n_img) / n_boxes, np.nan)
     f1 = fit.image_f1
     rec = np.empty(n_img, dtype=object)
     reason = np.empty(n_img, dtype=object)
@@ -325,7 +328,13 @@ def _images_table(data: BoxSet, fit: Fit, model: BoxConsensus) -> pl.DataFrame:
         if n < 2:
             rec[g], reason[g] = MORE, f"{n} annotator"
             continue
-        ok_explained = n_valid[g] == 0 or explained[g] >= model.min_explained
+        if n_boxes[g] > 0 and n_valid[g] == 0:
+            # boxes were drawn, none usable: not "nothing there", and more of the same would not settle it
+            rec[g] = REVIEW
+            reason[g] = (f"all {n_boxes[g]} box{'es' if n_boxes[g] != 1 else ''} degenerate (zero or negative "
+                         f"area) with {n} annotators")
+            continue
+        ok_explained = n_boxes[g] == 0 or explained[g] >= model.min_explained
         if n_unsure[g] == 0 and ok_explained:
             rec[g] = ACCEPT
             reason[g] = (f"{n_obj[g]} object{'s' if n_obj[g] != 1 else ''} and {n_cand[g] - n_obj[g]} dropped "

@@ -36,6 +36,9 @@ TIME_NAMES = ("timestamp", "timestamp_ms", "time", "drawn_at", "created_at")
 COCO_ANNOTATOR_FIELDS = ("annotator", "annotator_id", "worker", "worker_id", "user_id", "creator", "completed_by",
                          "rater")
 DEFAULT_LABEL = "object"
+#: Largest coordinate magnitude read: 1e15 pixels is beyond any image, and an area of such boxes stays
+#: exact enough for IoU; past ~1e154 the area overflows to inf and IoU is NaN. Larger values are quarantined.
+MAX_COORD = 1e15  # the reason below writes it out
 #: Reason a JSON reader already found for leaving a record out (quarantined with it).
 NOTE_COL = "__note"
 
@@ -94,8 +97,10 @@ def read_boxes(source: Any, *, box_format: str = "auto", normalized: bool | None
                 "one of 'auto', 'xyxy', 'xywh'")
     name = describe_source(source)
     special = _read_special_json(source, annotator_field)
+    coord_names = None  # how the reasons name the coordinates: the input's own columns or fields
+    n_source_rows = None  # rows of the file when one row holds several boxes (an MTurk batch)
     if special is not None:
-        raw, fmt, special_norm = special
+        raw, fmt, special_norm, coord_names = special
         box_format = fmt
         coord_cols = ("x", "y", "w", "h")
         image_col, worker_col, label_col = "image", "worker", "label"
@@ -108,14 +113,17 @@ def read_boxes(source: Any, *, box_format: str = "auto", normalized: bool | None
         raw = read_table(source)
         answer = _mturk_box_column(raw.columns) if coord_cols is None else None
         if answer is not None:  # an MTurk crowd-bounding-box batch: one JSON list of boxes per assignment
+            n_source_rows = raw.height
             raw = _mturk_rows(raw, answer, image_col, worker_col, name)
+            coord_names = tuple(f"{answer}[].{k}" for k in ("left", "top", "width", "height"))
             box_format, coord_cols = "xywh", ("x", "y", "w", "h")
             image_col, worker_col, label_col = "image", "worker", "label"
             width_col, height_col, duration_col = "image_width", "image_height", "duration"
             normalized = False if normalized is None else normalized
     return _build(raw, name, box_format=box_format, normalized=normalized, image_col=image_col,
                   worker_col=worker_col, label_col=label_col, coord_cols=coord_cols, width_col=width_col,
-                  height_col=height_col, duration_col=duration_col, time_col=time_col, seen=seen)
+                  height_col=height_col, duration_col=duration_col, time_col=time_col, seen=seen,
+                  coord_names=coord_names, n_source_rows=n_source_rows)
 
 
 # -- column detection -------------------------------------------------------------------------
@@ -200,8 +208,9 @@ def _as_text(frame: pl.DataFrame, column: str) -> pl.Expr:
     expr = pl.col(column)
     if dtype.is_float():
         # 12.0 -> "12": ids written as floats by a spreadsheet stay readable
-        # (non-finite values stay text: "NaN", "inf"; a strict cast to Int64 would raise on them)
-        expr = pl.when(expr.is_finite() & (expr == expr.round(0))) \
+        # (non-finite values stay text: "NaN", "inf"; a strict cast to Int64 would raise on them, and one
+        # beyond the Int64 range, 1e160, would turn null: read as empty)
+        expr = pl.when(expr.is_finite() & (expr == expr.round(0)) & (expr.abs() < 1e15)) \
             .then(expr.cast(pl.Int64, strict=False).cast(pl.String)) \
             .otherwise(expr.cast(pl.String))
     elif dtype != pl.String:
@@ -216,32 +225,56 @@ def _as_id(frame: pl.DataFrame, column: str) -> pl.Expr:
     return pl.when(pl.col(column).is_nan()).then(None).otherwise(text) if frame.schema[column].is_float() else text
 
 
-def _seconds_between(frame: pl.DataFrame, column: str) -> pl.DataFrame:
-    """Per-box seconds from a draw-time column: gap to the same annotator's previous box on the image."""
+def _draw_time(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """Seconds since the epoch of each cell of a draw-time column, parsed cell by cell; null where a cell
+    is empty or cannot be parsed (the caller quarantines the latter).
+
+    A number is epoch seconds, or milliseconds when the column's numbers are mostly beyond 1e11 (after
+    1973 in ms, past year 5000 in s); text that is not a number is a datetime as
+    :func:`consensus.read_judgments` reads timestamps (ISO 8601 with or without a zone, MTurk's and
+    Appen's forms).
+    """
+    from consensus.io.judgments import _epoch_us
+
     dtype = frame.schema[column]
     if dtype.is_temporal():
-        t = pl.col(column).cast(pl.Datetime("us")).dt.epoch("us").cast(pl.Float64) / 1e6
-    else:
-        num = frame.select(_as_float(frame, column)).to_series()
-        if dtype == pl.String and num.null_count() > frame.get_column(column).null_count():
-            t = pl.col(column).str.to_datetime(strict=False).dt.epoch("us").cast(pl.Float64) / 1e6
-        else:
-            finite = num.drop_nulls()
-            scale = 1e3 if finite.len() and float(finite.median()) > 1e11 else 1.0  # type: ignore[arg-type]
-            t = _as_float(frame, column) / scale
-    frame = frame.with_columns(t.alias("__t"))
+        return _epoch_us(dtype, column) / 1e6
+    num = frame.select(_as_float(frame, column)).to_series()
+    finite = num.filter(num.is_finite())
+    scale = 1e3 if finite.len() and float(finite.median()) > 1e11 else 1.0  # type: ignore[arg-type]
+    number = _as_float(frame, column)
+    number = pl.when(number.is_finite()).then(number / scale).otherwise(None)
+    if dtype != pl.String:
+        return number
+    day = pl.col(column).str.strip_chars().str.to_datetime("%Y-%m-%d", strict=False, time_unit="us")
+    return pl.coalesce(number, _epoch_us(pl.String, column) / 1e6, day.dt.epoch("us").cast(pl.Float64) / 1e6)
+
+
+def _seconds_between(frame: pl.DataFrame) -> pl.DataFrame:
+    """Per-box seconds from the draw times (``__t``): gap to the same annotator's previous box on the image."""
     frame = frame.with_columns(
         (pl.col("__t") - pl.col("__t").sort().shift(1).over(["image", "worker"], order_by="__t"))
         .alias("duration"))
     return frame.drop("__t")
 
 
+def _columns_named(conditions: list[pl.Expr], names: tuple[str, ...]) -> pl.Expr:
+    """``column 'x1'`` / ``columns 'x1', 'y1'``: the names whose condition holds, for a reason."""
+    listed = pl.concat_str([pl.when(c).then(pl.lit(repr(n))) for c, n in zip(conditions, names)],
+                           separator=", ", ignore_nulls=True)
+    several = pl.sum_horizontal(*(c.cast(pl.Int32) for c in conditions)) > 1
+    return pl.concat_str([pl.when(several).then(pl.lit("columns ")).otherwise(pl.lit("column ")), listed])
+
+
 def _build(raw: pl.DataFrame, name: str, *, box_format: str, normalized: bool | None, image_col: str | None,
            worker_col: str | None, label_col: str | None, coord_cols: tuple[str, str, str, str] | None,
            width_col: str | None, height_col: str | None, duration_col: str | None, time_col: str | None,
-           seen: Any, require_rows: bool = True) -> BoxSet:
+           seen: Any, require_rows: bool = True, coord_names: tuple[str, ...] | None = None,
+           n_source_rows: int | None = None) -> BoxSet:
     """Validate, quarantine and code box rows; ``require_rows=False`` for one partition of a larger input
-    (a partition may hold no usable row; the whole input is checked by its caller)."""
+    (a partition may hold no usable row; the whole input is checked by its caller). ``coord_names``: how
+    reasons name the four coordinates (default: their columns); ``n_source_rows``: rows of the file when
+    ``raw`` holds several box records per row (an MTurk batch)."""
     columns = [c for c in raw.columns if c not in (SOURCE_COL, ROW_COL, NOTE_COL)]
     icol = _pick(columns, image_col, IMAGE_NAMES, "image id", name, True)
     wcol = _pick(columns, worker_col, WORKER_NAMES, "annotator id", name, True)
@@ -263,6 +296,7 @@ def _build(raw: pl.DataFrame, name: str, *, box_format: str, normalized: bool | 
         (_as_float(raw, wd) if wd else pl.lit(None, dtype=pl.Float64)).alias("image_width"),
         (_as_float(raw, ht) if ht else pl.lit(None, dtype=pl.Float64)).alias("image_height"),
         (_as_float(raw, dcol) if dcol else pl.lit(None, dtype=pl.Float64)).alias("duration"),
+        (_draw_time(raw, tcol) if tcol else pl.lit(None, dtype=pl.Float64)).alias("__t"),
         pl.int_range(pl.len(), dtype=pl.Int64).alias("__pos"),
         # a width / height written but not a number ("abc") is quarantined, never read as unknown in silence
         (_as_text(raw, wd).is_not_null() if wd else pl.lit(False)).alias("__width_text"),
@@ -273,16 +307,28 @@ def _build(raw: pl.DataFrame, name: str, *, box_format: str, normalized: bool | 
     n_null = pl.sum_horizontal(*(x.is_null().cast(pl.Int32) for x in c))
     raw_coord_blank = pl.sum_horizontal(*(
         (_as_text(raw, col).is_null()).cast(pl.Int32) for col in ccols))
-    finite = pl.all_horizontal(*(x.is_finite() for x in c))
+    names = tuple(coord_names) if coord_names is not None else tuple(ccols)
+    blank = [_as_text(raw, col).is_null() for col in ccols]
+    not_finite = [x.is_null() | ~x.is_finite() for x in c]
+    huge = [x.abs() > MAX_COORD for x in c]
     note = pl.col(NOTE_COL) if NOTE_COL in raw.columns else pl.lit(None, dtype=pl.String)
+
+    def written(column: str) -> pl.Expr:
+        return _as_text(raw, column).str.slice(0, 40)
 
     reason = (
         pl.when(note.is_not_null()).then(note)
         .when(pl.col("image").is_null()).then(pl.lit(f"missing image id (column {icol!r})"))
         .when(pl.col("worker").is_null()).then(pl.lit(f"missing annotator id (column {wcol!r})"))
         .when((n_null == 4) & (raw_coord_blank == 4)).then(pl.lit(None, dtype=pl.String))  # empty annotation
-        .when(raw_coord_blank > 0).then(pl.lit("some box coordinates are empty"))
-        .when((n_null > 0) | ~finite).then(pl.lit("box coordinate is not a finite number"))
+        .when(raw_coord_blank > 0)
+        .then(pl.concat_str([pl.lit("some box coordinates are empty ("), _columns_named(blank, names), pl.lit(")")]))
+        .when(pl.any_horizontal(*not_finite))
+        .then(pl.concat_str([pl.lit("box coordinate is not a finite number ("), _columns_named(not_finite, names),
+                             pl.lit(")")]))
+        .when(pl.any_horizontal(*huge))
+        .then(pl.concat_str([pl.lit("box coordinate beyond ±1e15 ("), _columns_named(huge, names),
+                             pl.lit("): no image is that large, and its area would lose precision or overflow")]))
         .when(pl.col("label").is_null()).then(pl.lit(f"missing class label (column {lcol!r})"))
         .when(pl.col("__width_text") & pl.col("image_width").is_null())
         .then(pl.lit(f"image width is not a number (column {wd!r})"))
@@ -292,8 +338,15 @@ def _build(raw: pl.DataFrame, name: str, *, box_format: str, normalized: bool | 
         .then(pl.lit(f"image height is not a number (column {ht!r})"))
         .when(pl.col("image_height").is_not_null() & ~(pl.col("image_height") > 0))
         .then(pl.lit("image height is not a positive number"))
-        .otherwise(pl.lit(None, dtype=pl.String))
     )
+    if dcol:
+        reason = reason.when(pl.col("duration").is_null() & _as_text(raw, dcol).is_not_null()).then(
+            pl.format("seconds per box '{}' is not a number (column {})", written(dcol), pl.lit(repr(dcol))))
+    if tcol:  # each cell on its own: one bad cell must not turn the others' timing off
+        reason = reason.when(pl.col("__t").is_null() & _as_text(raw, tcol).is_not_null()).then(
+            pl.format("draw time '{}' cannot be parsed as epoch seconds/milliseconds or a datetime (column {})",
+                      written(tcol), pl.lit(repr(tcol))))
+    reason = reason.otherwise(pl.lit(None, dtype=pl.String))
     frame = frame.with_columns(reason.alias("reason"),
                                ((n_null == 4) & (raw_coord_blank == 4)).alias("__empty"))
     if wd:
@@ -304,10 +357,6 @@ def _build(raw: pl.DataFrame, name: str, *, box_format: str, normalized: bool | 
                                    .then(None).otherwise(pl.col("image_height")).alias("image_height"))
     empty_rows = frame.filter(pl.col("reason").is_null() & pl.col("__empty"))
     boxes = frame.filter(pl.col("reason").is_null() & ~pl.col("__empty"))
-    if require_rows and boxes.height == 0 and empty_rows.height == 0:
-        reasons = frame.get_column("reason").unique(maintain_order=True).head(3).to_list()
-        raise InputError(f"no usable boxes: all {n_rows} rows were quarantined ({'; '.join(reasons)})",
-                         source=name)
     if fmt == "xywh":
         boxes = boxes.with_columns((pl.col("c0") + pl.col("c2")).alias("c2"), (pl.col("c1") + pl.col("c3")).alias("c3"))
     # exact duplicates (same image, annotator, class and corners): keep the first
@@ -316,18 +365,35 @@ def _build(raw: pl.DataFrame, name: str, *, box_format: str, normalized: bool | 
         pl.lit("duplicate box (same annotator, image, class and coordinates)").alias("reason"))
     boxes = boxes.filter(dup)
     if tcol and not dcol:
-        boxes = _seconds_between(boxes, tcol)
+        boxes = _seconds_between(boxes)
     quarantined = pl.concat([frame.filter(pl.col("reason").is_not_null()), dup_rows], how="vertical")
     # the rows as the input wrote them (role columns were parsed in place: a width "abc" must show as "abc")
     as_written = raw.with_row_index("__pos").with_columns(pl.col("__pos").cast(pl.Int64)).join(
         quarantined.select("__pos", "reason"), on="__pos", how="inner").sort("__pos")
     quarantine = _as_printable(_quarantine_columns(as_written, raw.columns))
+    if require_rows and boxes.height == 0 and empty_rows.height == 0:
+        raise _nothing_usable(quarantine, name, n_rows, n_source_rows)
     if normalized is None:
         vals = boxes.select(pl.min_horizontal(*c).min().alias("lo"), pl.max_horizontal(*c).max().alias("hi"))
         lo, hi = vals.row(0)
         normalized = bool(boxes.height and lo is not None and lo >= -0.5 and hi <= 1.5)
     seen_frame = _read_seen(seen) if seen is not None else None
-    return _encode(boxes, empty_rows, seen_frame, fmt, normalized, name, n_rows, quarantine)
+    return _encode(boxes, empty_rows, seen_frame, fmt, normalized, name, n_rows, quarantine, n_source_rows)
+
+
+def _nothing_usable(quarantine: pl.DataFrame, name: str, n_rows: int, n_source_rows: int | None) -> InputError:
+    """The error when every row was quarantined: how many, the commonest reasons, the rows; the
+    quarantine rides along (``.quarantine``) so the CLI can write it before it stops."""
+    counts = quarantine.group_by("reason").len().sort(["len", "reason"], descending=[True, False])
+    top = [f"{reason}: {count} {'row' if count == 1 else 'rows'}" for reason, count in counts.head(3).iter_rows()]
+    rest = counts.height - len(top)
+    what = f"all {n_rows} rows" if n_source_rows is None else f"all {n_rows} box records (from {n_source_rows} rows)"
+    one_file = quarantine.get_column("source").n_unique() == 1
+    rows = quarantine.get_column("row").unique(maintain_order=True).to_list() if one_file else None
+    more = f"; {rest} other reason{'s' if rest != 1 else ''}" if rest > 0 else ""
+    exc = InputError(f"no usable boxes: {what} were quarantined ({'; '.join(top)}{more})", source=name, rows=rows)
+    exc.quarantine = quarantine  # type: ignore[attr-defined]
+    return exc
 
 
 def _quarantine_columns(rows: pl.DataFrame, raw_columns: list[str]) -> pl.DataFrame:
@@ -379,7 +445,8 @@ def _codes(values: pl.Series, ids: list[str]) -> np.ndarray:
 
 
 def _encode(boxes: pl.DataFrame, empty_rows: pl.DataFrame, seen: pl.DataFrame | None, fmt: str,
-            normalized: bool, name: str, n_rows: int, quarantine: pl.DataFrame) -> BoxSet:
+            normalized: bool, name: str, n_rows: int, quarantine: pl.DataFrame,
+            n_source_rows: int | None = None) -> BoxSet:
     pairs = [boxes.select("image", "worker"), empty_rows.select("image", "worker")]
     if seen is not None:
         pairs.append(seen)
@@ -414,7 +481,8 @@ def _encode(boxes: pl.DataFrame, empty_rows: pl.DataFrame, seen: pl.DataFrame | 
         classes, pair_codes[0][order], pair_codes[1][order], image_width=width, image_height=height,
         duration=coded.get_column("duration").fill_null(np.nan).to_numpy().astype(np.float64),
         box_format=fmt, normalized=normalized, input_row=coded.get_column("__pos").to_numpy(),
-        n_input_rows=n_rows, n_empty=empty_rows.height, quarantine=quarantine, source=name)
+        n_input_rows=n_rows, n_empty=empty_rows.height, quarantine=quarantine, source=name,
+        n_source_rows=n_source_rows)
 
 
 # -- MTurk crowd-bounding-box batch CSV --------------------------------------------------------------
@@ -473,9 +541,10 @@ def _mturk_rows(raw: pl.DataFrame, answer: str, image_col: str | None, worker_co
                                                .alias(k) for k, c in picked.items()])
     records: list[dict[str, Any]] = []
     for row in rows.iter_rows(named=True):
+        # each record keeps its answer as written: the assignment's whole list, or the one box of it
         base = {**_EMPTY_RECORD, "image": row["image"], "worker": row["worker"],
                 "image_width": _num(row["width"]), "image_height": _num(row["height"]),
-                SOURCE_COL: row[SOURCE_COL], ROW_COL: row[ROW_COL]}
+                answer: row["answer"], SOURCE_COL: row[SOURCE_COL], ROW_COL: row[ROW_COL]}
         missing = ("image", icol) if row["image"] is None else ("annotator", wcol) if row["worker"] is None else None
         if missing is not None:  # named by the batch's own column, not this reader's
             records.append({**base, NOTE_COL: f"missing {missing[0]} id (column {missing[1]!r})"})
@@ -498,20 +567,27 @@ def _mturk_rows(raw: pl.DataFrame, answer: str, image_col: str | None, worker_co
         n_drawn = sum(isinstance(box, dict) for box in boxes)
         per_box = seconds / n_drawn if seconds is not None and seconds >= 0 and n_drawn else None
         for box in boxes:
+            one = {**base, answer: json.dumps(box, ensure_ascii=False)}
             if not isinstance(box, dict):
-                records.append({**base, NOTE_COL: "a box is not a JSON object"})
+                records.append({**one, NOTE_COL: "a box is not a JSON object"})
                 continue
             x, y, w, h = (_num(box.get(k)) for k in ("left", "top", "width", "height"))
             label = box.get("label")
             note = ("box label is not a number or text" if not _is_scalar(label) else
                     None if None not in (x, y, w, h) else "box lacks a number among left, top, width, height")
-            records.append({**base, "label": DEFAULT_LABEL if label is None or not _is_scalar(label) else _text(label),
+            records.append({**one, "label": DEFAULT_LABEL if label is None or not _is_scalar(label) else _text(label),
                             "x": x, "y": y, "w": w, "h": h, "duration": per_box, NOTE_COL: note})
-    return _records_frame(records, source)
+    return _records_frame(records, source, (answer,))
 
 
 # -- COCO and Label Studio JSON -----------------------------------------------------------------
-def _read_special_json(source: Any, annotator_field: str | None) -> tuple[pl.DataFrame, str, bool] | None:
+#: How quarantine reasons name the coordinates of a COCO annotation and a Label Studio rectangle.
+COCO_COORDS = ("bbox[0]", "bbox[1]", "bbox[2]", "bbox[3]")
+LABEL_STUDIO_COORDS = ("value.x", "value.y", "value.width", "value.height")
+
+
+def _read_special_json(source: Any,
+                       annotator_field: str | None) -> tuple[pl.DataFrame, str, bool, tuple[str, ...]] | None:
     if not isinstance(source, (str, os.PathLike, list, tuple)):
         return None
     paths = expand_paths(source)
@@ -529,9 +605,9 @@ def _read_special_json(source: Any, annotator_field: str | None) -> tuple[pl.Dat
     doc = _load_json(path)
     kind = _special_kind(doc)
     if kind == "COCO":
-        return _coco_rows(doc, str(path), annotator_field), "xywh", False
+        return _coco_rows(doc, str(path), annotator_field), "xywh", False, COCO_COORDS
     if kind == "Label Studio":
-        return _label_studio_rows(doc, str(path))
+        return (*_label_studio_rows(doc, str(path)), LABEL_STUDIO_COORDS)
     return None
 
 
@@ -594,11 +670,13 @@ def _frame(records: list[dict[str, Any]], source: str) -> pl.DataFrame:
                               pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias(ROW_COL))
 
 
-def _records_frame(records: list[dict[str, Any]], source: str) -> pl.DataFrame:
-    """Box records that carry their own ``__source`` and ``__row`` (several may share a row)."""
+def _records_frame(records: list[dict[str, Any]], source: str, extra: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Box records that carry their own ``__source`` and ``__row`` (several may share a row), and the
+    text columns ``extra``."""
     if not records:
         raise InputError("holds no assignments", source=source)
-    return pl.DataFrame(records, schema={**_RECORD_SCHEMA, SOURCE_COL: pl.String, ROW_COL: pl.Int64}, orient="row")
+    schema = {**_RECORD_SCHEMA, **{c: pl.String for c in extra}, SOURCE_COL: pl.String, ROW_COL: pl.Int64}
+    return pl.DataFrame(records, schema=schema, orient="row")
 
 
 def _list_field(doc: dict[str, Any], key: str, source: str, where: str = "", required: bool = False) -> list[Any]:
@@ -619,6 +697,7 @@ def _coco_rows(doc: dict[str, Any], source: str, annotator_field: str | None) ->
     """One row per element of ``annotations`` (an element that is not an object is quarantined)."""
     images = {img.get("id"): img for img in _list_field(doc, "images", source)
               if isinstance(img, dict) and _is_scalar(img.get("id"))}
+    image_names = _coco_image_names(images)
     cats = {c.get("id"): c.get("name") for c in _list_field(doc, "categories", source)
             if isinstance(c, dict) and _is_scalar(c.get("id"))}
     entries = _list_field(doc, "annotations", source, required=True)
@@ -631,6 +710,8 @@ def _coco_rows(doc: dict[str, Any], source: str, annotator_field: str | None) ->
             raise InputError("COCO annotations have no annotator field (tried "
                              f"{', '.join(COCO_ANNOTATOR_FIELDS)}); name it with annotator_field / "
                              "--annotator-field", source=source)
+    # a file that names categories (or whose annotations carry them) gives every box one
+    has_classes = bool(cats) or any("category_id" in a for a in anns)
     records = []
     for ann in entries:
         if not isinstance(ann, dict):
@@ -642,7 +723,7 @@ def _coco_rows(doc: dict[str, Any], source: str, annotator_field: str | None) ->
         is_box = isinstance(bbox, list) and len(bbox) == 4
         xywh = [_num(v) for v in bbox] if is_box else [None] * 4
         label = cats.get(cat, None if cat is None else str(cat)) if _is_scalar(cat) else None
-        name = img.get("file_name", image_id) if img else image_id
+        name = image_names.get(image_id, image_id) if img else image_id
         # a bbox without numbers is bad, never "drew nothing": a COCO annotation always holds a box
         note = ("image_id is not a number or text" if not _is_scalar(image_id) else
                 "missing image id (COCO annotation field 'image_id')" if image_id is None else
@@ -652,14 +733,31 @@ def _coco_rows(doc: dict[str, Any], source: str, annotator_field: str | None) ->
                 f"image_id {image_id!r} is not in the file's 'images' list" if images and image_id not in images else
                 f"category_id {cat!r} is not in the file's 'categories' list"
                 if cats and cat is not None and cat not in cats else
-                None if is_box and None not in xywh else "bbox is not a list of 4 numbers")
+                "bbox is not a list of 4 numbers" if not is_box or None in xywh else
+                # as a CSV with a class column and an empty cell (one class "object" only without classes)
+                "missing class (COCO annotation field 'category_id')" if cat is None and has_classes else None)
         records.append({
             "image": _text(name) if _is_scalar(name) else _text(image_id),
-            "worker": _text(ann.get(field)), "label": _text(label) if label is not None else DEFAULT_LABEL,
+            "worker": _text(ann.get(field)),
+            "label": _text(label) if label is not None else None if has_classes else DEFAULT_LABEL,
             "x": xywh[0], "y": xywh[1], "w": xywh[2], "h": xywh[3],
             "image_width": _num(img.get("width")), "image_height": _num(img.get("height")),
             "duration": None, NOTE_COL: note})
     return _frame(records, source)
+
+
+def _coco_image_names(images: dict[Any, dict[str, Any]]) -> dict[Any, str | None]:
+    """The name of each COCO image in the outputs: its ``file_name`` (else its id); when several images
+    (different ids) share one, each becomes ``file_name (id N)``, so they stay different images."""
+    base = {}
+    for image_id, img in images.items():
+        file_name = img.get("file_name")
+        base[image_id] = _text(file_name) if file_name is not None and _is_scalar(file_name) else _text(image_id)
+    uses: dict[str | None, int] = {}
+    for text in base.values():
+        uses[text] = uses.get(text, 0) + 1
+    return {image_id: f"{text} (id {_text(image_id)})" if uses[text] > 1 else text
+            for image_id, text in base.items()}
 
 
 #: Label Studio result types that are regions drawn on the image (not boxes this reader can use).

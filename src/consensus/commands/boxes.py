@@ -10,7 +10,7 @@ from consensus.commands.common import check_outputs, log
 
 def run(args: argparse.Namespace) -> int:
     from consensus.boxes import BoxConsensus, read_boxes
-    from consensus.errors import ParameterError
+    from consensus.errors import InputError, ParameterError
     from consensus.io.writers import write_table
 
     outputs = (("-o", args.output), ("--images-out", args.images_out), ("--workers-out", args.workers_out),
@@ -33,15 +33,22 @@ def run(args: argparse.Namespace) -> int:
             raise ParameterError(f"--coords {args.coords!r} must name 4 columns, e.g. --coords x0,y0,x1,y1")
     normalized = {"auto": None, "normalized": True, "pixels": False}[args.units]
     source = args.input[0] if len(args.input) == 1 else list(args.input)
-    data = read_boxes(source, box_format=args.box_format, normalized=normalized, image_col=args.image_col,
-                      worker_col=args.worker_col, label_col=args.label_col, coord_cols=coords,
-                      width_col=args.width_col, height_col=args.height_col, duration_col=args.duration_col,
-                      time_col=args.time_col, seen=args.seen, annotator_field=args.annotator_field)
+    try:
+        data = read_boxes(source, box_format=args.box_format, normalized=normalized, image_col=args.image_col,
+                          worker_col=args.worker_col, label_col=args.label_col, coord_cols=coords,
+                          width_col=args.width_col, height_col=args.height_col, duration_col=args.duration_col,
+                          time_col=args.time_col, seen=args.seen, annotator_field=args.annotator_field)
+    except InputError as exc:  # every row quarantined: write them, so the user sees why, then stop
+        quarantine = getattr(exc, "quarantine", None)
+        if quarantine is None or quarantine.height == 0:
+            raise
+        path = _write_quarantine(quarantine, args, quiet=True)  # the error stays the one line on stderr
+        raise InputError(f"{exc}; the quarantined rows are in {path}") from None
     log(f"read {data.source}: {data.n_boxes} boxes on {data.n_images} images by {data.n_workers} annotators, "
         f"{len(data.classes)} classes, format {data.box_format}{' (normalised)' if data.normalized else ''}")
     log(data.accounting_line() + (f" ({data.n_boxes} boxes + {data.n_empty} empty annotations)"
                                   if data.n_empty else ""))
-    _write_quarantine(data, args)
+    _write_quarantine(data.quarantine, args)
     result = model.fit(data)
     for line in result.summary_lines():
         log(line)
@@ -58,16 +65,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_quarantine(data, args: argparse.Namespace) -> None:  # noqa: ANN001 - BoxSet
+def _write_quarantine(q, args: argparse.Namespace, quiet: bool = False) -> str | None:  # noqa: ANN001
+    """Write the quarantine (a polars frame, or None) where the options say; the path written, if any."""
     import polars as pl
 
     from consensus.io.writers import write_table
 
-    q = data.quarantine
     if q is None or q.height == 0:
-        return
-    for reason, count in q.group_by("reason").len().sort("len", descending=True).head(5).iter_rows():
-        log(f"  quarantined {count}: {reason}")
+        return None
+    if not quiet:
+        for reason, count in q.group_by("reason").len().sort("len", descending=True).head(5).iter_rows():
+            log(f"  quarantined {count}: {reason}")
     path = args.quarantine_out
     if path is None:
         out = args.output
@@ -75,7 +83,9 @@ def _write_quarantine(data, args: argparse.Namespace) -> None:  # noqa: ANN001 -
             else "consensus_boxes.quarantine.csv"
     frame = q.with_columns(pl.col(c).cast(pl.String) for c in q.columns if q.schema[c] == pl.Null)
     write_table(frame, path)
-    log(f"quarantined rows written to {path}")
+    if not quiet:
+        log(f"quarantined rows written to {path}")
+    return path
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -124,9 +124,12 @@ def image_agreement(offsets, coords, worker, obj, valid, seen_offsets, seen_work
     """Pairwise annotator agreement per image.
 
     For every pair of annotators (a, b) who saw the image, with ``n_a`` and
-    ``n_b`` valid boxes: ``S_ab`` is the summed IoU of the box pairs they put in
+    ``n_b`` boxes: ``S_ab`` is the summed IoU of the box pairs they put in
     the same object and ``M_ab`` the number of such pairs. Soft F1 of the pair is
-    ``2 S_ab / (n_a + n_b)`` (1 when neither drew a box): unmatched boxes count 0.
+    ``2 S_ab / (n_a + n_b)``: unmatched boxes count 0, and so do degenerate
+    (zero-area) boxes, which match nothing. Two annotators who both drew no box
+    at all agree (1); two who drew only degenerate boxes do not (0): they drew
+    something, and nothing usable.
 
     Parameters
     ----------
@@ -136,6 +139,9 @@ def image_agreement(offsets, coords, worker, obj, valid, seen_offsets, seen_work
     obj : int64 (n_boxes,)
         Object id of each box (any numbering unique within the image), -1 for none.
     valid : uint8 (n_boxes,)
+        1 for a box of positive area. Not needed by the score (a degenerate box
+        has ``obj`` -1, so it is an unmatched box); kept so every caller passes
+        the same arrays as to the other per-image kernels.
     seen_offsets : int64 (n_images + 1,)
     seen_worker : int32 (n_seen,)
         Annotators who saw each image, sorted within the image (a superset of
@@ -166,7 +172,8 @@ def image_agreement(offsets, coords, worker, obj, valid, seen_offsets, seen_work
         for r in range(lo, hi):
             u = _local_index(seen_worker, slo, shi, worker[r])
             local[r - lo] = u
-            if valid[r] and u >= 0:
+            if u >= 0:
+                # every drawn box counts: a degenerate one is unmatched (obj -1), never a sign of agreement
                 count[u] += 1.0
         total = 0.0
         m = 0
@@ -294,15 +301,17 @@ def split_merge_flags(offsets, coords, worker, valid, box_object, obj_offsets_im
 
 
 @parallel_kernel
-def duplicate_flags(offsets, coords, worker, valid, box_class, box_object, class_aware, iou_min):
+def duplicate_flags(offsets, coords, worker, valid, box_class, box_object, input_row, class_aware, iou_min):
     """Boxes that repeat another box of the same annotator on the same object.
 
     Box ``r`` is a duplicate of ``s`` when both are valid, on one image, drawn by
     one annotator (of one class unless ``class_aware`` is false), overlap with
     IoU >= ``iou_min``, are not matched to two different kept objects (then they
     are two real, overlapping objects), and ``r`` is the extra one: unmatched while
-    ``s`` is matched, or both unmatched and ``s`` comes first. Of several such
-    ``s`` the one with the highest IoU is named (ties: the first).
+    ``s`` is matched, or both unmatched and ``s`` was drawn first (the earlier
+    ``input_row``: boxes are stored sorted by coordinates, not in the order
+    they were written). Of several such ``s`` the one with the highest IoU is
+    named (ties: the earliest input row).
 
     Parameters
     ----------
@@ -313,6 +322,8 @@ def duplicate_flags(offsets, coords, worker, valid, box_class, box_object, class
     valid : uint8 (n_boxes,)
     box_object : int64 (n_boxes,)
         Kept object each box is matched to, -1 for none.
+    input_row : int64 (n_boxes,)
+        Position of each box among the input rows (distinct).
     class_aware : bool
     iou_min : float
 
@@ -336,10 +347,10 @@ def duplicate_flags(offsets, coords, worker, valid, box_class, box_object, class
                     continue
                 if class_aware and box_class[s] != box_class[r]:
                     continue
-                if box_object[s] < 0 and s > r:
+                if box_object[s] < 0 and input_row[s] > input_row[r]:
                     continue
                 iou = row_iou(coords, r, s)
-                if iou >= iou_min and iou > best:
+                if iou >= iou_min and (iou > best or (iou == best and input_row[s] < input_row[duplicate_of[r]])):
                     best = iou
                     duplicate[r] = 1
                     duplicate_of[r] = s
