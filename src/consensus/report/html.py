@@ -42,8 +42,8 @@ h1{margin:0 0 4px 0;font-size:26px} h2{margin-top:36px;border-bottom:2px solid #
 .cards{display:flex;flex-wrap:wrap;gap:12px;margin:12px 0}
 .card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:10px 14px;min-width:140px}
 .card .v{font-size:20px;font-weight:600} .card .k{color:#666;font-size:12px}
-table{border-collapse:collapse;background:#fff;font-size:13px;margin:8px 0;display:block;max-width:100%;
-overflow-x:auto} td{overflow-wrap:anywhere;max-width:420px} .note{overflow-wrap:anywhere}
+table{border-collapse:collapse;background:#fff;font-size:13px;margin:8px 0} .tw{max-width:100%;overflow-x:auto}
+td{overflow-wrap:anywhere;max-width:420px} .note{overflow-wrap:anywhere}
 figure{max-width:100%;overflow-x:auto}
 th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f0f0f0;cursor:pointer;user-select:none} td.n{text-align:right;font-variant-numeric:tabular-nums}
@@ -183,7 +183,8 @@ def _table(frame: pl.DataFrame, columns: Sequence[Column], *, max_rows: int = MA
         rows.append("<tr>" + "".join(cells) + "</tr>")
     more = (f'<p class="note">First {max_rows} of {frame.height:,} {escape(what)}; all are in the tables.</p>'
             if frame.height > max_rows else "")
-    return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>{more}'
+    return (f'<div class="tw"><table class="sortable"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody>'
+            f"</table></div>{more}")
 
 
 def _flags_cell(value: Any) -> str:
