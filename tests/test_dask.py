@@ -439,3 +439,67 @@ def test_box_agreement_with_seen_table_and_options(backend, box_files, tmp_path)
         box_agreement(glob, engine=backend, iou_threshold=0)
     with pytest.raises(InputError, match="image id"):
         box_agreement(frame.rename({"image": "picture"}), engine=backend)
+
+
+# -- loading through partitions agrees with read_judgments (second reader's findings) --------------------------
+
+def _write(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("n_partitions", [1, 3, 7])
+def test_partitioned_quarantine_is_in_input_order_whatever_the_partitions(tmp_path, n_partitions):
+    path = _write(tmp_path / "t.csv", "item,worker,label\na,w1,x\na,w2,y\nb,w1,x\nb,w1,y\nc,w2,n/a\ne,,x\n,w1,x\n")
+    want = read_judgments(path).quarantine
+    got = LocalBackend(n_partitions).load(path).quarantine
+    assert got.select("source", "row", "reason").rows() == want.select("source", "row", "reason").rows()
+
+
+def test_partitioned_duplicate_error_counts_the_whole_input(tmp_path):
+    from consensus.errors import InputError
+
+    one = _write(tmp_path / "m1.csv", "item,worker,label\na,w1,x\na,w2,y\nb,w1,x\n")
+    two = _write(tmp_path / "m2.csv", "item,worker,label\nb,w1,y\nc,w2,x\na,w1,y\n")
+    with pytest.raises(InputError) as local:
+        read_judgments([one, two], duplicates="error")
+    for n in (1, 3):
+        with pytest.raises(InputError) as parts:
+            LocalBackend(n).load([one, two], duplicates="error")
+        assert str(parts.value) == str(local.value)
+    assert "2 duplicate (item, worker) judgments" in str(local.value)
+
+
+def test_partitioned_files_with_differently_typed_ids_are_coded_together(tmp_path):
+    pl.DataFrame({"item": [1, 1, 2, 2], "worker": [10, 11, 10, 11], "label": list("xyxy")}).write_parquet(
+        tmp_path / "a.parquet")
+    pl.DataFrame({"item": pl.Series([5, 5, 6], dtype=pl.Int32), "worker": pl.Series([10, 13, 13], dtype=pl.Int32),
+                  "label": list("yyx")}).write_parquet(tmp_path / "b.parquet")
+    paths = [str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")]
+    got, want = LocalBackend(2).load(paths), read_judgments(paths)
+    assert got.item_ids.to_list() == want.item_ids.to_list() and got.worker_ids.to_list() == want.worker_ids.to_list()
+
+
+def test_partitioned_files_with_other_column_names_are_refused(tmp_path):
+    from consensus.errors import InputError
+
+    one = _write(tmp_path / "m1.csv", "item,worker,label\na,w1,x\na,w2,y\n")
+    odd = _write(tmp_path / "c3.csv", "item,annotator,answer\na,w3,x\nb,w4,y\n")
+    with pytest.raises(InputError, match="c3.csv: the files do not name their columns alike"):
+        LocalBackend(2).load([one, odd])
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True])
+def test_partition_count_is_checked(tmp_path, bad):
+    from consensus.errors import ParameterError
+
+    path = _write(tmp_path / "t.csv", "item,worker,label\na,w1,x\na,w2,y\n")
+    with pytest.raises(ParameterError, match="n_partitions"):
+        LocalBackend(2).load(path, n_partitions=bad)
+
+
+def test_cli_engine_dask_refuses_an_empty_class_name(capsys):
+    from consensus.cli import main
+
+    assert main(["aggregate", "x.csv", "--method", "ds", "--engine", "dask", "--classes", "0,,1", "-o", "o.csv"]) == 2
+    assert "empty class name" in capsys.readouterr().err

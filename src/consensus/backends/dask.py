@@ -90,6 +90,9 @@ class DaskBackend(Backend):
         threads = sum(nthreads.values()) or 1
         if n_partitions is None:
             n_partitions = 2 * threads
+        if isinstance(n_partitions, bool) or not isinstance(n_partitions, (int, np.integer)) or n_partitions < 1:
+            raise ParameterError(f"The 'n_partitions' parameter of DaskBackend must be a positive integer or None. "
+                                 f"Got {n_partitions!r} instead.")
         self.n_partitions = int(n_partitions)
         if kernel_threads is None:
             kernel_threads = _kernel_threads(self.client, nthreads)

@@ -200,7 +200,7 @@ def load_partitions(
     declared = [str(c) for c in classes] if classes is not None else None
     if declared is not None and len(set(declared)) != len(declared):
         raise ParameterError("The 'classes' parameter must not repeat a class.")
-    n_out = int(n_partitions or backend.n_partitions)
+    n_out = _partition_count(n_partitions, backend)
     say = log or (lambda message: None)
     na_set = sorted({str(v).strip().lower() for v in (na_labels or ())})
     columns = {"item": item_col, "worker": worker_col, "label": label_col, "duration": duration_col,
@@ -212,6 +212,16 @@ def load_partitions(
         summaries = backend.map_gather(tasks.piece_summary, pieces)
     cmap = summaries[0][2]
     for index, summary in enumerate(summaries):
+        if summary[2] != cmap and paths is not None:
+            # read_judgments resolves the columns once, on all files together; the tasks resolve them per
+            # file, so two layouts would be read differently by the two engines: refuse rather than differ
+            def layout(m: Any) -> str:
+                return ", ".join(f"{role} {getattr(m, role)!r}" for role in ("item", "worker", "label", "duration",
+                                                                           "started", "submitted")
+                                 if getattr(m, role) is not None)
+            raise InputError(f"the files do not name their columns alike ({paths[0]}: {layout(cmap)}; this file: "
+                             f"{layout(summary[2])}); the partitioned engine needs one layout: rename the "
+                             "columns, or fit in memory (--engine local / engine='local')", source=paths[index])
         if summary[2].gold is not None:  # detected, e.g. a column named "gold": it would be ignored
             raise InputError(f"column {summary[2].gold!r} holds gold answers, which the partitioned engine does "
                              "not use yet; fit in memory (--engine local / engine='local') to use them, or drop "
@@ -220,10 +230,12 @@ def load_partitions(
     n_input_rows = sum(s[0] for s in summaries)
     notes: list[str] = []
     repartitioned = False
+    # duplicates="error" is judged on the whole input below (a partition sees only its own duplicates)
+    policy = "first" if duplicates == "error" else duplicates
     shared = _shared_item(summaries) if paths is not None and len(paths) > 1 else None
     if paths is not None and len(paths) > 1 and shared is None:
         # every file holds whole items: one partition per file, prepared where it will stay
-        prepared = backend.map(tasks.prepare_path, paths, columns, na_set, declared, duplicates,
+        prepared = backend.map(tasks.prepare_path, paths, columns, na_set, declared, policy,
                                where=backend.spread([s[0] for s in summaries]))
         spread = False
     else:
@@ -241,13 +253,15 @@ def load_partitions(
                          "(one-time)")
         elif paths is not None:
             notes.append(f"split {name} into {n_out} partitions by hashed item id")
-        prepared = backend.map(tasks.prepare, frames, cmap, na_set, declared, duplicates)
+        prepared = backend.map(tasks.prepare, frames, cmap, na_set, declared, policy)
         backend.release(frames)
         spread = True
     for note in notes:
         say(note)
     info = backend.map_gather(tasks.prepared_summary, prepared)
-    quarantine = pl.concat([s["quarantine"] for s in info], how="vertical_relaxed")
+    quarantine = _in_input_order(pl.concat([s["quarantine"] for s in info], how="vertical_relaxed"), paths)
+    if duplicates == "error":
+        _raise_on_duplicates(quarantine, cmap)
     n_used = sum(s["n_used"] for s in info)
     if n_used == 0:
         reasons = quarantine.get_column("reason").unique(maintain_order=True).head(3).to_list()
@@ -303,7 +317,7 @@ def from_codes(backend: Backend, item: np.ndarray, worker: np.ndarray, label: np
     if n_classes is None:
         n_classes = int(label.max()) + 1 if label.size else 0
     classes = [str(k) for k in range(n_classes)]
-    n_out = int(n_partitions or backend.n_partitions)
+    n_out = _partition_count(n_partitions, backend)
     bounds = np.linspace(0, n_items, n_out + 1).astype(np.int64)
     order = np.argsort(item, kind="stable")
     cuts = np.searchsorted(item[order], bounds)
@@ -377,6 +391,56 @@ def _dask_pieces(backend: Backend, frame: Any, columns: dict[str, str | None]) -
     return pieces
 
 
+def _partition_count(n_partitions: Any, backend: Backend) -> int:
+    """``n_partitions`` checked (a positive integer), or the backend's default when None."""
+    if n_partitions is None:
+        return int(backend.n_partitions)
+    if isinstance(n_partitions, bool) or not isinstance(n_partitions, (int, np.integer)) or n_partitions < 1:
+        raise ParameterError(f"The 'n_partitions' parameter must be a positive integer or None. "
+                             f"Got {n_partitions!r} instead.")
+    return int(n_partitions)
+
+
+def _raise_on_duplicates(quarantine: pl.DataFrame, cmap: Any) -> None:
+    """``duplicates="error"``: the error ``read_judgments`` gives, from the quarantine of a ``"first"`` run.
+
+    The count is over the whole input and the rows named are those of its first duplicated pair
+    (input order) in that pair's file, the kept one included.
+    """
+    if quarantine.height == 0:
+        return
+    kept = pl.col("reason").str.extract(r"^duplicate judgment of the same \(item, worker\); kept (.*) row (\d+)$", 1)
+    dups = quarantine.with_columns(kept.alias("__ks"), pl.col("reason").str.extract(r" row (\d+)$", 1)
+                                   .cast(pl.Int64).alias("__kr")).filter(pl.col("__ks").is_not_null())
+    if dups.height == 0:
+        return
+    first = dups.row(0, named=True)
+    pair = dups.filter((pl.col("item") == first["item"]) & (pl.col("worker") == first["worker"])
+                       & (pl.col("source") == first["source"]))
+    rows = sorted(set(pair.get_column("row").to_list()) | ({first["__kr"]} if first["__ks"] == first["source"] else set()))
+    n_dup = dups.height
+    raise InputError(
+        f"{n_dup} duplicate (item, worker) judgment{'s' if n_dup > 1 else ''} (columns "
+        f"{cmap.item!r}, {cmap.worker!r}), e.g. item {first['item']!r} by worker {first['worker']!r}; "
+        "keep one with duplicates='first' or 'last' (--duplicates first|last)",
+        source=first["source"], rows=rows,
+    )
+
+
+def _in_input_order(quarantine: pl.DataFrame, paths: list[Any] | None) -> pl.DataFrame:
+    """The quarantine in input order (file by file as given, then row), as ``read_judgments`` writes it.
+
+    Partitions finish in partition order, which depends on how many there are.
+    """
+    if quarantine.height == 0 or "row" not in quarantine.columns:
+        return quarantine
+    if paths is None or "source" not in quarantine.columns:
+        return quarantine.sort("row", maintain_order=True)
+    file_order = {str(path): k for k, path in enumerate(paths)}
+    position = pl.col("source").replace_strict(file_order, default=len(file_order), return_dtype=pl.Int64)
+    return quarantine.sort(position, pl.col("row"), maintain_order=True)
+
+
 def _shared_item(summaries: list[tuple[int, pl.Series, Any]]) -> tuple[str, int, int] | None:
     """An item id present in two pieces, with the two piece numbers (1-based), or None."""
     frame = pl.concat([pl.DataFrame({"item": s[1], "piece": pl.Series([p] * len(s[1]), dtype=pl.Int64)})
@@ -391,6 +455,10 @@ def _shared_item(summaries: list[tuple[int, pl.Series, Any]]) -> tuple[str, int,
 
 def _code_book(uniques: list[pl.Series], name: str) -> tuple[pl.Series, list[np.ndarray]]:
     """Global sorted ids from per-partition sorted uniques, and each partition's global codes."""
+    dtypes = {values.dtype for values in uniques}
+    if len(dtypes) > 1:  # files typed differently (int32 and int64 ids, or numbers and text): as read_judgments
+        common = pl.Int64 if all(d.is_integer() for d in dtypes) else pl.String
+        uniques = [values.cast(common) for values in uniques]
     ids = pl.concat(uniques).unique().sort().alias(name)
     table = pl.DataFrame({"v": ids, "code": pl.int_range(len(ids), dtype=pl.Int64, eager=True)})
     codes = []

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from consensus.commands.common import (add_input_options, check_outputs, log, quarantine_path, read_from_args,
-                                       report_accounting)
+from consensus.commands.common import (add_input_options, check_outputs, log, parse_classes, quarantine_path,
+                                       read_from_args, report_accounting)
 from consensus.methods import METHODS
 
 
@@ -150,9 +150,7 @@ def run_partitioned(args: argparse.Namespace) -> int:
     if args.calibration in ("item", "item_gold"):
         raise ParameterError(f"--engine dask fits one gold-free temperature: --calibration loo or none (got "
                              f"--calibration {args.calibration}); use --engine local for the per-item temperature")
-    classes = None
-    if args.classes is not None:
-        classes = [c.strip() for c in args.classes.split(",")]
+    classes = parse_classes(args)
     na_labels = () if args.no_na else (args.na_label if args.na_label is not None else None)
     options = {} if na_labels is None else {"na_labels": na_labels}
     backend = DaskBackend(scheduler=args.scheduler)

@@ -47,8 +47,20 @@ def add_input_options(parser: argparse.ArgumentParser,
                       help=f"where to write unused rows with their reason (default: {quarantine_default})")
 
 
-def read_from_args(args: argparse.Namespace):  # noqa: ANN201 - returns Judgments
+def parse_classes(args: argparse.Namespace) -> list[str] | None:
+    """``--classes a,b,c`` as a list (None when not given); an empty name is an error."""
     from consensus.errors import ParameterError
+
+    if args.classes is None:
+        return None
+    classes = [c.strip() for c in args.classes.split(",")]
+    if not all(classes):
+        raise ParameterError(f"--classes {args.classes!r} has an empty class name; "
+                             "give a comma-separated list such as --classes cat,dog")
+    return classes
+
+
+def read_from_args(args: argparse.Namespace):  # noqa: ANN201 - returns Judgments
     from consensus.io.judgments import DEFAULT_NA_LABELS, read_judgments
 
     na_labels: tuple[str, ...] | list[str]
@@ -59,12 +71,7 @@ def read_from_args(args: argparse.Namespace):  # noqa: ANN201 - returns Judgment
     else:
         na_labels = DEFAULT_NA_LABELS
     source = args.input[0] if len(args.input) == 1 else list(args.input)
-    classes = None
-    if args.classes is not None:
-        classes = [c.strip() for c in args.classes.split(",")]
-        if not all(classes):
-            raise ParameterError(f"--classes {args.classes!r} has an empty class name; "
-                                 "give a comma-separated list such as --classes cat,dog")
+    classes = parse_classes(args)
     return read_judgments(
         source,
         item_col=args.item_col, worker_col=args.worker_col, label_col=args.label_col,
