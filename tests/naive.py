@@ -57,11 +57,25 @@ def naive_vote_counts(item_offsets, label, n_classes):
     return np.array(counts, dtype=np.float64).reshape(n_items, n_classes)
 
 
-def naive_pick_labels(scores, tie_policy, seed):
+def naive_id_keys(ids):
+    """Twin of ``consensus.data.id_keys``: an int id's value mod 2**64, else FNV-1a 64 of its UTF-8 bytes."""
+    keys = []
+    for value in ids:
+        if isinstance(value, (int, np.integer)):
+            keys.append(int(value) & MASK64)
+            continue
+        h = 0xCBF29CE484222325
+        for byte in str(value).encode("utf-8"):
+            h = ((h ^ byte) * 0x100000001B3) & MASK64
+        keys.append(h)
+    return np.array(keys, dtype=np.uint64)
+
+
+def naive_pick_labels(scores, tie_policy, seed, keys):
     """Twin of ``vote.pick_labels``: (labels int32, n_tied int32).
 
     Only strictly positive scores count; the label is the lowest tied class code
-    (``TIE_FIRST``) or the ``naive_mix(seed, i) % n_tied``-th tied class
+    (``TIE_FIRST``) or the ``naive_mix(seed, keys[i]) % n_tied``-th tied class
     (``TIE_RANDOM``); ``-1``/``0`` for a row without a positive score.
     """
     scores = np.asarray(scores, dtype=np.float64)
@@ -78,7 +92,7 @@ def naive_pick_labels(scores, tie_policy, seed):
         tied = [k for k, v in enumerate(row) if v == best]
         n_tied.append(len(tied))
         if len(tied) > 1 and tie_policy == TIE_RANDOM:
-            labels.append(tied[naive_mix(int(seed), i) % len(tied)])
+            labels.append(tied[naive_mix(int(seed), int(keys[i])) % len(tied)])
         else:
             labels.append(tied[0])
     return np.array(labels, dtype=np.int32), np.array(n_tied, dtype=np.int32)

@@ -291,7 +291,10 @@ def test_gold_folds_partition_the_gold_items():
     assert [f.tolist() for f in gold_folds(gold, seed=3)] == [f.tolist() for f in folds]  # seeded
     gold[:] = -1
     gold[7] = 1
-    assert gold_folds(gold, seed=0) == []  # one gold item: nothing to cross-fit
+    # one gold item is its own fold: its out-of-fold posterior is the gold-free fit's (was in-sample)
+    assert [f.tolist() for f in gold_folds(gold, seed=0)] == [[7]]
+    gold[:] = -1
+    assert gold_folds(gold, seed=0) == []
 
 
 @pytest.mark.parametrize("model", [DawidSkene, OneCoinDawidSkene, MACE, GLAD])

@@ -400,3 +400,22 @@ def test_em_options_the_method_does_not_use_are_refused_not_ignored(tmp_path, ca
     assert code == 2 and "methods that do: ds" in err
     code, _, err = run(capsys, "aggregate", delivery, "--method", "ds", "--max-iter", "2", "-o", tmp_path / "x.csv")
     assert code == 0 and "after 2 iterations" in err
+
+
+def test_auto_and_calibration_options_are_refused_where_unused_and_ranges_checked_before_reading(tmp_path, capsys):
+    """--max-overturn with mv/ds and --calibration with mv were ignored; --seed -1 wrote the quarantine first."""
+    delivery = tmp_path / "d.csv"
+    rows = [f"i{i},w{w},{'ab'[(i + (w == 3)) % 2]}" for i in range(20) for w in range(4)]
+    delivery.write_text("item,worker,label\n" + "\n".join(rows) + "\ni0,w0,a\n")  # a duplicate: a quarantine to write
+    out = tmp_path / "x.csv"
+    for argv, message in (
+            (["--method", "mv", "--max-overturn", "0.1"], "--max-overturn: --method mv does not use it"),
+            (["--method", "ds", "--max-overturn", "0.1"], "--max-overturn: --method ds does not use it"),
+            (["--method", "wawa", "--calibration", "loo"], "--calibration: --method wawa does not use it"),
+            (["--method", "auto", "--max-overturn", "1.5"], "'max_overturn' parameter of Auto"),
+            (["--method", "mv", "--seed", "-1"], "'random_state' parameter of MajorityVote")):
+        code, _, err = run(capsys, "aggregate", delivery, *argv, "-o", out)
+        assert code == 2 and message in err, argv
+        assert "read " not in err and not out.exists() and not (tmp_path / "x.quarantine.csv").exists()
+    code, _, err = run(capsys, "aggregate", delivery, "--method", "auto", "--max-overturn", "0.05", "-o", out)
+    assert code == 0 and "limit 5.00%" in err

@@ -150,7 +150,7 @@ def test_dawid_skene_matches_naive_em(case):
     assert_close(model.priors_, ref["priors"])
     assert_close(model.worker_accuracy_, ref["worker_accuracy"])  # NaN for silent workers
     labels, n_tied = naive_pick_labels(model.probas_, POLICY[params["tie_break"]],
-                                       params["random_state"])
+                                       params["random_state"], model.judgments_.item_keys)
     np.testing.assert_array_equal(model.labels_, labels)
     np.testing.assert_array_equal(model.n_tied_, n_tied)
     clear = clear_winner(ref["posterior"])

@@ -336,3 +336,19 @@ def test_source_rows_of_a_file_given_twice_count_from_its_first_row(tmp_path):
     judgments = consensus.read_judgments([str(path), str(path)], duplicates="last")
     _, row = judgments.source_rows(judgments.input_row)
     assert row.min() == 1 and row.max() == judgments.n_judgments
+
+def test_detectors_that_cannot_run_say_why():
+    """One class with gold, or submission times without durations: detectors vanished without a 'not run' line."""
+    from consensus import read_judgments
+
+    items = [f"i{k}" for k in range(15) for _ in range(3)]
+    workers = [f"w{w}" for _ in range(15) for w in range(3)]
+    one_class = pl.DataFrame({"item": items, "worker": workers, "label": ["x"] * 45})
+    lines = detect_fraud(one_class, gold=pl.DataFrame({"item": ["i0"], "label": ["x"]})).summary_lines()
+    for name in ("straight_lining", "random", "honeypot"):
+        assert f"  {name}: not run: one class only: answers cannot disagree" in lines
+    rng = np.random.default_rng(0)
+    timed = pl.DataFrame({"item": items, "worker": workers, "label": [["x", "y"][v] for v in rng.integers(0, 2, 45)],
+                          "submitted": [f"2024-01-01 10:{m:02d}:00" for m in range(45)]})
+    lines = detect_fraud(read_judgments(timed, submit_col="submitted")).summary_lines()
+    assert any(line.startswith("  too_fast: not run: no durations") for line in lines)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,6 +13,7 @@ from naive import (
     TIE_RANDOM,
     item_csr,
     judgment_sets,
+    naive_id_keys,
     naive_mix,
     naive_pick_labels,
     naive_vote_counts,
@@ -81,11 +83,12 @@ def score_tables(draw):
 
 @SETTINGS
 @given(scores=score_tables(), policy=st.sampled_from([TIE_RANDOM, TIE_FIRST]),
-       seed=st.integers(0, 2**63 - 1))
-def test_pick_labels_matches_naive(scores, policy, seed):
-    (ro_scores,) = readonly(scores)
-    labels, n_tied = vote.pick_labels(ro_scores, policy, seed)
-    expected_labels, expected_tied = naive_pick_labels(scores, policy, seed)
+       seed=st.integers(0, 2**63 - 1), key_seed=st.integers(0, 2**32 - 1))
+def test_pick_labels_matches_naive(scores, policy, seed, key_seed):
+    keys = np.random.default_rng(key_seed).integers(0, 2**64, size=scores.shape[0], dtype=np.uint64)
+    ro_scores, ro_keys = readonly(scores, keys)
+    labels, n_tied = vote.pick_labels(ro_scores, policy, seed, ro_keys)
+    expected_labels, expected_tied = naive_pick_labels(scores, policy, seed, keys)
     assert labels.dtype == np.int32 and n_tied.dtype == np.int32
     np.testing.assert_array_equal(labels, expected_labels)
     np.testing.assert_array_equal(n_tied, expected_tied)
@@ -96,17 +99,18 @@ def test_pick_labels_known_values():
                        [0.0, 0.0, 0.0, 0.0],   # no label
                        [0.5, 0.2, 0.1, 0.2],   # clear winner
                        [2.0, 2.0, 2.0, 2.0]])  # four-way tie
-    labels, n_tied = vote.pick_labels(scores, TIE_FIRST, 0)
+    keys = np.arange(4, dtype=np.uint64)
+    labels, n_tied = vote.pick_labels(scores, TIE_FIRST, 0, keys)
     assert labels.tolist() == [1, -1, 0, 0]
     assert n_tied.tolist() == [2, 0, 1, 4]
-    labels, _ = vote.pick_labels(scores, TIE_RANDOM, 5)
+    labels, _ = vote.pick_labels(scores, TIE_RANDOM, 5, keys)
     assert labels.tolist() == [[1, 2][naive_mix(5, 0) % 2], -1, 0, naive_mix(5, 3) % 4]
 
 
 def test_pick_labels_random_ties_are_roughly_uniform():
     n_items = 6000
     scores = np.ones((n_items, 3))
-    labels, n_tied = vote.pick_labels(scores, TIE_RANDOM, 12345)
+    labels, n_tied = vote.pick_labels(scores, TIE_RANDOM, 12345, np.arange(n_items, dtype=np.uint64))
     assert (n_tied == 3).all()
     share = np.bincount(labels, minlength=3) / n_items
     np.testing.assert_allclose(share, 1 / 3, atol=0.03)
@@ -125,11 +129,45 @@ def test_vote_kernels_independent_of_thread_count():
     two = _with_threads(2, vote.vote_counts, offsets, label, K)
     np.testing.assert_array_equal(one, two)
     np.testing.assert_array_equal(one, naive_vote_counts(offsets, label, K))
+    keys = np.arange(n_items, dtype=np.uint64) * np.uint64(7919)
     for policy in (TIE_RANDOM, TIE_FIRST):
-        labels1, tied1 = _with_threads(1, vote.pick_labels, one, policy, 99)
-        labels2, tied2 = _with_threads(2, vote.pick_labels, one, policy, 99)
+        labels1, tied1 = _with_threads(1, vote.pick_labels, one, policy, 99, keys)
+        labels2, tied2 = _with_threads(2, vote.pick_labels, one, policy, 99, keys)
         np.testing.assert_array_equal(labels1, labels2)
         np.testing.assert_array_equal(tied1, tied2)
-        expected_labels, expected_tied = naive_pick_labels(one, policy, 99)
+        expected_labels, expected_tied = naive_pick_labels(one, policy, 99, keys)
         np.testing.assert_array_equal(labels1, expected_labels)
         np.testing.assert_array_equal(tied1, expected_tied)
+
+
+@SETTINGS
+@given(ids=st.lists(st.text(max_size=12), min_size=1, max_size=30))
+def test_id_keys_match_naive_fnv1a(ids):
+    from consensus.data import id_keys
+
+    np.testing.assert_array_equal(id_keys(pl.Series(ids, dtype=pl.String)), naive_id_keys(ids))
+    # a key depends on the id alone: not on the other ids, nor on their order
+    np.testing.assert_array_equal(id_keys(pl.Series(ids[::-1], dtype=pl.String)), naive_id_keys(ids[::-1]))
+
+
+def test_id_keys_of_integer_ids_and_of_a_sliced_series():
+    from consensus.data import id_keys
+
+    np.testing.assert_array_equal(id_keys(pl.Series([5, -1, 0], dtype=pl.Int32)), naive_id_keys([5, -1, 0]))
+    many = pl.Series([f"item-{k}" for k in range(50)])
+    np.testing.assert_array_equal(id_keys(many.slice(20, 10)), naive_id_keys([f"item-{k}" for k in range(20, 30)]))
+
+
+def test_a_tied_item_keeps_its_label_whatever_else_the_delivery_holds():
+    """Reviewer repro: adding an unrelated item re-drew the tie of item b (the draw was keyed by position)."""
+    from consensus import MajorityVote
+
+    base = pl.DataFrame({"item": ["b", "b"], "worker": ["x", "y"], "label": ["p", "q"]})
+    ties = pl.DataFrame({"item": [f"t{k}" for k in range(40) for _ in (0, 1)], "worker": ["x", "y"] * 40,
+                         "label": ["p", "q"] * 40})
+    more = pl.concat([pl.DataFrame({"item": ["a"], "worker": ["x"], "label": ["p"]}), base, ties])
+    for seed in range(6):
+        alone = MajorityVote(random_state=seed).fit_predict(pl.concat([base, ties]))
+        merged = MajorityVote(random_state=seed).fit_predict(more)
+        got = merged.filter(pl.col("item") != "a").sort("item")
+        assert alone.sort("item")["label"].to_list() == got["label"].to_list()

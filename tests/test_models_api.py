@@ -233,3 +233,15 @@ def test_spammer_score_uses_the_rows_a_worker_has():
         consensus.read_judgments(frame, classes=["cat", "dog", "bird"])).worker_table()
     assert plain.get_column("spammer_score").null_count() == 0
     assert declared.get_column("spammer_score").to_list() == plain.get_column("spammer_score").to_list()
+
+
+def test_parameter_errors_name_the_estimator_and_refuse_booleans():
+    from consensus.errors import ParameterError
+
+    frame = pl.DataFrame({"item": ["a", "a", "b", "b"], "worker": ["x", "y", "x", "y"], "label": ["p", "p", "q", "p"]})
+    with pytest.raises(ParameterError, match="'calibration' parameter of Auto"):
+        consensus.Auto(calibration="bogus").fit(frame)
+    with pytest.raises(ParameterError, match="'max_overturn' parameter of Auto"):
+        consensus.Auto(max_overturn=True).fit(frame)
+    with pytest.raises(ParameterError, match="'max_iter' parameter of DawidSkene"):
+        consensus.DawidSkene(max_iter=True).fit(frame)

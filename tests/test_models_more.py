@@ -141,7 +141,7 @@ def _check_against_naive(name, model, ref, data, params):
         assert_close(model.spam_distribution_, ref["spam_distribution"], "spam_distribution_")
     # the labels come from the EM posterior (gold clamped), before calibration
     labels, n_tied = naive_pick_labels(ref["posterior"], POLICY[params["tie_break"]],
-                                       params["random_state"])
+                                       params["random_state"], model.judgments_.item_keys)
     clear = clear_winner(ref["posterior"])
     np.testing.assert_array_equal(model.labels_[clear], labels[clear])
     np.testing.assert_array_equal(model.n_tied_[clear], n_tied[clear])
@@ -317,7 +317,8 @@ def test_weighted_vote_counts_matches_naive(data, st_data):
 def test_wawa_matches_naive(data, tie_break, seed):
     model = Wawa(tie_break=tie_break, random_state=seed).fit(judgments_of(data))
     ref = naive_wawa(data["item"], data["worker"], data["label"], data["n_items"], data["n_workers"],
-                     data["K"], lambda scores: naive_pick_labels(scores, POLICY[tie_break], seed))
+                     data["K"], lambda scores: naive_pick_labels(scores, POLICY[tie_break], seed,
+                                                                 model.judgments_.item_keys))
     assert_close(model.weights_, ref["weights"])
     np.testing.assert_array_equal(model.labels_, ref["labels"])
     np.testing.assert_array_equal(model.n_tied_, ref["n_tied"])

@@ -7,6 +7,7 @@ import math
 
 import numba
 import numpy as np
+import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -323,3 +324,20 @@ def test_worker_with_exactly_20_answers_has_enough_evidence(name):
         table = MODELS[name]().fit(Judgments.from_codes(item, worker, label, n_classes=K)).worker_table()
         too_few += int((table["evidence"] == "too_few").sum())
     assert too_few == 0  # every worker gave exactly 20 class answers
+
+
+def test_worker_table_keeps_every_confusion_cell_when_class_names_hold_underscores():
+    """Classes a, a_b, b_c, c: (a, b_c) and (a_b, c) were both 'conf_a_b_c', one cell silently lost."""
+    from consensus import DawidSkene
+    from consensus.models.base import confusion_column_names
+
+    frame = pl.DataFrame({"item": ["i1", "i1", "i2", "i2", "i3", "i3", "i4", "i4"], "worker": ["x", "y"] * 4,
+                          "label": ["a", "a", "a_b", "a_b", "b_c", "b_c", "c", "c"]})
+    table = DawidSkene().fit(frame).worker_table()
+    assert len([c for c in table.columns if c.startswith("conf_")]) == 16
+    assert "conf_a|b_c" in table.columns and "conf_a_b|c" in table.columns
+    assert confusion_column_names(["cat", "dog"])[1] == ("conf_cat_dog", 0, 1)
+    assert confusion_column_names(["a|b", "a", "b|b"])[0][0] == "conf_a|b_a|b"  # no clash: plain names
+    for classes in (["a_", "_a", "a|", "|a"], ["a", "a_b", "b_c", "c", "a|b", "b|c"]):
+        names = [n for n, _, _ in confusion_column_names(classes)]
+        assert len(set(names)) == len(classes) ** 2

@@ -180,10 +180,12 @@ def gold_folds(gold: np.ndarray, seed: int, n_folds: int = GOLD_FOLDS) -> list[n
     """The gold items (codes where ``gold >= 0``) in ``min(n_folds, n_gold)`` seeded random folds.
 
     Each fold is a sorted int64 array of item codes; the folds partition the gold
-    items and their sizes differ by at most one. No fold with fewer than 2 gold items.
+    items and their sizes differ by at most one (a fold holds a single item when there
+    are fewer than ``2 * n_folds`` gold items; one gold item is one fold: its refit is
+    the gold-free fit). Empty without gold.
     """
     known = np.flatnonzero(np.asarray(gold) >= 0)
-    if known.size < 2:
+    if known.size == 0:
         return []
     order = np.random.default_rng(seed).permutation(known)
     return [np.sort(part) for part in np.array_split(order, min(n_folds, known.size))]

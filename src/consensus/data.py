@@ -173,6 +173,11 @@ class Judgments:
 
     # derived arrays ----------------------------------------------------------
     @cached_property
+    def item_keys(self) -> np.ndarray:
+        """uint64 (n_items,): a key per item id for seeded per-item draws (:func:`id_keys`)."""
+        return id_keys(self.item_ids)
+
+    @cached_property
     def worker_order(self) -> np.ndarray:
         """Judgment indices grouped by worker, shape (n_judgments,), stable within a worker."""
         from consensus.kernels.sort import counting_order  # O(n); = np.argsort(worker, kind="stable")
@@ -291,3 +296,26 @@ def file_rows(input_files: pl.DataFrame | None, positions: np.ndarray) -> tuple[
     if unknown.size:
         source, row = source.scatter(unknown, None), row.scatter(unknown, None)
     return source, row
+
+
+def id_keys(ids: pl.Series) -> np.ndarray:
+    """uint64 (n,): a key per id that depends on the id alone (not on the other ids or their order).
+
+    Integer ids are their value (two's complement); text ids the 64-bit FNV-1a hash of their UTF-8
+    bytes (:func:`consensus.kernels.vote.fnv1a_keys`), stable across runs, machines and library versions.
+    """
+    import polars as pl
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from consensus.kernels.vote import fnv1a_keys
+
+    if ids.dtype.is_integer():
+        return np.ascontiguousarray(ids.cast(pl.Int64).to_numpy()).view(np.uint64)
+    strings = pc.cast(ids.cast(pl.String).to_arrow(), pa.large_string())
+    if isinstance(strings, pa.ChunkedArray):
+        strings = strings.combine_chunks()
+    _, offsets, data = strings.buffers()
+    offsets = np.frombuffer(offsets, dtype=np.int64)[strings.offset: strings.offset + len(strings) + 1]
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+    return fnv1a_keys(np.ascontiguousarray(offsets), data)

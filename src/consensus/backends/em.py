@@ -249,7 +249,7 @@ class _Run:
         finished = data.map_rows(em_finish, self._rows(), self.kind, model._log_prior, temperature)
         posterior = data.to_global_items([f["posterior"] for f in finished])
         tempered = data.to_global_items([f["tempered"] for f in finished])
-        labels, n_tied = _pick(posterior, TIE_POLICIES[model.tie_break], int(model.random_state))
+        labels, n_tied = _pick(posterior, TIE_POLICIES[model.tie_break], int(model.random_state), data.item_keys)
         backend = self.backend
         sums = {key: backend.reduce_by_worker([f[key] for f in finished], data.workers, data.n_workers)
                 for key in ("counts", "correct")}
@@ -289,10 +289,10 @@ class _Run:
         return float(min(np.exp(fine_grid[int(np.argmin(fine))]), calibration.MAX_TEMPERATURE))
 
 
-def _pick(posterior: np.ndarray, policy: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _pick(posterior: np.ndarray, policy: int, seed: int, item_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     from consensus.kernels import vote
 
-    return vote.pick_labels(posterior, policy, seed)
+    return vote.pick_labels(posterior, policy, seed, item_keys)
 
 
 def fit_partitioned(model: Any, data: PartitionedJudgments) -> None:

@@ -92,6 +92,13 @@ class PartitionedJudgments:
         return len(self.item_ids)
 
     @property
+    def item_keys(self) -> np.ndarray:
+        """uint64 (n_items,): per-item keys of the seeded tie-break, as ``Judgments.item_keys``."""
+        from consensus.data import id_keys
+
+        return id_keys(self.item_ids)
+
+    @property
     def n_workers(self) -> int:
         return len(self.worker_ids)
 

@@ -10,6 +10,9 @@ from consensus.methods import METHODS
 
 
 
+#: --max-overturn's default (Auto's own).
+MAX_OVERTURN = 0.02
+
 #: The EM options with their defaults, and which methods take them (others would ignore them in silence).
 EM_OPTIONS = {"max_iter": 100, "tol": 1e-7, "alpha": 0.01, "beta": 1.0, "prior_accuracy": 0.8, "prior_strength": 4.0}
 TAKES = {"ds": set(EM_OPTIONS), "onecoin": {"max_iter", "tol", "beta", "prior_strength"},
@@ -31,9 +34,16 @@ def _check_model_options(args: argparse.Namespace) -> None:
         hint = "auto fits its candidates with their defaults; " if args.method == "auto" else ""
         raise ParameterError(f"{flags}: --method {args.method} does not use {'it' if len(unused) == 1 else 'them'} "
                              f"({hint}methods that do: {', '.join(users) or 'none'})")
+    if getattr(args, "max_overturn", None) is not None and args.method != "auto":
+        raise ParameterError(f"--max-overturn: --method {args.method} does not use it (only --method auto)")
+    if getattr(args, "calibration", None) is not None and args.method in ("mv", "wawa"):
+        raise ParameterError(f"--calibration: --method {args.method} does not use it (its confidences are vote "
+                             "shares; the EM methods and auto are calibrated)")
     for name, default in EM_OPTIONS.items():
         if getattr(args, name, None) is None:
             setattr(args, name, default)
+    if getattr(args, "max_overturn", None) is None:
+        args.max_overturn = MAX_OVERTURN
 
 
 def build_model(args: argparse.Namespace):  # noqa: ANN201 - an Aggregator
@@ -64,6 +74,9 @@ def build_model(args: argparse.Namespace):  # noqa: ANN201 - an Aggregator
 
 def run(args: argparse.Namespace) -> int:
     _check_model_options(args)  # before reading: a bad option writes nothing
+    check = getattr(build_model(args), "_check_params", None)
+    if check is not None:  # the estimator's own range checks (--seed -1, --max-overturn 1.5), also before reading
+        check()
     check_outputs(args.output, args.workers_out, args.confusion_out, quarantine_path(args, args.output), args=args)
     if args.engine == "dask":
         return run_partitioned(args)
@@ -192,7 +205,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="how EM confidences are tempered: item = per-item temperature T0*(1+rho*(n-1)), "
                        "gold-free (default; loo with --engine dask); item_gold = the same fitted on the gold items; loo = one gold-free "
                        "temperature; gold = one temperature fitted on the gold items; none")
-    model.add_argument("--max-overturn", type=float, default=0.02,
+    model.add_argument("--max-overturn", type=float, default=None,
                        help="auto: largest share of strong majorities the likelihood choice may overturn before "
                        "auto falls back to wawa (default 0.02)")
     model.add_argument("--tie-break", choices=("random", "first"), default="random",

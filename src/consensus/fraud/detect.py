@@ -102,12 +102,17 @@ class FraudReport:
             names = _names(j.worker_ids, np.flatnonzero(mask) if mask is not None else np.zeros(0, int), max_names)
             lines.append(f"  {test}: {count}" + (f" ({names})" if count else ""))
         floor = self.speed_floor
-        skipped = [(name, why) for name, why in (
-            ("speed", "no usable durations or submission times (--duration-col, or --start-col and --submit-col)"
-             if floor is None and not _any_finite(j.submitted) else None),
-            ("honeypot", "no gold answers (--gold or --gold-col)" if self.gold_items is None and not (
-                j.gold is not None and (np.asarray(j.gold) >= 0).any()) else None),
-        ) if name in config.detectors and why]
+        has_gold = j.gold is not None and bool((np.asarray(j.gold) >= 0).any())
+        one_class = "one class only: answers cannot disagree" if j.n_classes < 2 else None
+        skipped = [(name, why) for detector, name, why in (
+            ("speed", "speed", "no usable durations or submission times (--duration-col, or --start-col and "
+             "--submit-col)" if floor is None and not _any_finite(j.submitted) else None),
+            ("speed", "too_fast", "no durations (--duration-col, or --start-col with --submit-col); submission "
+             "times alone give bursts" if floor is None and _any_finite(j.submitted) else None),
+            ("straight_lining", "straight_lining", one_class), ("random", "random", one_class),
+            ("honeypot", "honeypot", "no gold answers (--gold or --gold-col)" if self.gold_items is None
+             and not has_gold else one_class if has_gold else None),
+        ) if detector in config.detectors and why]
         for name, why in skipped:
             lines.append(f"  {name}: not run: {why}")
         if floor is not None:

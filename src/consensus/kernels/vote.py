@@ -46,7 +46,25 @@ def _mix(seed, index):
 
 
 @parallel_kernel
-def pick_labels(scores, tie_policy, seed):
+def fnv1a_keys(offsets, data):
+    """64-bit FNV-1a hash of each string: uint64 (n,).
+
+    String ``i`` is the UTF-8 bytes ``data[offsets[i]:offsets[i + 1]]`` (``offsets``
+    int64 (n + 1,), ``data`` uint8). The key of an id depends on nothing else,
+    so a seeded per-item draw keyed by it is the same in any delivery.
+    """
+    n = offsets.size - 1
+    keys = np.empty(n, dtype=np.uint64)
+    for i in prange(n):
+        h = np.uint64(0xCBF29CE484222325)
+        for b in range(offsets[i], offsets[i + 1]):
+            h = (h ^ np.uint64(data[b])) * np.uint64(0x100000001B3)
+        keys[i] = h
+    return keys
+
+
+@parallel_kernel
+def pick_labels(scores, tie_policy, seed, item_keys):
     """Arg-max per row with an explicit tie policy.
 
     Parameters
@@ -58,6 +76,10 @@ def pick_labels(scores, tie_policy, seed):
         ``TIE_FIRST`` (lowest class code).
     seed : int
         Non-negative seed for ``TIE_RANDOM``.
+    item_keys : uint64 (n_items,)
+        A key per item that depends only on its id (:func:`consensus.data.id_keys`):
+        the random pick is ``splitmix64(seed, key) % n_tied``, so an item keeps its
+        tie-break whatever other items the delivery holds.
 
     Returns
     -------
@@ -84,7 +106,7 @@ def pick_labels(scores, tie_policy, seed):
             continue
         pick = 0
         if ties > 1 and tie_policy == TIE_RANDOM:
-            pick = np.int64(_mix(seed, i) % np.uint64(ties))
+            pick = np.int64(_mix(seed, item_keys[i]) % np.uint64(ties))
         seen = 0
         for k in range(n_classes):
             if scores[i, k] == best:

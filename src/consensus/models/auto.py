@@ -159,10 +159,13 @@ class Auto(Aggregator):
         self.tie_break = tie_break
         self.random_state = random_state
 
-    def _fit(self, judgments: Judgments) -> None:
+    def _check_params(self) -> None:
         check_param(self._name, "max_overturn", self.max_overturn,
-                    isinstance(self.max_overturn, (int, float)) and 0.0 <= self.max_overturn <= 1.0,
-                    "a float in the range [0.0, 1.0]")
+                    isinstance(self.max_overturn, (int, float)) and not isinstance(self.max_overturn, bool)
+                    and 0.0 <= self.max_overturn <= 1.0, "a float in the range [0.0, 1.0]")
+        check_param(self._name, "calibration", self.calibration, self.calibration in calibration.CALIBRATIONS,
+                    f"one of {list(calibration.CALIBRATIONS)}")
+        MajorityVote(tie_break=self.tie_break, random_state=self.random_state)._check_params()
         names = self.candidates
         check_param(self._name, "candidates", names,
                     isinstance(names, (tuple, list)) and len(names) > 0 and len(set(names)) == len(names)
@@ -172,6 +175,11 @@ class Auto(Aggregator):
         check_param(self._name, "glad_max_judgments", budget, budget is None or (
             isinstance(budget, (int, np.integer)) and not isinstance(budget, bool) and budget >= 0),
             "None or a non-negative int")
+
+    def _fit(self, judgments: Judgments) -> None:
+        self._check_params()
+        names = self.candidates
+        budget = self.glad_max_judgments
         self.skipped_candidates_ = [n for n in names if n == "glad" and budget is not None
                                     and judgments.n_judgments > budget and len(names) > 1]
         names = [n for n in names if n not in self.skipped_candidates_]

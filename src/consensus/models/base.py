@@ -175,7 +175,8 @@ class Aggregator:
         answers independent of the truth, 0 = perfectly informative),
         ``evidence`` (``too_few`` below ``min_judgments`` class answers),
         ``rank`` (1 = most reliable, by the interval's lower bound so thin
-        evidence is not ranked as certain) and ``conf_<true>_<given>``.
+        evidence is not ranked as certain) and ``conf_<true>_<given>`` (``conf_<true>|<given>``
+        when class names with ``_`` would make two cells share a name, see :func:`confusion_column_names`).
         """
         self._check_fitted()
         judgments = self.judgments_
@@ -199,9 +200,8 @@ class Aggregator:
             "evidence": pl.Series(np.where(enough, "enough", "too_few"), dtype=pl.String),
             "rank": pl.Series(reliability.rank_by_lower_bound(lower), dtype=pl.Int64),
         }
-        for t, true_name in enumerate(self.classes_):
-            for g, given_name in enumerate(self.classes_):
-                columns[f"conf_{true_name}_{given_name}"] = pl.Series(self.confusion_[:, t, g]).fill_nan(None)
+        for name, t, g in confusion_column_names(self.classes_):
+            columns[name] = pl.Series(self.confusion_[:, t, g]).fill_nan(None)
         return pl.DataFrame(columns)
 
     def confusion_table(self, *, level: float = 0.95) -> pl.DataFrame:
@@ -243,3 +243,18 @@ def _names(classes: pl.Series, codes: np.ndarray) -> pl.Series:
     if missing.size:
         names = names.scatter(missing, None)
     return names
+
+
+def confusion_column_names(classes: list[str]) -> list[tuple[str, int, int]]:
+    """``(column name, true code, given code)`` of every confusion cell, in row-major order.
+
+    ``conf_<true>_<given>``; when class names holding ``_`` make two names equal (classes
+    ``a``, ``a_b``, ``b_c``, ``c``: ``conf_a_b_c`` twice) the separator is ``|`` for all
+    cells, and if that still repeats a name, the class codes (``conf_0_1``).
+    """
+    cells = [(t, g) for t in range(len(classes)) for g in range(len(classes))]
+    for pattern in ("conf_{}_{}", "conf_{}|{}"):
+        names = [pattern.format(classes[t], classes[g]) for t, g in cells]
+        if len(set(names)) == len(names):
+            return [(name, t, g) for name, (t, g) in zip(names, cells, strict=True)]
+    return [(f"conf_{t}_{g}", t, g) for t, g in cells]

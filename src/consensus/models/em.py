@@ -58,7 +58,8 @@ class EMAggregator(Aggregator):
     def _check_common_params(self) -> None:
         name = self._name
         check_param(name, "max_iter", self.max_iter,
-                    isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 1,
+                    isinstance(self.max_iter, (int, np.integer)) and not isinstance(self.max_iter, bool)
+                    and self.max_iter >= 1,
                     "an int in the range [1, inf)")
         for param in ("tol", "beta"):
             value = getattr(self, param)
@@ -68,8 +69,8 @@ class EMAggregator(Aggregator):
         check_param(name, "tie_break", self.tie_break, self.tie_break in TIE_POLICIES,
                     f"one of {sorted(TIE_POLICIES)}")
         check_param(name, "random_state", self.random_state,
-                    isinstance(self.random_state, (int, np.integer)) and self.random_state >= 0,
-                    "a non-negative int")
+                    isinstance(self.random_state, (int, np.integer)) and not isinstance(self.random_state, bool)
+                    and self.random_state >= 0, "a non-negative int")
 
     def fit(self, data, gold=None, *, engine="local"):  # noqa: ANN001, ANN201 - see Aggregator.fit
         """Fit on ``data``; return self.
@@ -228,7 +229,8 @@ class EMAggregator(Aggregator):
             if len(history) > 1 and history[-1] - history[-2] <= self.tol * abs(history[-2]):
                 converged = True
                 break
-        labels, n_tied = vote.pick_labels(posterior, TIE_POLICIES[self.tie_break], int(self.random_state))
+        labels, n_tied = vote.pick_labels(posterior, TIE_POLICIES[self.tie_break], int(self.random_state),
+                                          judgments.item_keys)
         self._calibrate(judgments, gold)
         known = np.flatnonzero(gold >= 0)
         per_item = self.calibration in calibration.PER_ITEM

@@ -67,14 +67,18 @@ class MajorityVote(Aggregator):
         self.tie_break = tie_break
         self.random_state = random_state
 
-    def _fit(self, judgments: Judgments) -> None:
+    def _check_params(self) -> None:
         check_param(self._name, "tie_break", self.tie_break, self.tie_break in TIE_POLICIES,
                     f"one of {sorted(TIE_POLICIES)}")
         check_param(self._name, "random_state", self.random_state,
-                    isinstance(self.random_state, (int, np.integer)) and self.random_state >= 0,
-                    "a non-negative int")
+                    isinstance(self.random_state, (int, np.integer)) and not isinstance(self.random_state, bool)
+                    and self.random_state >= 0, "a non-negative int")
+
+    def _fit(self, judgments: Judgments) -> None:
+        self._check_params()
         counts = vote.vote_counts(judgments.item_offsets, judgments.label, judgments.n_classes)
-        labels, n_tied = vote.pick_labels(counts, TIE_POLICIES[self.tie_break], int(self.random_state))
+        labels, n_tied = vote.pick_labels(counts, TIE_POLICIES[self.tie_break], int(self.random_state),
+                                          judgments.item_keys)
         totals = counts.sum(axis=1, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore"):
             self.probas_ = counts / totals

@@ -34,7 +34,8 @@ class Wawa(MajorityVote):
         weights = np.nan_to_num(self.worker_accuracy_, nan=0.0)
         counts = vote.weighted_vote_counts(judgments.item_offsets, judgments.worker, judgments.label,
                                            weights, judgments.n_classes)
-        labels, n_tied = vote.pick_labels(counts, TIE_POLICIES[self.tie_break], int(self.random_state))
+        labels, n_tied = vote.pick_labels(counts, TIE_POLICIES[self.tie_break], int(self.random_state),
+                                          judgments.item_keys)
         totals = counts.sum(axis=1, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore"):
             self.probas_ = counts / totals
