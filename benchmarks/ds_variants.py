@@ -414,12 +414,12 @@ def crowdkit_em(frame):  # noqa: ANN001, ANN201
         return FreeEnergyDawidSkene(n_iter=100).fit(frame)
 
 
-def labels_of(posterior: np.ndarray) -> np.ndarray:
-    """Labels with DawidSkene's tie-break (seeded random among exactly equal posteriors, seed 0)."""
+def labels_of(posterior: np.ndarray, item_keys: np.ndarray) -> np.ndarray:
+    """Labels with DawidSkene's tie-break (seeded random among exactly equal posteriors, seed 0, keyed by item id)."""
     from consensus.kernels import vote
     from consensus.models.majority_vote import TIE_POLICIES
 
-    labels, _ = vote.pick_labels(np.ascontiguousarray(posterior), TIE_POLICIES["random"], 0)
+    labels, _ = vote.pick_labels(np.ascontiguousarray(posterior), TIE_POLICIES["random"], 0, item_keys)
     return labels
 
 
@@ -494,7 +494,7 @@ def evaluate(folder: Path, threads: int) -> dict:
 
     for s in STRENGTHS:
         fit = map_ds(crowd, s)
-        labels = labels_of(fit.posterior)
+        labels = labels_of(fit.posterior, judgments.item_keys)
         if s == DEFAULT_STRENGTH:  # the numpy EM must be our DawidSkene
             differ = int((labels != ours.labels_).sum())
             assert differ == 0, f"{folder.name}: numpy EM at strength 4 differs from DawidSkene() on {differ} items"
@@ -514,7 +514,7 @@ def evaluate(folder: Path, threads: int) -> dict:
         fits[f"init_{m}"] = lambda start=start: initialised_ds(crowd, start)
     for key, fit_variant in fits.items():
         fit = fit_variant()
-        hits[key] = correct(labels_of(fit.posterior))
+        hits[key] = correct(labels_of(fit.posterior, judgments.item_keys))
         details[key] = {"n_iter": fit.n_iter, **fit.details}
 
     return {

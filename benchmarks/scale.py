@@ -178,7 +178,7 @@ def child_tier(spec: dict) -> dict:
         for _ in range(3):
             t = time.perf_counter()
             counts = vote.vote_counts(judgments.item_offsets, judgments.label, K)
-            vote.pick_labels(counts, vote.TIE_RANDOM, 0)
+            vote.pick_labels(counts, vote.TIE_RANDOM, 0, judgments.item_keys)
             times.append(time.perf_counter() - t)
         numba.set_num_threads(threads)
         out["mv_kernels_1thread_seconds"] = min(times)

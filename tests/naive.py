@@ -58,12 +58,9 @@ def naive_vote_counts(item_offsets, label, n_classes):
 
 
 def naive_id_keys(ids):
-    """Twin of ``consensus.data.id_keys``: an int id's value mod 2**64, else FNV-1a 64 of its UTF-8 bytes."""
+    """Twin of ``consensus.data.id_keys``: FNV-1a 64 of the UTF-8 bytes of the id's text (an int's decimal text)."""
     keys = []
     for value in ids:
-        if isinstance(value, (int, np.integer)):
-            keys.append(int(value) & MASK64)
-            continue
         h = 0xCBF29CE484222325
         for byte in str(value).encode("utf-8"):
             h = ((h ^ byte) * 0x100000001B3) & MASK64

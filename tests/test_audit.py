@@ -111,7 +111,7 @@ def test_report_escapes_vendor_strings(result) -> None:
 def test_without_claim_there_is_no_verdict(delivery) -> None:
     result = audit(delivery, redundancy=False, fraud=False)
     assert result.verdict is None and result.summary["verdict"] is None
-    assert result.claim is None and "calibration" not in result.summary
+    assert result.claim is None and result.summary["calibration"] is None and result.summary["claim"] is None
     assert 0.0 < result.summary["aggregation"]["estimated_accuracy"] <= 1.0
 
 
@@ -342,6 +342,10 @@ def test_report_shows_zero_second_judgments_and_isolates_bidi_controls() -> None
     n_zero = frame.filter(pl.col("duration") == 0).height
     page = render_report(audit(frame, seed=0))
     assert f"{n_zero:,} judgments under 0.01 s (0 s included) are drawn at 0.01 s" in page
+    from consensus.report.html import _zero_note
+
+    assert _zero_note(np.array([False, True, False])) == " 1 judgment under 0.01 s (0 s included) is drawn at 0.01 s."
+    assert _zero_note(np.zeros(3, dtype=bool)) == ""
     assert "\u202e" not in page and "\\u202eab1" in page
 
 
@@ -371,7 +375,19 @@ def test_report_states_the_claim_exactly_and_counts_unlabelled_gold_rows(deliver
 def test_svg_log_axis_and_heatmap_labels_stay_readable() -> None:
     hist = svg.histogram(np.linspace(12, 60, 50), title="t", x_label="s", log_x=True)
     assert ">20<" in hist and ">50<" in hist  # 1-2-5 ticks where no power of ten falls in range
+    alike = svg._short_distinct(["question_about_A_answer_yes", "question_about_B_answer_yes"])
+    assert len(set(alike)) == 2  # head and tail alike too: numbered
     names = ["positive_sentiment_strong", "positive_sentiment_weak"]
     heat = svg.heatmap(np.array([[0.9, 0.1], [np.nan, np.nan]]), names, names, title="t", row_title="r",
                        col_title="c")
     assert "positiv…t_strong" in heat and "positiv…ent_weak" in heat and "no data" in heat and "nan" not in heat
+
+
+
+def test_summary_has_every_key_even_for_steps_that_did_not_run(delivery) -> None:
+    """Without gold, claim, boxes, fraud and redundancy the keys were missing (d['calibration'] raised KeyError)."""
+    summary = audit(delivery, fraud=False, redundancy=False, seed=0).summary
+    for key in ("verdict", "claim", "fraud", "calibration", "redundancy", "boxes", "instructions"):
+        assert key in summary
+    assert summary["claim"] is None and summary["calibration"] is None and summary["boxes"] is None
+    assert summary["fraud"] is None and summary["redundancy"] is None

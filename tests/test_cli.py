@@ -419,3 +419,20 @@ def test_auto_and_calibration_options_are_refused_where_unused_and_ranges_checke
         assert "read " not in err and not out.exists() and not (tmp_path / "x.quarantine.csv").exists()
     code, _, err = run(capsys, "aggregate", delivery, "--method", "auto", "--max-overturn", "0.05", "-o", out)
     assert code == 0 and "limit 5.00%" in err
+
+
+@pytest.mark.parametrize("command", ["validate", "audit", "aggregate"])
+def test_gold_that_matches_no_delivered_item_stops_the_command(tmp_path, capsys, command):
+    """Gold ids with a prefix the delivery lacks: the audit fell back to a gold-free estimate with the opposite verdict."""
+    delivery = tmp_path / "d.csv"
+    rows = [f"i{i},w{w},{'ab'[(i + (w == 3)) % 2]}" for i in range(20) for w in range(4)]
+    delivery.write_text("item,worker,label\n" + "\n".join(rows) + "\n")
+    gold = tmp_path / "g.csv"
+    gold.write_text("item,label\n" + "\n".join(f"T-i{i},a" for i in range(5)) + "\n")
+    argv = {"validate": ["--claimed-accuracy", "0.9"], "audit": ["--claimed-accuracy", "0.9", "--no-fraud"],
+            "aggregate": []}[command]
+    out = tmp_path / {"audit": "out", "validate": "r.json", "aggregate": "x.csv"}[command]
+    code, _, err = run(capsys, command, delivery, "--gold", gold, *argv, "-o", out)
+    assert code == 2
+    assert "no gold row is usable: all 5 were quarantined (mostly: gold item is not in the delivery, 5 rows)" in err
+    assert "['T-i0', 'T-i1']" in err

@@ -503,3 +503,11 @@ def test_cli_engine_dask_refuses_an_empty_class_name(capsys):
 
     assert main(["aggregate", "x.csv", "--method", "ds", "--engine", "dask", "--classes", "0,,1", "-o", "o.csv"]) == 2
     assert "empty class name" in capsys.readouterr().err
+
+
+def test_partitioned_files_with_rows_without_an_item_are_quarantined_not_shared(tmp_path):
+    """A missing item id in two files counted as an item 'shared' by them (IndexError in _shared_item)."""
+    one = _write(tmp_path / "f1.csv", "item,worker,label\na,w1,x\n,w2,y\n")
+    two = _write(tmp_path / "f2.csv", "item,worker,label\nb,w1,x\n,w3,y\n")
+    got, want = LocalBackend(1).load([one, two]), read_judgments([one, two])
+    assert got.quarantine.select("source", "row", "reason").rows() == want.quarantine.select("source", "row", "reason").rows()

@@ -150,6 +150,20 @@ def test_id_keys_match_naive_fnv1a(ids):
     np.testing.assert_array_equal(id_keys(pl.Series(ids[::-1], dtype=pl.String)), naive_id_keys(ids[::-1]))
 
 
+@SETTINGS
+@given(values=st.lists(st.integers(-(2**63), 2**63 - 1), min_size=1, max_size=30),
+       big=st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=10))
+def test_integer_ids_are_keyed_as_their_decimal_text(values, big):
+    """An integer id and the same id read as text get one key (a text id joining a delivery re-keyed every
+    integer item); unsigned ids above 2**63 work (they raised)."""
+    from consensus.data import id_keys
+
+    as_text = id_keys(pl.Series([str(v) for v in values], dtype=pl.String))
+    np.testing.assert_array_equal(id_keys(pl.Series(values, dtype=pl.Int64)), as_text)
+    np.testing.assert_array_equal(as_text, naive_id_keys(values))
+    np.testing.assert_array_equal(id_keys(pl.Series(big, dtype=pl.UInt64)), naive_id_keys(big))
+
+
 def test_id_keys_of_integer_ids_and_of_a_sliced_series():
     from consensus.data import id_keys
 

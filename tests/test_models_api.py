@@ -245,3 +245,6 @@ def test_parameter_errors_name_the_estimator_and_refuse_booleans():
         consensus.Auto(max_overturn=True).fit(frame)
     with pytest.raises(ParameterError, match="'max_iter' parameter of DawidSkene"):
         consensus.DawidSkene(max_iter=True).fit(frame)
+    for bad in ({"random_state": -1}, {"random_state": True}, {"tie_break": "x"}):
+        with pytest.raises(ParameterError, match=r"parameter of Auto\b"):
+            consensus.Auto(**bad).fit(frame)

@@ -301,17 +301,21 @@ def file_rows(input_files: pl.DataFrame | None, positions: np.ndarray) -> tuple[
 def id_keys(ids: pl.Series) -> np.ndarray:
     """uint64 (n,): a key per id that depends on the id alone (not on the other ids or their order).
 
-    Integer ids are their value (two's complement); text ids the 64-bit FNV-1a hash of their UTF-8
-    bytes (:func:`consensus.kernels.vote.fnv1a_keys`), stable across runs, machines and library versions.
+    The 64-bit FNV-1a hash of the id's UTF-8 text (:func:`consensus.kernels.vote.fnv1a_keys`); an
+    integer id is hashed as its decimal text without building it (:func:`~consensus.kernels.vote.
+    fnv1a_decimal_keys`), so ``5`` read from Parquet and ``"5"`` read from CSV get one key, and a
+    delivery whose ids turn from integers to text when a text id joins keeps every other key.
+    Stable across runs, machines and library versions.
     """
     import polars as pl
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from consensus.kernels.vote import fnv1a_keys
+    from consensus.kernels.vote import fnv1a_decimal_keys, fnv1a_keys
 
     if ids.dtype.is_integer():
-        return np.ascontiguousarray(ids.cast(pl.Int64).to_numpy()).view(np.uint64)
+        wide = pl.UInt64 if ids.dtype in (pl.UInt64,) else pl.Int64
+        return fnv1a_decimal_keys(np.ascontiguousarray(ids.cast(wide).to_numpy()))
     strings = pc.cast(ids.cast(pl.String).to_arrow(), pa.large_string())
     if isinstance(strings, pa.ChunkedArray):
         strings = strings.combine_chunks()

@@ -402,6 +402,8 @@ def _summary(result: AuditResult, *, model: Any, method: str, chosen: str, claim
             "temperature": _num(getattr(getattr(model, "model_", model), "temperature_", None)),
         },
         "agreement": {k: _num(v) for k, v in result.agreement.summary.items()},
+        # the steps that may not run are null then, so every key is always there
+        "claim": None, "fraud": None, "calibration": None, "redundancy": None, "boxes": None,
     }
     if result.claim is not None:
         summary["claim"] = result.claim.summary

@@ -452,6 +452,7 @@ def _shared_item(summaries: list[tuple[int, pl.Series, Any]]) -> tuple[str, int,
     """An item id present in two pieces, with the two piece numbers (1-based), or None."""
     frame = pl.concat([pl.DataFrame({"item": s[1], "piece": pl.Series([p] * len(s[1]), dtype=pl.Int64)})
                        for p, s in enumerate(summaries)])
+    frame = frame.filter(pl.col("item").is_not_null())  # rows without an item are quarantined, never shared
     dup = frame.filter(pl.col("item").is_duplicated())
     if dup.height == 0:
         return None

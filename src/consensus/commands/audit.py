@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from consensus.commands.common import add_input_options, log, read_from_args, report_accounting
+from consensus.commands.common import add_input_options, log, parse_coords, read_from_args, report_accounting
 from consensus.commands.validate import fraction
 from consensus.methods import METHODS
 
@@ -28,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
                   claim_level=args.claim_level, confidence=args.confidence, margin=args.margin,
                   redundancy=not args.no_redundancy, target=args.target, max_labels=args.max_labels,
                   price_per_label=args.price_per_label)  # before reading: a bad option writes nothing
+    box_coords = parse_coords(args.coords)  # before reading, as the other options
     progress = Progress(n_steps, enabled=not args.quiet)
     judgments = read_from_args(args)
     if args.quarantine_out is None:
@@ -35,7 +36,11 @@ def run(args: argparse.Namespace) -> int:
         # a quarantine file left by an earlier audit into OUTDIR would describe another delivery
         Path(args.quarantine_out).unlink(missing_ok=True)
     report_accounting(judgments, args, None, quiet=args.quiet)  # the quarantine file is written even when quiet
-    box_options = {"box_format": args.box_format} if args.boxes is not None else None
+    box_options = None
+    if args.boxes is not None:
+        box_options = {"box_format": args.box_format}
+        if box_coords is not None:
+            box_options["coord_cols"] = box_coords
     try:
         result = audit(judgments, claimed_accuracy=args.claimed_accuracy, claim_level=args.claim_level,
                        confidence=args.confidence, margin=args.margin, method=args.method,
@@ -52,18 +57,18 @@ def run(args: argparse.Namespace) -> int:
         say("audit: no --claimed-accuracy given, so no verdict; estimated accuracy of the row labels "
             + (f"{s['aggregation']['estimated_accuracy']:.2%}" if s["aggregation"]["estimated_accuracy"] is not None
                else "n/a"))
-    if "fraud" in s:
+    if s["fraud"] is not None:
         names = ", ".join(s["fraud"]["flagged"][:10]) + (" ..." if s["fraud"]["n_flagged"] > 10 else "")
         say(f"audit: {s['fraud']['n_flagged']} of {s['n_workers']} annotators flagged"
             + (f" ({names})" if names else ""))
-    if "calibration" in s:
+    if s["calibration"] is not None:
         ece = s["calibration"]["ece"]
         say("audit: calibration on gold (gold-free fit): "
             + (f"ECE {ece:.3f}" if ece is not None else "ECE n/a (no gold item has a label to score)"))
     if result.advice is not None:
         counts = result.advice.items.group_by("action").len().sort("action")
         say("audit: redundancy advice: " + ", ".join(f"{a} {n}" for a, n in counts.iter_rows()))
-    if "boxes" in s:
+    if s["boxes"] is not None:
         b = s["boxes"]
         say(f"boxes {args.boxes}: {result.boxes.accounting_line()}")
         say(f"audit: boxes: {b['n_boxes']} boxes on {b['n_images']} images -> {b['n_objects']} objects; mean "
@@ -106,8 +111,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     boxes = p.add_argument_group("boxes")
     boxes.add_argument("--boxes", metavar="FILE", help="bounding boxes of the delivery (image, annotator, "
                        "x0, y0, x1, y1, label; COCO or Label Studio JSON)")
-    boxes.add_argument("--box-format", choices=("xyxy", "xywh"), default="xyxy",
-                       help="coordinates of --boxes: corners (default) or x, y, width, height")
+    boxes.add_argument("--box-format", choices=("auto", "xyxy", "xywh"), default="auto",
+                       help="coordinates of --boxes: corners or x, y, width, height (default: from the column "
+                       "names, as consensus boxes)")
+    boxes.add_argument("--coords", metavar="A,B,C,D",
+                       help="the four coordinate columns of --boxes in --box-format order (default: detected)")
     out = p.add_argument_group("output")
     out.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the report and tables")
     out.add_argument("--quiet", action="store_true", help="no progress bar and no messages (errors only)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from consensus.commands.common import check_outputs, log
+from consensus.commands.common import check_outputs, log, parse_coords
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,11 +26,7 @@ def run(args: argparse.Namespace) -> int:
                          min_explained=args.min_explained, review_after=args.review_after,
                          fast_seconds=args.fast_seconds)
     model._check()  # parameter errors before reading anything
-    coords = None
-    if args.coords:
-        coords = tuple(c.strip() for c in args.coords.split(","))
-        if len(coords) != 4 or not all(coords):
-            raise ParameterError(f"--coords {args.coords!r} must name 4 columns, e.g. --coords x0,y0,x1,y1")
+    coords = parse_coords(args.coords)
     normalized = {"auto": None, "normalized": True, "pixels": False}[args.units]
     source = args.input[0] if len(args.input) == 1 else list(args.input)
     try:

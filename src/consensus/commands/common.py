@@ -60,6 +60,18 @@ def parse_classes(args: argparse.Namespace) -> list[str] | None:
     return classes
 
 
+def parse_coords(value: str | None) -> tuple[str, ...] | None:
+    """``--coords A,B,C,D`` as four column names (None when not given)."""
+    from consensus.errors import ParameterError
+
+    if not value:
+        return None
+    coords = tuple(c.strip() for c in value.split(","))
+    if len(coords) != 4 or not all(coords):
+        raise ParameterError(f"--coords {value!r} must name 4 columns, e.g. --coords x0,y0,x1,y1")
+    return coords
+
+
 def read_from_args(args: argparse.Namespace):  # noqa: ANN201 - returns Judgments
     from consensus.io.judgments import DEFAULT_NA_LABELS, read_judgments
 
@@ -97,6 +109,9 @@ def report_accounting(judgments, args: argparse.Namespace, output: str | None,  
 
     log(f"read {judgments.source}: {judgments.n_items} items, {judgments.n_workers} workers, "
          f"{judgments.n_classes} classes {judgments.classes}")
+    if judgments.n_classes == 1:
+        log(f"warning: one class only ({judgments.classes[0]!r}): every label is that class with confidence 1 "
+            "and the annotators cannot disagree; is --label-col the answer column?")
     log(judgments.accounting_line())
     gold_line = judgments.gold_accounting_line()
     if gold_line:
@@ -111,6 +126,27 @@ def report_accounting(judgments, args: argparse.Namespace, output: str | None,  
     path = quarantine_path(args, output)
     write_table(quarantine, path)
     log(f"quarantined rows written to {path}")
+    _refuse_unusable_gold(judgments, path)
+
+
+def _refuse_unusable_gold(judgments, quarantine_file: str) -> None:  # noqa: ANN001
+    """Stop when gold was given and not one row of it is usable (ids that do not match, say).
+
+    Going on would quietly turn a gold audit into a gold-free estimate, with perhaps the opposite verdict.
+    """
+    from consensus.errors import InputError
+
+    q = judgments.gold_quarantine
+    if judgments.gold is None or q is None or q.height == 0 or q.height < judgments.n_gold_rows:
+        return
+    top = q.get_column("reason").value_counts(sort=True).row(0)
+    gold_ids = q.get_column("item").drop_nulls().head(2).to_list()
+    ours = judgments.item_ids.head(2).to_list()
+    source = q.get_column("source")[0] if "source" in q.columns else None
+    raise InputError(f"no gold row is usable: all {q.height} were quarantined (mostly: {top[0]}, {top[1]} rows); "
+                     f"gold items look like {gold_ids}, the delivery's like {ours}: check the id columns "
+                     f"(--gold-item-col) before validating against gold; the rows are in {quarantine_file}",
+                     source=source)
 
 
 def quarantine_path(args: argparse.Namespace, output: str | None) -> str:

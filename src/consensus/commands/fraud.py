@@ -28,7 +28,14 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201 - FraudConfig
         "co_window": args.co_window, "gold_threshold": args.gold_threshold, "seed": args.seed,
     }
     if args.detectors:
+        from consensus.errors import ParameterError
+        from consensus.fraud.config import DETECTORS
+
         options["detectors"] = tuple(d.strip() for d in args.detectors.split(",") if d.strip())
+        unknown = [d for d in options["detectors"] if d not in DETECTORS]
+        if unknown or not options["detectors"]:
+            what = "unknown " + ", ".join(map(repr, unknown)) if unknown else "empty"
+            raise ParameterError(f"--detectors {args.detectors!r}: {what}; choose from {','.join(DETECTORS)}")
     return FraudConfig(**options)
 
 

@@ -42,6 +42,9 @@ _PREFIXES: dict[str, tuple[str, ...]] = {
 _FLAGS = {"item": "--item-col", "worker": "--worker-col", "label": "--label-col",
           "duration": "--duration-col", "started": "--start-col",
           "submitted": "--submit-col", "gold": "--gold-col"}
+#: The read_judgments argument of each role (the CLI's flags above; both are named in errors).
+_PYTHON = {"item": "item_col=", "worker": "worker_col=", "label": "label_col=", "duration": "duration_col=",
+           "started": "start_col=", "submitted": "submit_col=", "gold": "gold_col="}
 
 
 #: MTurk's batch download says per assignment whether the requester approved or rejected it.
@@ -74,7 +77,7 @@ class ColumnMap:
             if given is not None:
                 if given not in columns and not (role == "label" and _one_hot_group(columns, given)):
                     raise InputError(
-                        f"column {given!r} given for the {role} ({_FLAGS[role]}) is not in the "
+                        f"column {given!r} given for the {role} ({_FLAGS[role]}, {_PYTHON[role]}) is not in the "
                         f"file; its columns are {_show(columns)}",
                         source=source,
                     )
@@ -85,7 +88,7 @@ class ColumnMap:
             if found[role] is None:
                 raise InputError(
                     f"no {role} column found among {_show(columns)}; "
-                    f"name it with {_FLAGS[role]} (or {role}_col= in Python)",
+                    f"name it with {_FLAGS[role]} (or {_PYTHON[role]} in Python)",
                     source=source,
                 )
         return replace(self, **found)
@@ -112,7 +115,7 @@ def _detect(role: str, columns: list[str], source: str) -> str | None:
                 return "ASSIGNMENT:task_id"
             raise InputError(
                 f"several {prefix}* columns could be the {role}: {_show(matches)}; "
-                f"choose one with {_FLAGS[role]}",
+                f"choose one with {_FLAGS[role]} ({_PYTHON[role]} in Python)",
                 source=source,
             )
     return None

@@ -64,6 +64,35 @@ def fnv1a_keys(offsets, data):
 
 
 @parallel_kernel
+def fnv1a_decimal_keys(values):
+    """:func:`fnv1a_keys` of each integer's decimal text (``-12`` hashes as the bytes ``"-12"``): uint64 (n,).
+
+    ``values`` int64 or uint64 (n,). No string is built: the digits are hashed from the most
+    significant down, so an integer id and the same id read as text get the same key.
+    """
+    n = values.size
+    keys = np.empty(n, dtype=np.uint64)
+    ten = np.uint64(10)
+    for i in prange(n):
+        v = values[i]
+        h = np.uint64(0xCBF29CE484222325)
+        if v < 0:
+            h = (h ^ np.uint64(45)) * np.uint64(0x100000001B3)  # "-"
+            magnitude = np.uint64(-(v + 1)) + np.uint64(1)
+        else:
+            magnitude = np.uint64(v)
+        power = np.uint64(1)
+        while magnitude // power >= ten:
+            power *= ten
+        while power > np.uint64(0):
+            digit = (magnitude // power) % ten
+            h = (h ^ (np.uint64(48) + digit)) * np.uint64(0x100000001B3)
+            power //= ten
+        keys[i] = h
+    return keys
+
+
+@parallel_kernel
 def pick_labels(scores, tie_policy, seed, item_keys):
     """Arg-max per row with an explicit tie policy.
 

@@ -14,7 +14,7 @@ from consensus.models.dawid_skene import DawidSkene
 from consensus.models.em import EMAggregator
 from consensus.models.glad import GLAD
 from consensus.models.mace import MACE
-from consensus.models.majority_vote import MajorityVote
+from consensus.models.majority_vote import MajorityVote, check_tie_params
 from consensus.models.one_coin import OneCoinDawidSkene
 from consensus.models.wawa import Wawa
 
@@ -165,7 +165,7 @@ class Auto(Aggregator):
                     and 0.0 <= self.max_overturn <= 1.0, "a float in the range [0.0, 1.0]")
         check_param(self._name, "calibration", self.calibration, self.calibration in calibration.CALIBRATIONS,
                     f"one of {list(calibration.CALIBRATIONS)}")
-        MajorityVote(tie_break=self.tie_break, random_state=self.random_state)._check_params()
+        check_tie_params(self._name, self.tie_break, self.random_state)
         names = self.candidates
         check_param(self._name, "candidates", names,
                     isinstance(names, (tuple, list)) and len(names) > 0 and len(set(names)) == len(names)

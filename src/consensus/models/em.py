@@ -20,7 +20,7 @@ from consensus.errors import ParameterError, check_param
 from consensus.kernels import dawid_skene as ds
 from consensus.kernels import vote
 from consensus.models.base import Aggregator
-from consensus.models.majority_vote import TIE_POLICIES
+from consensus.models.majority_vote import TIE_POLICIES, check_tie_params
 
 
 class EMAggregator(Aggregator):
@@ -66,11 +66,7 @@ class EMAggregator(Aggregator):
             check_param(name, param, value, _non_negative(value), "a float in the range [0.0, inf)")
         check_param(name, "calibration", self.calibration, self.calibration in calibration.CALIBRATIONS,
                     f"one of {list(calibration.CALIBRATIONS)}")
-        check_param(name, "tie_break", self.tie_break, self.tie_break in TIE_POLICIES,
-                    f"one of {sorted(TIE_POLICIES)}")
-        check_param(name, "random_state", self.random_state,
-                    isinstance(self.random_state, (int, np.integer)) and not isinstance(self.random_state, bool)
-                    and self.random_state >= 0, "a non-negative int")
+        check_tie_params(name, self.tie_break, self.random_state)
 
     def fit(self, data, gold=None, *, engine="local"):  # noqa: ANN001, ANN201 - see Aggregator.fit
         """Fit on ``data``; return self.

@@ -68,11 +68,7 @@ class MajorityVote(Aggregator):
         self.random_state = random_state
 
     def _check_params(self) -> None:
-        check_param(self._name, "tie_break", self.tie_break, self.tie_break in TIE_POLICIES,
-                    f"one of {sorted(TIE_POLICIES)}")
-        check_param(self._name, "random_state", self.random_state,
-                    isinstance(self.random_state, (int, np.integer)) and not isinstance(self.random_state, bool)
-                    and self.random_state >= 0, "a non-negative int")
+        check_tie_params(self._name, self.tie_break, self.random_state)
 
     def _fit(self, judgments: Judgments) -> None:
         self._check_params()
@@ -95,3 +91,11 @@ class MajorityVote(Aggregator):
 
     def _extra_item_columns(self) -> dict[str, pl.Series]:
         return {"tied": pl.Series(self.n_tied_ > 1)}
+
+
+def check_tie_params(name: str, tie_break: object, random_state: object) -> None:
+    """The tie-break parameters every aggregator takes, checked under the estimator's ``name``."""
+    check_param(name, "tie_break", tie_break, tie_break in TIE_POLICIES, f"one of {sorted(TIE_POLICIES)}")
+    check_param(name, "random_state", random_state,
+                isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool)
+                and random_state >= 0, "a non-negative int")

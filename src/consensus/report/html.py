@@ -239,7 +239,7 @@ def _overview(result: Any) -> str:
         ("model", f"{agg['method']} -> {agg['chosen']}"), ("mean confidence (rows without gold)", _pct(agg["mean_confidence"])),
         ("Krippendorff's alpha", _num(agr.get("krippendorff_alpha"))), ("Fleiss' kappa", _num(agr.get("fleiss_kappa"))),
     ]
-    if "fraud" in s:
+    if s.get("fraud") is not None:
         cards.append(("annotators flagged", _num(s["fraud"]["n_flagged"])))
     classes = ", ".join(str(c) for c in s["classes"])
     return _cards(cards) + f'<p class="note">Classes: {escape(classes)}.</p>'
@@ -299,8 +299,7 @@ def _timing(result: Any) -> str:
     # a log axis has no 0: judgments of 0 s (the clearest speed fraud) are drawn at the fraud checks' own floor
     zero = np.isfinite(duration) & (duration < LOG_FLOOR_SECONDS)
     duration = np.where(zero, LOG_FLOOR_SECONDS, duration)
-    zero_note = (f" {int(zero.sum()):,} judgments under {LOG_FLOOR_SECONDS:g} s (0 s included) are drawn at "
-                 f"{LOG_FLOOR_SECONDS:g} s." if zero.any() else "")
+    zero_note = _zero_note(zero)
     markers = []
     floor = result.fraud.speed_floor if result.fraud is not None else None
     if floor is not None and np.isfinite(floor.seconds) and floor.seconds > 0:
@@ -316,8 +315,15 @@ def _timing(result: Any) -> str:
             parts.append(_figure(svg.histogram(duration[mask], bins=30, title="flagged annotators",
                                                x_label="seconds (log scale)", y_label="judgments",
                                                markers=markers, log_x=True),
-                                 "Seconds per judgment of the flagged annotators only." + zero_note))
+                                 "Seconds per judgment of the flagged annotators only." + _zero_note(zero & mask)))
     return '<div class="plots">' + "".join(parts) + "</div>"
+
+
+def _zero_note(zero: np.ndarray) -> str:
+    """Caption text for judgments too short for a log axis (drawn at the fraud checks' floor)."""
+    count = int(zero.sum())
+    return (f" {count:,} judgment{'s' if count != 1 else ''} under {LOG_FLOOR_SECONDS:g} s (0 s included) "
+            f"{'are' if count != 1 else 'is'} drawn at {LOG_FLOOR_SECONDS:g} s." if count else "")
 
 
 def _fraud(result: Any) -> str:

@@ -292,4 +292,7 @@ def _short_distinct(names: Sequence[str], limit: int = 16) -> list[str]:
         return short
     head = (limit - 1) // 2
     tail = limit - 1 - head
-    return [str(n) if len(str(n)) <= limit else f"{str(n)[:head]}…{str(n)[-tail:]}" for n in names]
+    both = [str(n) if len(str(n)) <= limit else f"{str(n)[:head]}…{str(n)[-tail:]}" for n in names]
+    if len(set(both)) == len(both):
+        return both
+    return [f"{k + 1}: {label}" for k, label in enumerate(short)]  # still alike: numbered in class order
