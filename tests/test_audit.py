@@ -213,7 +213,7 @@ def test_cli_audits_the_bundled_sample(tmp_path: Path, capsys) -> None:
     assert (out / "report.html").stat().st_size > 10_000
     assert (out / "quarantine.csv").is_file()
     boxes = summary["boxes"]
-    assert boxes["n_images"] == 30 and boxes["input_rows"] == boxes["used_rows"] + boxes["quarantined_rows"]
+    assert boxes["n_images"] == 30 and boxes["box_records"] == boxes["used_rows"] + boxes["quarantined_rows"]
     assert "input rows 1408 = used" in err
     for name in ("boxes", "box_images", "box_workers"):
         assert pl.read_parquet(out / "tables" / f"{name}.parquet").height > 0
@@ -391,3 +391,17 @@ def test_summary_has_every_key_even_for_steps_that_did_not_run(delivery) -> None
         assert key in summary
     assert summary["claim"] is None and summary["calibration"] is None and summary["boxes"] is None
     assert summary["fraud"] is None and summary["redundancy"] is None
+
+
+def test_gold_free_verdict_is_marked_and_disputed_items_come_from_the_gold_free_fit(delivery, gold) -> None:
+    estimate = audit(delivery, claimed_accuracy=0.5, fraud=False, redundancy=False, seed=0)
+    assert estimate.summary["verdict_basis"] == "estimate"
+    from consensus.report.html import render_report
+
+    assert "(estimate, no gold)" in render_report(estimate)
+    with_gold = audit(delivery, gold=gold, claimed_accuracy=0.5, fraud=False, redundancy=False, seed=0)
+    assert with_gold.summary["verdict_basis"] == "gold"
+    # gold items are clamped in the main fit (confidence 1); the disputed list shows the gold-free fit
+    gold_items = set(gold["item"].to_list())
+    shown = with_gold.disputed_items.filter(pl.col("item").is_in(gold_items))
+    assert shown.height and (shown["confidence"] < 1.0).all()

@@ -724,7 +724,9 @@ def test_mturk_accounting_counts_rows_and_records_and_shows_the_box_as_written(t
     assert q.get_column("row").to_list() == [1, 3]  # the assignments' rows of the file
     written = q.get_column("Answer.annotatedResult.boundingBoxes").to_list()
     assert json.loads(written[0]) == {**box, "left": "x"} and written[1] == "[{"
-    assert fit_boxes(data).summary()["input_file_rows"] == 3
+    summary = fit_boxes(data).summary()
+    assert (summary["input_rows"], summary["box_records"]) == (3, 5)  # as the accounting line
+    assert summary["box_records"] == summary["used_rows"] + summary["quarantined_rows"]
 
 
 def test_one_bad_draw_time_is_quarantined_and_the_others_stay_timed():
@@ -756,3 +758,11 @@ def test_all_rows_quarantined_names_rows_and_reason_and_writes_the_quarantine(tm
     assert q.height == 3 and q.get_column("row").to_list() == [1, 2, 3]
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no usable boxes" in err[0] and "out.quarantine.csv" in err[0]
+
+
+def test_summary_line_says_n_a_instead_of_nan_with_one_annotator():
+    frame = pl.DataFrame({"image": ["a", "b"], "worker": ["w1", "w1"], "x0": [0, 5], "y0": [0, 5],
+                          "x1": [10, 15], "y1": [10, 15]})
+    lines = fit_boxes(frame).summary_lines()
+    assert "agreement: n/a (fewer than two annotators on every image)" in lines
+    assert not any("nan" in line for line in lines)

@@ -436,3 +436,32 @@ def test_gold_that_matches_no_delivered_item_stops_the_command(tmp_path, capsys,
     assert code == 2
     assert "no gold row is usable: all 5 were quarantined (mostly: gold item is not in the delivery, 5 rows)" in err
     assert "['T-i0', 'T-i1']" in err
+
+
+def test_every_command_refuses_outputs_that_clash_or_replace_an_input(tmp_path, capsys):
+    """agreement --json, redundancy --summary-out, validate -o, audit --quarantine-out could replace the input,
+    and aggregate/redundancy wrote several tables to stdout one after another."""
+    delivery = tmp_path / "d.csv"
+    rows = [f"i{i},w{w},{'ab'[(i + (w == 3)) % 2]}" for i in range(20) for w in range(4)]
+    delivery.write_text("item,worker,label\n" + "\n".join(rows) + "\n")
+    before = delivery.read_text()
+    gold = tmp_path / "g.csv"
+    gold.write_text("item,label\ni0,a\ni1,b\n")
+    d, j = str(delivery), str(tmp_path / "r.json")
+    as_json = tmp_path / "d.json"
+    pl.read_csv(delivery).write_json(as_json)
+    json_before = as_json.read_text()
+    cases = [
+        (["agreement", str(as_json), "--json", str(as_json)], "it is an input"),
+        (["agreement", d, "-o", j, "--json", j], "two outputs name it"),
+        (["redundancy", d, "-o", str(tmp_path / "a.csv"), "--summary-out", j, "--budget-out", j], "two outputs name it"),
+        (["validate", d, "--gold", str(gold), "--claimed-accuracy", "0.9", "-o", j, "--quarantine-out", j],
+         "two outputs name it"),
+        (["audit", d, "--no-fraud", "-o", str(tmp_path / "out"), "--quarantine-out", d], "it is an input"),
+        (["aggregate", d, "--method", "mv", "--workers-out", "-", "--confusion-out", "-"], "only one output can go to stdout"),
+        (["redundancy", d, "--budget-out", "-"], "only one output can go to stdout"),
+    ]
+    for argv, message in cases:
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and message in err, (argv, err)
+    assert delivery.read_text() == before and as_json.read_text() == json_before

@@ -313,9 +313,11 @@ def id_keys(ids: pl.Series) -> np.ndarray:
 
     from consensus.kernels.vote import fnv1a_decimal_keys, fnv1a_keys
 
-    if ids.dtype.is_integer():
-        wide = pl.UInt64 if ids.dtype in (pl.UInt64,) else pl.Int64
-        return fnv1a_decimal_keys(np.ascontiguousarray(ids.cast(wide).to_numpy()))
+    if ids.dtype in (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32):
+        return fnv1a_decimal_keys(np.ascontiguousarray(ids.cast(pl.Int64).to_numpy()))
+    if ids.dtype == pl.UInt64:
+        return fnv1a_decimal_keys(np.ascontiguousarray(ids.to_numpy()))
+    # text, and integers wider than 64 bits (a JSON id past 2**63 reads as Int128): their decimal text
     strings = pc.cast(ids.cast(pl.String).to_arrow(), pa.large_string())
     if isinstance(strings, pa.ChunkedArray):
         strings = strings.combine_chunks()

@@ -285,8 +285,11 @@ def audit(
 
     with steps.step("instructions"):
         confusion_pairs = confused_pairs(counts, judgments.classes)
-        confidence_arr = items["confidence"].to_numpy().astype(np.float64)
-        disputed = disputed_items(judgments, items["label"], confidence_arr)
+        # with gold the fitted model's label of a gold item is the gold answer at confidence 1; the items
+        # whose answers split are shown with the label and confidence of the fit that did not see the gold
+        shown = blind.item_table() if blind is not None else items
+        confidence_arr = shown["confidence"].to_numpy().astype(np.float64)
+        disputed = disputed_items(judgments, shown["label"], confidence_arr)
         pooled = pooled_confusion(counts)
 
     workers = _workers_with_flags(reliability, fraud_report)
@@ -385,6 +388,9 @@ def _summary(result: AuditResult, *, model: Any, method: str, chosen: str, claim
     labelled = unchecked.filter(pl.col("label").is_not_null())
     summary: dict[str, Any] = {
         "verdict": result.claim.verdict if result.claim is not None else None,
+        # "estimate": no gold item was scored, the verdict rests on the model's own posteriors
+        "verdict_basis": None if result.claim is None else (
+            "estimate" if result.claim.summary.get("is_estimate") else "gold"),
         "claimed_accuracy": claimed,
         "source": j.source,
         "rows": {"input": j.n_input_rows, "used": j.n_judgments, "quarantined": j.n_quarantined},

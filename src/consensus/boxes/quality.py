@@ -92,9 +92,11 @@ class BoxResult:
             "workers_flagged": flagged.height,
             "flagged_workers": flagged.get_column("worker").to_list(),
             "boxes_flagged": {name: int(self.annotations.get_column(name).sum()) for name in BOX_FLAGS},
-            "input_rows": self.data.n_input_rows,  # box records when a file row holds several (MTurk)
-            "input_file_rows": self.data.n_source_rows if self.data.n_source_rows is not None
+            # as the accounting line: rows of the file; an MTurk row holds several box records, which the
+            # used and quarantined counts count
+            "input_rows": self.data.n_source_rows if self.data.n_source_rows is not None
             else self.data.n_input_rows,
+            "box_records": self.data.n_input_rows,
             "used_rows": self.data.n_boxes + self.data.n_empty,
             "quarantined_rows": self.data.n_quarantined,
         }
@@ -105,7 +107,8 @@ class BoxResult:
         return [
             f"{s['n_objects']} consensus objects ({s['n_candidates']} candidates) on {s['n_images']} images "
             f"from {s['n_boxes']} boxes by {s['n_annotators']} annotators",
-            f"agreement: mean matched IoU {s['mean_matched_iou']:.3f}, soft F1 {s['f1_agreement']:.3f}",
+            "agreement: " + ("n/a (fewer than two annotators on every image)" if math.isnan(s["f1_agreement"])
+                             else f"mean matched IoU {_fmt(s['mean_matched_iou'])}, soft F1 {s['f1_agreement']:.3f}"),
             f"images: {rec[ACCEPT]} accept, {rec[MORE]} need more annotators, {rec[REVIEW]} expert review",
             f"annotators flagged: {s['workers_flagged']}"
             + (f" ({', '.join(map(str, s['flagged_workers'][:10]))}"
@@ -287,7 +290,7 @@ def _annotations_table(data: BoxSet, fit: Fit, flags: dict[str, np.ndarray]) -> 
     stacked = np.stack([flags[n] for n in names], axis=1) if data.n_boxes else np.zeros((0, len(names)), bool)
     text = [";".join(names[j] for j in np.flatnonzero(row)) for row in stacked] if stacked.any() \
         else [""] * data.n_boxes
-    return pl.DataFrame({
+    return _nan_as_null(pl.DataFrame({
         "image": data.image_ids.gather(data.image),
         "worker": data.worker_ids.gather(data.worker),
         **coord_columns(data.coords, data.box_format),
@@ -303,7 +306,7 @@ def _annotations_table(data: BoxSet, fit: Fit, flags: dict[str, np.ndarray]) -> 
                                            data.input_row[np.maximum(flags["duplicate_of"], 0)] + 1, -1)
                                   if data.n_boxes else np.zeros(0, np.int64)).replace(-1, None),
         "input_row": data.input_row + 1,
-    })
+    }))
 
 
 def _images_table(data: BoxSet, fit: Fit, model: BoxConsensus) -> pl.DataFrame:
@@ -348,7 +351,7 @@ def _images_table(data: BoxSet, fit: Fit, model: BoxConsensus) -> pl.DataFrame:
             why.append(f"{explained[g]:.0%} of boxes in kept objects")
         rec[g] = MORE if n < model.review_after else REVIEW
         reason[g] = f"{', '.join(why)} with {n} annotators"
-    return pl.DataFrame({
+    return _nan_as_null(pl.DataFrame({
         "image": data.image_ids,
         "n_annotators": n_seen.astype(np.int64),
         "n_boxes": n_boxes.astype(np.int64),
@@ -360,7 +363,7 @@ def _images_table(data: BoxSet, fit: Fit, model: BoxConsensus) -> pl.DataFrame:
         "f1": f1,
         "recommendation": pl.Series(rec.tolist(), dtype=pl.String),
         "reason": pl.Series(reason.tolist(), dtype=pl.String),
-    })
+    }))
 
 
 def _workers_table(data: BoxSet, fit: Fit, flags: dict[str, np.ndarray], model: BoxConsensus) -> pl.DataFrame:
@@ -405,7 +408,7 @@ def _workers_table(data: BoxSet, fit: Fit, flags: dict[str, np.ndarray], model: 
         for name in BOX_FLAGS:
             n_flag = counts[f"n_{name}"]
             add((n_boxes >= ev) & (n_flag >= 2) & (n_flag >= 0.05 * n_boxes), name)
-    return pl.DataFrame({
+    return _nan_as_null(pl.DataFrame({
         "worker": data.worker_ids,
         "n_images": n_images.astype(np.int64),
         "n_boxes": n_boxes.astype(np.int64),
@@ -418,4 +421,15 @@ def _workers_table(data: BoxSet, fit: Fit, flags: dict[str, np.ndarray], model: 
         **counts,
         "enough_evidence": enough,
         "flags": pl.Series([";".join(x) for x in lists], dtype=pl.String),
-    })
+    }))
+
+
+def _nan_as_null(frame: pl.DataFrame) -> pl.DataFrame:
+    """Float columns with NaN (no value: an annotator without matched boxes, an untimed box) as null,
+    as the other tables write missing values (CSV gets an empty cell, not ``NaN``)."""
+    floats = [name for name, dtype in frame.schema.items() if dtype.is_float()]
+    return frame.with_columns(pl.col(floats).fill_nan(None)) if floats else frame
+
+
+def _fmt(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.3f}"

@@ -423,8 +423,8 @@ def _gold_message(st: dict[str, Any], s: ClaimSettings, counts: dict[str, int]) 
         return (f"{head} With {lvl} confidence the accuracy is at most {_pct(st['upper_bound'])}, "
                 f"{relation} the claimed {binomial.given_percent(s.claimed, 1)} ({p}).")
     if st["verdict"] == binomial.SUPPORTED:
-        return (f"{head} With {lvl} confidence the accuracy is at least {_pct(st['lower_bound'])}, within "
-                f"{binomial.given_percent(s.margin, 1)[:-1]} points of the claimed {binomial.given_percent(s.claimed, 1)}, and the data do not "
+        return (f"{head} With {lvl} confidence the accuracy is at least {_pct(st['lower_bound'])}, no more than "
+                f"{binomial.given_percent(s.margin, 1)[:-1]} points below the claimed {binomial.given_percent(s.claimed, 1)}, and the data do not "
                 f"contradict the claim ({p}).")
     text = (f"{head} The data do not contradict the claimed {binomial.given_percent(s.claimed, 1)} ({p}), but with {lvl} "
             f"confidence the accuracy is only known to be at least {_pct(st['lower_bound'])}, more than "

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from consensus.commands.common import (add_input_options, check_outputs, log, parse_classes, quarantine_path,
-                                       read_from_args, report_accounting)
+from consensus.commands.common import (add_input_options, check_outputs, check_stdout, log, parse_classes,
+                                       quarantine_path, read_from_args, report_accounting)
 from consensus.methods import METHODS
 
 
@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     check = getattr(build_model(args), "_check_params", None)
     if check is not None:  # the estimator's own range checks (--seed -1, --max-overturn 1.5), also before reading
         check()
+    check_stdout(("-o", args.output or "-"), ("--workers-out", args.workers_out),
+                 ("--confusion-out", args.confusion_out))
     check_outputs(args.output, args.workers_out, args.confusion_out, quarantine_path(args, args.output), args=args)
     if args.engine == "dask":
         return run_partitioned(args)

@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from consensus.commands.common import (add_input_options, check_outputs, log, quarantine_path, read_from_args,
-                                       report_accounting)
+from consensus.commands.common import (add_input_options, check_outputs, check_stdout, log, quarantine_path,
+                                       read_from_args, report_accounting)
 
 
 def _check_json_path(path: str | None) -> None:
@@ -30,13 +30,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.min_overlap < 1:
         raise ParameterError(f"--min-overlap must be at least 1; got {args.min_overlap}")
-    to_stdout = [flag for flag, path in (("-o", args.output), ("--pairs-out", args.pairs_out),
-                                         ("--json", args.json)) if path == "-"]
-    if len(to_stdout) > 1:
-        raise ParameterError(f"only one output can go to stdout; {' and '.join(to_stdout)} both "
-                             "name '-': give the others file names")
-    check_outputs(args.output, args.pairs_out, quarantine_path(args, args.output), args=args)
+    outputs = (("-o", args.output), ("--pairs-out", args.pairs_out), ("--json", args.json))
+    check_stdout(*outputs)
+    to_stdout = [flag for flag, path in outputs if path == "-"]
     _check_json_path(args.json)
+    check_outputs(args.output, args.pairs_out, args.json, quarantine_path(args, args.output), args=args)
 
     judgments = read_from_args(args)
     report_accounting(judgments, args, args.output)

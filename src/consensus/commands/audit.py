@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
-from consensus.commands.common import add_input_options, log, parse_coords, read_from_args, report_accounting
+from consensus.commands.common import (add_input_options, check_outputs, log, parse_coords, read_from_args,
+                                       report_accounting)
 from consensus.commands.validate import fraction
 from consensus.methods import METHODS
 
@@ -29,8 +31,12 @@ def run(args: argparse.Namespace) -> int:
                   redundancy=not args.no_redundancy, target=args.target, max_labels=args.max_labels,
                   price_per_label=args.price_per_label)  # before reading: a bad option writes nothing
     box_coords = parse_coords(args.coords)  # before reading, as the other options
+    # an input inside OUTDIR must not be replaced (or deleted as a stale quarantine file)
+    check_outputs(args.quarantine_out or str(out / "quarantine.csv"), str(out / "summary.json"), args=args)
     progress = Progress(n_steps, enabled=not args.quiet)
+    started = time.perf_counter()
     judgments = read_from_args(args)
+    read_seconds = time.perf_counter() - started
     if args.quarantine_out is None:
         args.quarantine_out = str(out / "quarantine.csv")
         # a quarantine file left by an earlier audit into OUTDIR would describe another delivery
@@ -52,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     written = result.write(out)
     s = result.summary
     if s["verdict"] is not None:
-        say(f"audit: claim {s['claimed_accuracy']:.2%}: {s['verdict'].upper()}: {result.claim.message}")
+        basis = " (ESTIMATE, NO GOLD)" if s["verdict_basis"] == "estimate" else ""
+        say(f"audit: claim {s['claimed_accuracy']:.2%}: {s['verdict'].upper()}{basis}: {result.claim.message}")
     else:
         say("audit: no --claimed-accuracy given, so no verdict; estimated accuracy of the row labels "
             + (f"{s['aggregation']['estimated_accuracy']:.2%}" if s["aggregation"]["estimated_accuracy"] is not None
@@ -71,11 +78,13 @@ def run(args: argparse.Namespace) -> int:
     if s["boxes"] is not None:
         b = s["boxes"]
         say(f"boxes {args.boxes}: {result.boxes.accounting_line()}")
+        iou, f1 = (("n/a" if b[k] is None else f"{b[k]:.3f}") for k in ("mean_matched_iou", "f1_agreement"))
         say(f"audit: boxes: {b['n_boxes']} boxes on {b['n_images']} images -> {b['n_objects']} objects; mean "
-            f"matched IoU {b['mean_matched_iou'] or float('nan'):.3f}, F1 agreement "
-            f"{b['f1_agreement'] or float('nan'):.3f}; images " + ", ".join(
+            f"matched IoU {iou}, F1 agreement {f1}; images " + ", ".join(
                 f"{k} {v}" for k, v in b["images_by_recommendation"].items()))
-    say("audit: seconds per step: " + ", ".join(f"{k} {v:.2f}" for k, v in result.timings.items()))
+    timings = dict(result.timings)
+    timings["read"] = timings.get("read", 0.0) + read_seconds  # the file was read here, before audit()
+    say("audit: seconds per step: " + ", ".join(f"{k} {v:.2f}" for k, v in timings.items()))
     say(f"audit: wrote {written[0]} , {written[1]} and {len(written) - 2} tables in {out / 'tables'}")
     return 0
 

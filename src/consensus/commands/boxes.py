@@ -5,21 +5,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from consensus.commands.common import check_outputs, log, parse_coords
+from consensus.commands.common import check_outputs, check_stdout, log, parse_coords
 
 
 def run(args: argparse.Namespace) -> int:
     from consensus.boxes import BoxConsensus, read_boxes
-    from consensus.errors import InputError, ParameterError
+    from consensus.errors import InputError
     from consensus.io.writers import write_table
 
     outputs = (("-o", args.output), ("--images-out", args.images_out), ("--workers-out", args.workers_out),
                ("--flags-out", args.flags_out))
-    to_stdout = [flag for flag, path in outputs if path == "-"]
-    if len(to_stdout) > 1:
-        raise ParameterError(f"only one output can go to stdout; {' and '.join(to_stdout)} both name '-': "
-                             "give the others file names")
-    check_outputs(*(path for _, path in outputs), args.quarantine_out, args=args)
+    check_stdout(*outputs)
+    check_outputs(*(path for _, path in outputs), _quarantine_path(args), args=args)
     model = BoxConsensus(iou_threshold=args.iou, class_aware=not args.class_agnostic, fusion=args.fusion,
                          min_confidence=args.min_confidence, keep_all=args.keep_all,
                          min_evidence=args.min_evidence, max_doubt=args.max_doubt,
@@ -70,13 +67,10 @@ def _write_quarantine(q, args: argparse.Namespace, quiet: bool = False) -> str |
     if q is None or q.height == 0:
         return None
     if not quiet:
-        for reason, count in q.group_by("reason").len().sort("len", descending=True).head(5).iter_rows():
+        for reason, count in q.group_by("reason").len().sort(["len", "reason"], descending=[True, False]) \
+                .head(5).iter_rows():
             log(f"  quarantined {count}: {reason}")
-    path = args.quarantine_out
-    if path is None:
-        out = args.output
-        path = (str(Path(out).with_suffix("")) + ".quarantine.csv") if out and out != "-" \
-            else "consensus_boxes.quarantine.csv"
+    path = _quarantine_path(args)
     frame = q.with_columns(pl.col(c).cast(pl.String) for c in q.columns if q.schema[c] == pl.Null)
     write_table(frame, path)
     if not quiet:
@@ -146,3 +140,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="unused rows with their reason (default: the output's name with .quarantine.csv; "
                      "consensus_boxes.quarantine.csv when the output goes to stdout)")
     cmd.set_defaults(handler=run)
+
+
+def _quarantine_path(args: argparse.Namespace) -> str:
+    """``--quarantine-out``, or the output's name with ``.quarantine.csv`` (``consensus_boxes.quarantine.csv``
+    when the output goes to stdout)."""
+    if args.quarantine_out is not None:
+        return args.quarantine_out
+    out = args.output
+    return (str(Path(out).with_suffix("")) + ".quarantine.csv") if out and out != "-" \
+        else "consensus_boxes.quarantine.csv"

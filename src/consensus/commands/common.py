@@ -101,6 +101,7 @@ def report_accounting(judgments, args: argparse.Namespace, output: str | None,  
     """Print the row-accounting lines (unless ``quiet``) and write the quarantine file (always)."""
     import polars as pl
 
+    from consensus.io.judgments import reason_kind
     from consensus.io.writers import write_table
 
     def log(message: str) -> None:
@@ -120,8 +121,8 @@ def report_accounting(judgments, args: argparse.Namespace, output: str | None,  
     if not parts:
         return
     quarantine = pl.concat(parts, how="diagonal_relaxed")
-    for reason, count in quarantine.group_by(pl.col("reason").str.replace(r" row \d+$", "")) \
-            .len().sort("len", descending=True).head(5).iter_rows():
+    for reason, count in quarantine.group_by(reason_kind(pl.col("reason"))) \
+            .len().sort(["len", "reason"], descending=[True, False]).head(5).iter_rows():
         log(f"  quarantined {count}: {reason}")
     path = quarantine_path(args, output)
     write_table(quarantine, path)
@@ -165,7 +166,7 @@ def _input_files(args: argparse.Namespace | None) -> dict[Path, str]:
     import glob
 
     named = [*(getattr(args, "input", None) or []), getattr(args, "gold", None), getattr(args, "model_probs", None),
-             getattr(args, "seen", None)]
+             getattr(args, "seen", None), getattr(args, "boxes", None)]
     files: dict[Path, str] = {}
     for pattern in named:
         if not isinstance(pattern, str) or pattern == "-":
@@ -173,6 +174,19 @@ def _input_files(args: argparse.Namespace | None) -> dict[Path, str]:
         for name in sorted(glob.glob(pattern)) or [pattern]:
             files[Path(name).resolve()] = name
     return files
+
+
+def check_stdout(*outputs: tuple[str, str | None]) -> None:
+    """Fail when more than one output goes to stdout (``-``): their tables would run together.
+
+    ``outputs`` are ``(flag, path)``; give ``"-"`` for an output that defaults to stdout when not named.
+    """
+    from consensus.errors import ParameterError
+
+    to_stdout = [flag for flag, path in outputs if path == "-"]
+    if len(to_stdout) > 1:
+        raise ParameterError(f"only one output can go to stdout; {' and '.join(to_stdout)} "
+                             f"{'both' if len(to_stdout) == 2 else 'all'} name '-': give the others file names")
 
 
 def check_outputs(*paths: str | None, args: argparse.Namespace | None = None) -> None:

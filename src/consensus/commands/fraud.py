@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from consensus.commands.common import (add_input_options, check_outputs, log, quarantine_path, read_from_args,
-                                       report_accounting)
+from consensus.commands.common import (add_input_options, check_outputs, check_stdout, log, quarantine_path,
+                                       read_from_args, report_accounting)
 
 
 def _for_file(frame, path: str | None):  # noqa: ANN001, ANN202 - polars in, polars out
@@ -40,16 +40,12 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201 - FraudConfig
 
 
 def run(args: argparse.Namespace) -> int:
-    from consensus.errors import ParameterError
     from consensus.fraud import run_detectors
     from consensus.io.writers import write_table
 
     outputs = (("-o", args.output), ("--judgments-out", args.judgments_out), ("--pairs-out", args.pairs_out),
                ("--gold-items-out", args.gold_items_out))
-    to_stdout = [flag for flag, path in outputs if path == "-"]
-    if len(to_stdout) > 1:
-        raise ParameterError(f"only one output can go to stdout; {' and '.join(to_stdout)} both name '-': "
-                             "give the others file names")
+    check_stdout(*outputs)
     check_outputs(*(path for _, path in outputs), quarantine_path(args, args.output), args=args)
     config = config_from_args(args)  # parameter errors before reading anything
     judgments = read_from_args(args)

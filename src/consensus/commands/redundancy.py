@@ -6,8 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from consensus.commands.common import (add_input_options, check_outputs, log, quarantine_path, read_from_args,
-                                       report_accounting)
+from consensus.commands.common import (add_input_options, check_outputs, check_stdout, log, quarantine_path,
+                                       read_from_args, report_accounting)
 from consensus.methods import METHODS
 
 
@@ -19,7 +19,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.summary_out is not None and Path(args.summary_out).suffix.lower() != ".json":
         raise ParameterError(f"--summary-out {args.summary_out!r} must be a .json file")
-    check_outputs(args.output, quarantine_path(args, args.output), args.budget_out, args=args)
+    check_stdout(("-o", args.output or "-"), ("--budget-out", args.budget_out), ("--summary-out", args.summary_out))
+    check_outputs(args.output, quarantine_path(args, args.output), args.budget_out, args.summary_out,
+                  getattr(args, "model_quarantine_out", None), args=args)
     judgments = read_from_args(args)
     report_accounting(judgments, args, args.output)
     importance = None

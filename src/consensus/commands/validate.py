@@ -6,7 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from consensus.commands.common import add_input_options, check_outputs, log, read_from_args, report_accounting
+from consensus.commands.common import (add_input_options, check_outputs, log, quarantine_path, read_from_args,
+                                       report_accounting)
 from consensus.methods import METHODS, VOTE_METHODS
 
 TABLE_FORMATS = ("csv", "parquet", "tsv", "jsonl")
@@ -94,8 +95,7 @@ def run(args: argparse.Namespace) -> int:
         return run_plan(args)
     if not args.input:
         raise ParameterError("give the delivery to check (INPUT), or --plan to size a gold audit")
-    if args.quarantine_out is not None:
-        check_outputs(args.quarantine_out, args=args)
+    check_outputs(args.output, quarantine_path(args, args.output), args=args)
     _check_tables_folder(args.tables_out)
     # every option is checked before the input is read, so a bad one writes nothing
     claim_settings("validate", args.claimed_accuracy, args.confidence, args.margin, args.claim_level, args.method,

@@ -404,6 +404,12 @@ def _mark_duplicates(frame: pl.DataFrame, policy: str, cmap: ColumnMap) -> pl.Da
     ).drop("__kept", "__ks", "__kr")
 
 
+def reason_kind(reason: pl.Expr) -> pl.Expr:
+    """A quarantine reason without the row it points to, for counting reasons
+    ("...; kept FILE row 12" -> "...; one of them kept")."""
+    return reason.str.replace(r"; kept .* row \d+$", "; one of them kept").str.replace(r" row \d+$", "")
+
+
 def _quarantine_table(quarantined: pl.DataFrame) -> pl.DataFrame:
     return quarantined.select(
         pl.col(SOURCE_COL).alias("source"),

@@ -230,8 +230,9 @@ class Aggregator:
             "given": classes.gather(given_index),
             "probability": pl.Series(self.confusion_.reshape(-1)).fill_nan(None),
             "expected_count": pl.Series(cell),
-            "lower": pl.Series(stats.beta.ppf(tail, a, b)),
-            "upper": pl.Series(stats.beta.ppf(1.0 - tail, a, b)),
+            # one class: the row's marginal Beta(a, 0) is a point mass at 1 (scipy gives NaN)
+            "lower": pl.Series(np.where(b > 0, stats.beta.ppf(tail, a, np.maximum(b, 1e-300)), 1.0)),
+            "upper": pl.Series(np.where(b > 0, stats.beta.ppf(1.0 - tail, a, np.maximum(b, 1e-300)), 1.0)),
         })
 
 

@@ -18,6 +18,7 @@ import polars as pl
 from consensus._version import __version__
 from consensus.fraud.speed import LOG_FLOOR_SECONDS
 from consensus.report import svg
+from consensus.io.judgments import reason_kind
 from consensus.report.escaping import escape
 
 MAX_ROWS = 50
@@ -43,7 +44,7 @@ h1{margin:0 0 4px 0;font-size:26px} h2{margin-top:36px;border-bottom:2px solid #
 .card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:10px 14px;min-width:140px}
 .card .v{font-size:20px;font-weight:600} .card .k{color:#666;font-size:12px}
 table{border-collapse:collapse;background:#fff;font-size:13px;margin:8px 0} .tw{max-width:100%;overflow-x:auto}
-td{overflow-wrap:anywhere;max-width:420px} .note{overflow-wrap:anywhere}
+td{overflow-wrap:break-word;max-width:420px} td.n{white-space:nowrap} .note{overflow-wrap:anywhere}
 figure{max-width:100%;overflow-x:auto}
 th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f0f0f0;cursor:pointer;user-select:none} td.n{text-align:right;font-variant-numeric:tabular-nums}
@@ -215,7 +216,8 @@ def _verdict(result: Any) -> str:
     scored = (f"<p class=\"note\">{unlabelled:,} gold-checked row{'s' if unlabelled != 1 else ''} had no label "
               "(every answer n/a or missing) and count as wrong at the row level.</p>") if unlabelled else ""
     return (f'<div class="verdict {escape(claim.verdict)}"><div class="big">Claim of '
-            f"{escape(_pct_exact(s['claimed_accuracy']))} accuracy: {escape(word)}</div>"
+            f"{escape(_pct_exact(s['claimed_accuracy']))} accuracy: {escape(word)}"
+            f"{' (estimate, no gold)' if cs.get('is_estimate') else ''}</div>"
             f"<p>{escape(meaning)}{escape(estimate)}</p><p>{escape(claim.message)}</p>{scored}{overlap}</div>{table}"
             + _by_class(claim))
 
@@ -277,7 +279,9 @@ def _annotators(result: Any) -> str:
     least = workers.filter(pl.col("evidence") == "enough").sort(["accuracy_upper", "worker"], nulls_last=True)
     return (_overlap_note(result) + f'<div class="plots">{plot}{plot2}</div>'
             "<p class=\"note\">Ranked by the lower end of the 95% interval, so an annotator with few judgments is "
-            "not ranked as if certain. Least reliable first (by the upper end of the interval):</p>"
+            "not ranked as if certain. Accuracy is agreement with the model's truth: an annotator who gives most "
+            "answers to one class can rank high where that class dominates; read the spammer score and the "
+            "fraud flags beside it. Least reliable first (by the upper end of the interval):</p>"
             + _table(least, columns, max_rows=25, what="annotators with enough evidence")
             + "<details><summary>All annotators, most reliable first</summary>"
             + _table(workers, columns, max_rows=500, what="annotators") + "</details>")
@@ -451,7 +455,7 @@ def _data(result: Any) -> str:
     parts = [q for q in (j.quarantine, j.gold_quarantine) if q is not None and q.height]
     if parts:
         quarantine = pl.concat(parts, how="diagonal_relaxed")
-        reasons = quarantine.group_by(pl.col("reason").str.replace(r" row \d+$", "")).len() \
+        reasons = quarantine.group_by(reason_kind(pl.col("reason"))).len() \
             .sort(["len", "reason"], descending=[True, False])
         html += _table(reasons, [("reason", "reason", str), ("len", "rows", _num)], what="reasons")
     return html
