@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from consensus.commands.common import check_outputs, check_stdout, log, parse_coords
+from consensus.commands.common import (check_outputs, check_stdout, log, log_reasons, parse_coords,
+                                       quarantine_path)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,9 +67,7 @@ def _write_quarantine(q, args: argparse.Namespace, quiet: bool = False) -> str |
     if q is None or q.height == 0:
         return None
     if not quiet:
-        for reason, count in q.group_by("reason").len().sort(["len", "reason"], descending=[True, False]) \
-                .head(5).iter_rows():
-            log(f"  quarantined {count}: {reason}")
+        log_reasons(q, log)
     path = _quarantine_path(args)
     frame = q.with_columns(pl.col(c).cast(pl.String) for c in q.columns if q.schema[c] == pl.Null)
     write_table(frame, path)
@@ -143,10 +141,4 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _quarantine_path(args: argparse.Namespace) -> str:
-    """``--quarantine-out``, or the output's name with ``.quarantine.csv`` (``consensus_boxes.quarantine.csv``
-    when the output goes to stdout)."""
-    if args.quarantine_out is not None:
-        return args.quarantine_out
-    out = args.output
-    return (str(Path(out).with_suffix("")) + ".quarantine.csv") if out and out != "-" \
-        else "consensus_boxes.quarantine.csv"
+    return quarantine_path(args, args.output, stdout_name="consensus_boxes")

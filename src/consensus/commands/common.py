@@ -101,7 +101,6 @@ def report_accounting(judgments, args: argparse.Namespace, output: str | None,  
     """Print the row-accounting lines (unless ``quiet``) and write the quarantine file (always)."""
     import polars as pl
 
-    from consensus.io.judgments import reason_kind
     from consensus.io.writers import write_table
 
     def log(message: str) -> None:
@@ -121,9 +120,7 @@ def report_accounting(judgments, args: argparse.Namespace, output: str | None,  
     if not parts:
         return
     quarantine = pl.concat(parts, how="diagonal_relaxed")
-    for reason, count in quarantine.group_by(reason_kind(pl.col("reason"))) \
-            .len().sort(["len", "reason"], descending=[True, False]).head(5).iter_rows():
-        log(f"  quarantined {count}: {reason}")
+    log_reasons(quarantine, log)
     path = quarantine_path(args, output)
     write_table(quarantine, path)
     log(f"quarantined rows written to {path}")
@@ -150,13 +147,24 @@ def _refuse_unusable_gold(judgments, quarantine_file: str) -> None:  # noqa: ANN
                      source=source)
 
 
-def quarantine_path(args: argparse.Namespace, output: str | None) -> str:
-    """``--quarantine-out``, or the output's name with ``.quarantine.csv`` (``consensus.quarantine.csv``
+def quarantine_path(args: argparse.Namespace, output: str | None, stdout_name: str = "consensus") -> str:
+    """``--quarantine-out``, or the output's name with ``.quarantine.csv`` (``<stdout_name>.quarantine.csv``
     when the output goes to stdout)."""
     if args.quarantine_out is not None:
         return args.quarantine_out
     return (str(Path(output).with_suffix("")) + ".quarantine.csv") if output and output != "-" \
-        else "consensus.quarantine.csv"
+        else f"{stdout_name}.quarantine.csv"
+
+
+def log_reasons(quarantine, say) -> None:  # noqa: ANN001 - a polars frame with "reason"; a print function
+    """The five commonest quarantine reasons with their counts, ties in reason order (rows left out)."""
+    import polars as pl
+
+    from consensus.io.judgments import reason_kind
+
+    for reason, count in quarantine.group_by(reason_kind(pl.col("reason"))) \
+            .len().sort(["len", "reason"], descending=[True, False]).head(5).iter_rows():
+        say(f"  quarantined {count}: {reason}")
 
 
 def _input_files(args: argparse.Namespace | None) -> dict[Path, str]:
